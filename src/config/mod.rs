@@ -1,0 +1,322 @@
+//! clawprobe's own configuration (TOML).
+//!
+//! Every section has defaults (see `default.toml`, embedded in the binary and printed by
+//! `clawprobe config default`). Unknown keys are rejected with the file and key named, so a
+//! typo never silently falls back to a default.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The embedded default configuration.
+pub const DEFAULT_TOML: &str = include_str!("default.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}; check the path given to --config")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid config file {path}: key `{key}`: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub openclaw: OpenClawSettings,
+    pub server: ServerSettings,
+    pub schedule: ScheduleSettings,
+    pub budget: BudgetSettings,
+    pub targets: Vec<TargetSettings>,
+    /// Where this config came from (`<embedded default>` or the file path); not a TOML key.
+    #[serde(skip)]
+    pub source: String,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpenClawSettings {
+    pub enabled: bool,
+    pub config_path: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+    pub agents: Option<Vec<String>>,
+    pub required: bool,
+}
+
+impl Default for OpenClawSettings {
+    fn default() -> Self {
+        OpenClawSettings {
+            enabled: true,
+            config_path: None,
+            state_dir: None,
+            agents: None,
+            required: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    pub listen: String,
+    pub first_cycle_timeout_seconds: f64,
+    pub watch_interval_seconds: f64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            listen: "0.0.0.0:9847".into(),
+            first_cycle_timeout_seconds: 60.0,
+            watch_interval_seconds: 15.0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleSettings {
+    pub metadata: String,
+    pub credential_generation: String,
+    pub model_generation: String,
+    pub concurrency: usize,
+    pub min_key_spacing_seconds: f64,
+    pub probe_timeout_seconds: f64,
+    pub recheck_after_failure_seconds: f64,
+    pub max_backoff_seconds: f64,
+    pub spread_fraction: f64,
+}
+
+impl Default for ScheduleSettings {
+    fn default() -> Self {
+        ScheduleSettings {
+            metadata: "0 */5 * * * *".into(),
+            credential_generation: "30 7 * * * *".into(),
+            model_generation: "45 17 */6 * * *".into(),
+            concurrency: 4,
+            min_key_spacing_seconds: 2.0,
+            probe_timeout_seconds: 15.0,
+            recheck_after_failure_seconds: 60.0,
+            max_backoff_seconds: 3600.0,
+            spread_fraction: 0.8,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BudgetSettings {
+    pub global_requests_per_day: u64,
+    pub global_tokens_per_day: u64,
+    pub provider_requests_per_day: u64,
+    pub provider_tokens_per_day: u64,
+    pub providers: BTreeMap<String, ProviderBudget>,
+}
+
+impl Default for BudgetSettings {
+    fn default() -> Self {
+        BudgetSettings {
+            global_requests_per_day: 2000,
+            global_tokens_per_day: 200_000,
+            provider_requests_per_day: 500,
+            provider_tokens_per_day: 50_000,
+            providers: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderBudget {
+    pub requests_per_day: Option<u64>,
+    pub tokens_per_day: Option<u64>,
+}
+
+/// A standalone `[[targets]]` entry.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSettings {
+    pub name: String,
+    pub provider: String,
+    pub model: String,
+    pub base_url: Option<String>,
+    pub api: Option<String>,
+    pub api_key_env: Option<String>,
+    pub agent: Option<String>,
+}
+
+impl Config {
+    /// The embedded default configuration.
+    pub fn embedded_default() -> Config {
+        let mut c = Config::parse_str(DEFAULT_TOML, Path::new("<embedded default>"))
+            .expect("embedded default config is valid");
+        c.source = "<embedded default>".into();
+        c
+    }
+
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut c = Config::parse_str(&text, path)?;
+        c.source = path.display().to_string();
+        Ok(c)
+    }
+
+    /// Parses and validates TOML text; `path` is only used in error messages.
+    pub fn parse_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.message().to_string()
+                + &e.span()
+                    .map(|s| format!(" (at {})", line_col(text, s.start)))
+                    .unwrap_or_default(),
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            message,
+        };
+        if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(bad(
+                "server.listen",
+                format!(
+                    "`{}` is not an address:port such as \"0.0.0.0:9847\"",
+                    self.server.listen
+                ),
+            ));
+        }
+        let s = &self.schedule;
+        for (key, expr) in [
+            ("schedule.metadata", &s.metadata),
+            ("schedule.credential_generation", &s.credential_generation),
+            ("schedule.model_generation", &s.model_generation),
+        ] {
+            if !expr.trim().is_empty() {
+                crate::schedule::cron::validate(expr).map_err(|m| {
+                    bad(key, format!("{m}; use 6 fields: sec min hour day month weekday, or \"\" to disable"))
+                })?;
+            }
+        }
+        if s.concurrency == 0 {
+            return Err(bad("schedule.concurrency", "must be at least 1".into()));
+        }
+        for (key, v) in [
+            ("schedule.min_key_spacing_seconds", s.min_key_spacing_seconds),
+            ("schedule.probe_timeout_seconds", s.probe_timeout_seconds),
+            ("schedule.recheck_after_failure_seconds", s.recheck_after_failure_seconds),
+            ("schedule.max_backoff_seconds", s.max_backoff_seconds),
+            ("server.first_cycle_timeout_seconds", self.server.first_cycle_timeout_seconds),
+            ("server.watch_interval_seconds", self.server.watch_interval_seconds),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(bad(key, format!("must be a non-negative number of seconds, got {v}")));
+            }
+        }
+        if s.probe_timeout_seconds <= 0.0 {
+            return Err(bad("schedule.probe_timeout_seconds", "must be greater than 0".into()));
+        }
+        if !(0.0..=1.0).contains(&s.spread_fraction) {
+            return Err(bad("schedule.spread_fraction", "must be between 0 and 1".into()));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, t) in self.targets.iter().enumerate() {
+            let key = |k: &str| format!("targets[{i}].{k}");
+            if t.name.trim().is_empty() {
+                return Err(bad(&key("name"), "must not be empty".into()));
+            }
+            if !names.insert(t.name.clone()) {
+                return Err(bad(&key("name"), format!("duplicate target name `{}`", t.name)));
+            }
+            if t.provider.trim().is_empty() || t.model.trim().is_empty() {
+                return Err(bad(&key("provider"), "provider and model must not be empty".into()));
+            }
+            if let Some(u) = &t.base_url {
+                if !(u.starts_with("http://") || u.starts_with("https://")) {
+                    return Err(bad(&key("base_url"), format!("`{u}` must start with http:// or https://")));
+                }
+            }
+            if let Some(v) = &t.api_key_env {
+                if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return Err(bad(
+                        &key("api_key_env"),
+                        "must be the NAME of an environment variable (not the key itself)".into(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> String {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    format!("line {line}, column {col}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_parses_and_equals_struct_defaults() {
+        let c = Config::embedded_default();
+        let mut d = Config::default();
+        d.source = c.source.clone();
+        assert_eq!(c, d, "default.toml and the Default impls disagree");
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_file() {
+        let err = Config::parse_str("[schedule]\nconcurency = 3\n", Path::new("/etc/cp.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/etc/cp.toml"), "{err}");
+        assert!(err.contains("concurency"), "{err}");
+    }
+
+    #[test]
+    fn invalid_values_name_the_key() {
+        for (toml, key) in [
+            ("[server]\nlisten = \"nope\"\n", "server.listen"),
+            ("[schedule]\nmetadata = \"every five minutes\"\n", "schedule.metadata"),
+            ("[schedule]\nconcurrency = 0\n", "schedule.concurrency"),
+            (
+                "[[targets]]\nname='a'\nprovider='openai'\nmodel='m'\napi_key_env='sk-live-123'\n",
+                "targets[0].api_key_env",
+            ),
+        ] {
+            let err = Config::parse_str(toml, Path::new("x.toml")).unwrap_err().to_string();
+            assert!(err.contains(key), "{key}: {err}");
+        }
+    }
+
+    #[test]
+    fn targets_parse() {
+        let c = Config::parse_str(
+            "[[targets]]\nname='a'\nprovider='openai'\nmodel='gpt-5-mini'\nbase_url='http://127.0.0.1:1/v1'\napi_key_env='OPENAI_API_KEY'\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.targets.len(), 1);
+        assert_eq!(c.targets[0].model, "gpt-5-mini");
+    }
+}

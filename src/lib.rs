@@ -1,0 +1,20 @@
+//! clawprobe: a budgeted synthetic monitor and Prometheus exporter for OpenClaw model routes.
+//!
+//! The modules follow the data flow (see ARCHITECTURE.md):
+//! `config` → `openclaw` (discovery) → `plan` → `schedule` (cron trigger, budget, dispatch)
+//! → `probe` (one prober per API style) → `classify` → `state` → `metrics` / `server`.
+
+pub mod check;
+pub mod class;
+pub mod classify;
+pub mod config;
+pub mod metrics;
+pub mod openclaw;
+pub mod plan;
+pub mod probe;
+pub mod ratelimit;
+pub mod schedule;
+pub mod secret;
+pub mod serve;
+pub mod server;
+pub mod state;

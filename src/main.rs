@@ -1,0 +1,150 @@
+//! The binary edge: command line, logging, exit codes.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use clawprobe::config::Config;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "clawprobe", version, about = "Budgeted synthetic monitor and Prometheus exporter for OpenClaw model routes")]
+struct Cli {
+    /// clawprobe TOML config file (default: the embedded default, see `config default`).
+    #[arg(long, global = true, env = "CLAWPROBE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log level filter (error, warn, info, debug, trace or a tracing filter).
+    #[arg(long = "log.level", global = true, default_value = "info", env = "CLAWPROBE_LOG")]
+    log_level: String,
+    /// Log format.
+    #[arg(long = "log.format", global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the exporter (the default).
+    Serve,
+    /// Show every agent's model chain and static findings; no requests are sent.
+    Check {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Probe every model once and print the results.
+    Probe {
+        /// Only this agent.
+        #[arg(long)]
+        agent: Option<String>,
+        /// Which probe tier to use.
+        #[arg(long, value_enum, default_value = "auto")]
+        tier: TierArg,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum TierArg {
+    Metadata,
+    Generation,
+    Auto,
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Print the embedded default configuration.
+    Default,
+}
+
+fn init_logging(level: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn load_config(path: Option<&PathBuf>) -> Result<Config, clawprobe::config::ConfigError> {
+    match path {
+        Some(p) => Config::load(p),
+        None => Ok(Config::embedded_default()),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log_level, cli.log_format);
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("clawprobe: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Config {
+        command: ConfigCommand::Default,
+    } = command
+    {
+        print!("{}", clawprobe::config::DEFAULT_TOML);
+        return Ok(0);
+    }
+    let config = load_config(cli.config.as_ref())?;
+    match command {
+        Command::Config { .. } => unreachable!("handled above"),
+        Command::Serve => {
+            let rt = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+            rt.block_on(clawprobe::serve::run(config, cli.config.clone()))?;
+            Ok(0)
+        }
+        Command::Check { json } => {
+            let plan = clawprobe::plan::build(&config)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&clawprobe::check::render_json(&plan))?
+                );
+            } else {
+                print!("{}", clawprobe::check::render_table(&plan));
+            }
+            Ok(if plan.has_findings() { 1 } else { 0 })
+        }
+        Command::Probe { agent, tier, json } => {
+            let plan = clawprobe::plan::build(&config)?;
+            let opts = clawprobe::probe::oneshot::Options {
+                agent,
+                tier: match tier {
+                    TierArg::Metadata => clawprobe::probe::oneshot::TierChoice::Metadata,
+                    TierArg::Generation => clawprobe::probe::oneshot::TierChoice::Generation,
+                    TierArg::Auto => clawprobe::probe::oneshot::TierChoice::Auto,
+                },
+                json,
+            };
+            let rt = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+            let (out, code) = rt.block_on(clawprobe::probe::oneshot::run(&config, &plan, &opts));
+            print!("{out}");
+            Ok(code as u8)
+        }
+    }
+}

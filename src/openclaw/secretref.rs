@@ -1,0 +1,2 @@
+//! SecretRefs (`{source: env|file|exec, provider, id}`). `exec` refs are never executed.
+//! OWNER: auth helper.

@@ -1,0 +1,63 @@
+//! The latest known status of every target: written by the scheduler, read by metrics and
+//! the landing page. Keyed by [`Target::key`] so state survives reloads that keep the target.
+
+use crate::plan::Target;
+use crate::probe::{ProbeResult, Tier};
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::SystemTime;
+
+/// What is known about one target.
+#[derive(Clone, Debug, Default)]
+pub struct TargetStatus {
+    /// The last probe result of any tier.
+    pub last: Option<ProbeResult>,
+    /// The last result per tier.
+    pub last_by_tier: HashMap<Tier, ProbeResult>,
+    pub last_success_at: Option<SystemTime>,
+    pub next_probe_at: Option<SystemTime>,
+    pub consecutive_failures: u32,
+}
+
+/// Shared status table.
+#[derive(Debug, Default)]
+pub struct Store {
+    inner: RwLock<HashMap<String, TargetStatus>>,
+}
+
+impl Store {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a finished probe of `target`.
+    pub fn record(&self, target: &Target, result: ProbeResult) {
+        let mut map = self.inner.write().expect("store lock");
+        let st = map.entry(target.key()).or_default();
+        if result.class.is_ok() {
+            st.last_success_at = Some(result.at);
+            st.consecutive_failures = 0;
+        } else if result.class != crate::class::Class::Skipped {
+            st.consecutive_failures = st.consecutive_failures.saturating_add(1);
+        }
+        st.last_by_tier.insert(result.tier, result.clone());
+        st.last = Some(result);
+    }
+
+    pub fn set_next_probe(&self, target: &Target, at: Option<SystemTime>) {
+        let mut map = self.inner.write().expect("store lock");
+        map.entry(target.key()).or_default().next_probe_at = at;
+    }
+
+    pub fn get(&self, target: &Target) -> Option<TargetStatus> {
+        self.inner.read().expect("store lock").get(&target.key()).cloned()
+    }
+
+    /// Drops entries of targets no longer in the plan (their series disappear).
+    pub fn retain_keys(&self, keys: &std::collections::HashSet<String>) {
+        self.inner
+            .write()
+            .expect("store lock")
+            .retain(|k, _| keys.contains(k));
+    }
+}
