@@ -139,7 +139,6 @@ pub const REASONS: &[&str] = &[
     "http_500",
     "http_502",
     "http_503",
-    "http_504",
     "http_529",
     "http_4xx",
     "http_5xx",
@@ -182,7 +181,7 @@ pub fn classify_static(obs: &Observation<'_>) -> (Class, &'static str) {
         // the provider rules, so only the status counts.
         return providers::by_status(status);
     }
-    let family = providers::Family::of(obs.provider, obs.api);
+    let family = providers::Family::of(obs.provider, obs.api).refine(&body);
     providers::provider_rules(family, status, &body)
         .or_else(|| providers::generic_rules(status, &body))
         .unwrap_or_else(|| providers::by_status(status))

@@ -21,18 +21,43 @@ pub(crate) enum Family {
 
 impl Family {
     pub fn of(provider: &str, api: &str) -> Family {
-        match provider.to_ascii_lowercase().as_str() {
+        let p = provider.to_ascii_lowercase();
+        match p.as_str() {
             "openai" | "openai-codex" => return Family::OpenAi,
             "anthropic" => return Family::Anthropic,
-            "google" | "gemini" | "google-gemini" => return Family::Gemini,
             "openrouter" => return Family::OpenRouter,
             "groq" => return Family::Groq,
+            _ if p.starts_with("google") || p.contains("gemini") || p.contains("vertex") => {
+                return Family::Gemini
+            }
             _ => {}
         }
         match api {
             "anthropic-messages" => Family::Anthropic,
             "google-generative-ai" => Family::Gemini,
             _ => Family::Other,
+        }
+    }
+
+    /// For a provider id we do not know, a Google RPC status in the body (`error.status`
+    /// like `RESOURCE_EXHAUSTED`) means a Google front end answered (Vertex, a Gemini
+    /// proxy, an alias), and Gemini's rules apply.
+    pub fn refine(self, b: &ErrorBody) -> Family {
+        const GOOGLE_STATUSES: [&str; 9] = [
+            "invalid_argument",
+            "failed_precondition",
+            "unauthenticated",
+            "permission_denied",
+            "not_found",
+            "resource_exhausted",
+            "internal",
+            "unavailable",
+            "deadline_exceeded",
+        ];
+        if self == Family::Other && GOOGLE_STATUSES.contains(&b.etype.as_str()) {
+            Family::Gemini
+        } else {
+            self
         }
     }
 }
@@ -72,6 +97,17 @@ const OUT_OF_MONEY: &[&str] = &[
     "key limit exceeded",
     "payment required",
     "usage limits",
+    "billing_hard_limit",
+    "hard limit",
+];
+
+/// The account or organisation is switched off: no key will work until a human acts.
+const DISABLED: &[&str] = &[
+    "organization has been disabled",
+    "account has been disabled",
+    "account_deactivated",
+    "has been deactivated",
+    "has been suspended",
 ];
 
 /// Region blocks (OpenAI 403, Gemini 400 FAILED_PRECONDITION).
@@ -102,6 +138,8 @@ fn billing_reason(b: &ErrorBody) -> &'static str {
         "spend limit",
         "enforced_spend_limit",
         "usage limits",
+        "hard limit",
+        "billing_hard_limit",
     ]) {
         "spending_limit_reached"
     } else if b.has_any(&["insufficient balance", "insufficient_balance"]) {
@@ -196,6 +234,7 @@ fn anthropic(status: u16, b: &ErrorBody) -> Rule {
         "api_error" => Some((Class::ServerError, "api_error")),
         "overloaded_error" => Some((Class::Overloaded, "overloaded_error")),
         "timeout_error" => Some((Class::Timeout, "request_timeout")),
+        "invalid_request_error" if b.has_any(DISABLED) => Some((Class::Auth, "permission_denied")),
         "invalid_request_error" if b.has_any(&["usage limits", "spend limit"]) => {
             Some((Class::Billing, "spending_limit_reached"))
         }
@@ -205,6 +244,11 @@ fn anthropic(status: u16, b: &ErrorBody) -> Rule {
 }
 
 fn gemini(status: u16, b: &ErrorBody) -> Rule {
+    // Depleted prepay credits: 402 since 2026, 429 RESOURCE_EXHAUSTED before. Either way
+    // money, not a limit that resets by itself.
+    if status == 402 || b.has_any(&["prepayment credits", "credits are depleted"]) {
+        return Some((Class::Billing, "insufficient_credits"));
+    }
     match (status, b.etype.as_str()) {
         (400, _) if b.has_any(BAD_KEY) => Some((Class::Auth, "invalid_api_key")),
         (_, "failed_precondition") if b.has_any(REGION) => {
@@ -287,6 +331,8 @@ pub(crate) fn generic_rules(status: u16, b: &ErrorBody) -> Rule {
         400 => {
             if b.has_any(BAD_KEY) {
                 (Class::Auth, "invalid_api_key")
+            } else if b.has_any(DISABLED) {
+                (Class::Auth, "permission_denied")
             } else if model_missing(b) {
                 (Class::UnresolvedRef, "model_not_found")
             } else if b.has_any(OUT_OF_MONEY) {
