@@ -306,3 +306,47 @@ fn table_reasons_are_in_vocabulary() {
         );
     }
 }
+
+#[test]
+fn embedded_errors_in_2xx_bodies() {
+    let headers = headers_for(None);
+    let obs = |status: u16, body: &'static [u8]| Observation {
+        provider: "openrouter",
+        api: "openai-completions",
+        status: Some(status),
+        headers: &headers,
+        body,
+        transport: None,
+    };
+    // Shape from https://openrouter.ai/docs/api-reference/errors: mid-routing failures
+    // arrive with HTTP 200.
+    type Case = (u16, &'static [u8], Option<(Class, &'static str)>);
+    let cases: &[Case] = &[
+        (
+            200,
+            br#"{"error":{"code":429,"message":"Provider returned error","metadata":{"provider_name":"SambaNova"}}}"#,
+            Some((Class::RateLimit, "rate_limit_exceeded")),
+        ),
+        (
+            200,
+            br#"{"error":{"code":502,"message":"Provider returned error"}}"#,
+            Some((Class::ServerError, "upstream_error")),
+        ),
+        (200, br#"{"id":"gen-1","choices":[{"message":{"content":"ok"}}]}"#, None),
+        (200, br#"{"error":{"code":"server_error","message":"x"}}"#, None),
+        (200, br#"{"error":{"code":200}}"#, None),
+        (200, br#"{"error":{"code":70000}}"#, None),
+        (200, b"not json", None),
+        // Not a 2xx: classify() handles it, this helper stays out of the way.
+        (429, br#"{"error":{"code":429}}"#, None),
+    ];
+    for (status, body, want) in cases {
+        let got = classify_embedded_error(&obs(*status, body));
+        assert_eq!(
+            got,
+            want.map(|(c, r)| Verdict::new(c, r)),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+}

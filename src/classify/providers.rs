@@ -157,15 +157,15 @@ fn model_missing(b: &ErrorBody) -> bool {
         return true;
     }
     let t = &b.text;
-    (t.contains("model") || t.contains("models/"))
+    // OpenRouter names the slug without the word "model": "No endpoints found for x/y."
+    if t.contains("no endpoints found for ") || t.contains("is not a valid model id") {
+        return true;
+    }
+    t.contains("model")
         && (t.contains("not found")
             || t.contains("does not exist")
             || t.contains("invalid model")
-            || t.contains("unknown model")
-            || t.contains("not a valid model")
-            || t.contains("no endpoints found for"))
-        || t.contains("is not a valid model id")
-        || t.contains("no endpoints found for ")
+            || t.contains("unknown model"))
 }
 
 fn auth_reason(b: &ErrorBody, status: u16) -> &'static str {
