@@ -348,12 +348,14 @@ pub(crate) fn generic_rules(status: u16, b: &ErrorBody) -> Rule {
         401 => (Class::Auth, auth_reason(b, status)),
         402 => (Class::Billing, billing_reason(b)),
         403 => {
-            if b.has_any(OUT_OF_MONEY) || b.has_any(&["credits"]) {
+            // Moderation first: OpenRouter-style moderation messages add "No credits were
+            // charged", which is not a billing problem.
+            if b.has_any(&["moderation", "flagged"]) {
+                (Class::InvalidRequest, "moderation")
+            } else if b.has_any(OUT_OF_MONEY) || b.has_any(&["credits"]) {
                 (Class::Billing, billing_reason(b))
             } else if b.has_any(REGION) {
                 (Class::Auth, "unsupported_region")
-            } else if b.has_any(&["moderation", "flagged"]) {
-                (Class::InvalidRequest, "moderation")
             } else {
                 (Class::Auth, auth_reason(b, status))
             }
