@@ -319,8 +319,10 @@ mod tests {
     #[test]
     fn embedded_default_parses_and_equals_struct_defaults() {
         let c = Config::embedded_default();
-        let mut d = Config::default();
-        d.source = c.source.clone();
+        let d = Config {
+            source: c.source.clone(),
+            ..Config::default()
+        };
         assert_eq!(c, d, "default.toml and the Default impls disagree");
     }
 
