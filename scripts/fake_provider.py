@@ -4,9 +4,10 @@
     fake_provider.py --port-file FILE [--port 0]
 
 Speaks enough of the OpenAI-compatible API (GET /v1/models, /v1/models/{id}, POST
-/v1/chat/completions, /v1/responses) and of Anthropic's Messages API (GET /v1/models,
-POST /v1/messages, /v1/messages/count_tokens) for clawprobe's metadata and generation
-probes. The answer depends only on the key sent (Authorization: Bearer or x-api-key), so one
+/v1/chat/completions, /v1/responses; OpenRouter's /key and /credits), of Anthropic's
+Messages API (GET /v1/models, POST /v1/messages, /v1/messages/count_tokens), of Google's
+(v1beta models, :generateContent) and of Ollama's (/api/tags, /api/chat) for clawprobe's
+metadata and generation probes. The answer depends only on the key sent (Authorization: Bearer or x-api-key), so one
 server can stand in for a broken chain:
 
     key contains   status  body
@@ -29,6 +30,7 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 MODELS = ["gpt-5-mini", "gpt-5-nano", "moonshotai/kimi-k2", "claude-sonnet-4-5", "claude-haiku-4-5"]
 
@@ -52,14 +54,20 @@ class Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         if auth.lower().startswith("bearer "):
             return auth[7:].strip()
-        return self.headers.get("x-api-key", "").strip()
+        key = self.headers.get("x-api-key") or self.headers.get("x-goog-api-key")
+        if not key and "?" in self.path:
+            key = (parse_qs(self.path.split("?", 1)[1]).get("key") or [""])[0]
+        return (key or "").strip()
 
     def _anthropic(self):
         return "x-api-key" in self.headers or "anthropic-version" in self.headers
 
     def _path(self):
         p = self.path.split("?", 1)[0]
-        return p[3:] if p.startswith("/v1/") else p
+        for prefix in ("/api/v1/", "/v1beta/", "/v1/"):
+            if p.startswith(prefix):
+                return p[len(prefix) - 1:]
+        return p
 
     def _send(self, status, body, exhausted=False):
         data = json.dumps(body).encode()
@@ -139,6 +147,12 @@ class Handler(BaseHTTPRequestHandler):
                      "owned_by": "fake"} for m in MODELS]
             return self._send(200, {"object": "list", "data": data, "has_more": False,
                                     "first_id": MODELS[0], "last_id": MODELS[-1]})
+        if path in ("/key", "/auth/key"):
+            return self._send(200, {"data": {"label": "fake", "limit": None, "limit_remaining": None,
+                                             "usage": 0.5, "is_free_tier": False,
+                                             "rate_limit": {"requests": 100, "interval": "10s"}}})
+        if path == "/credits":
+            return self._send(200, {"data": {"total_credits": 10.0, "total_usage": 0.5}})
         if path.startswith("/models/"):
             model = path[len("/models/"):]
             if "missing" in model:
@@ -160,6 +174,13 @@ class Handler(BaseHTTPRequestHandler):
         if "missing" in model:
             return self._error(404)
         path = self._path()
+        if path.startswith("/models/") and ":" in path:  # Google generateContent
+            return self._send(200, {
+                "candidates": [{"content": {"role": "model", "parts": [{"text": "OK"}]},
+                                "finishReason": "STOP"}],
+                "usageMetadata": {"promptTokenCount": 9, "candidatesTokenCount": 1,
+                                  "totalTokenCount": 10},
+            })
         if path == "/chat/completions":
             return self._send(200, {
                 "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
