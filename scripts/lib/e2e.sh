@@ -165,7 +165,19 @@ EOF
 e2e_start_clawprobe() {
     local bin=$1 config=$2 port=$3
     "$bin" --config "$config" --log.level info serve >"$E2E_TMP/clawprobe.log" 2>&1 &
-    E2E_PIDS+=($!)
-    e2e_log "clawprobe serve on 127.0.0.1:$port (pid $!)"
-    e2e_wait_http "http://127.0.0.1:$port/metrics" 30
+    local pid=$! i
+    E2E_PIDS+=("$pid")
+    e2e_log "clawprobe serve on 127.0.0.1:$port (pid $pid)"
+    for i in $(seq 150); do
+        if curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$port/metrics" 2>/dev/null; then
+            return 0
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            e2e_log "clawprobe serve exited before serving /metrics (see clawprobe.log below)"
+            return 1
+        fi
+        sleep 0.2
+    done
+    e2e_log "timed out waiting for clawprobe's /metrics on 127.0.0.1:$port"
+    return 1
 }
