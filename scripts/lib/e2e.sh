@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for scripts that run a real clawprobe against scripts/fake_provider.py.
 # Source it from bash (set -euo pipefail); it defines functions and nothing runs on source.
 #
@@ -57,8 +58,8 @@ e2e_free_port() {
 }
 
 e2e_wait_http() {
-    local url=$1 secs=$2 i
-    for i in $(seq $((secs * 5))); do
+    local url=$1 secs=$2
+    for _ in $(seq $((secs * 5))); do
         if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then
             return 0
         fi
@@ -83,8 +84,11 @@ e2e_start_fake_provider() {
     python3 "$REPO_ROOT/scripts/fake_provider.py" --port-file "$portfile" \
         >"$E2E_TMP/fake_provider.log" 2>&1 &
     E2E_PIDS+=($!)
-    local i
-    for i in $(seq 100); do [ -s "$portfile" ] && break; sleep 0.1; done
+    for _ in $(seq 300); do [ -s "$portfile" ] && break; sleep 0.1; done
+    if [ ! -s "$portfile" ]; then
+        e2e_log "the fake provider did not start within 30 s"
+        return 1
+    fi
     FAKE_PORT=$(cat "$portfile")
     e2e_log "fake provider on 127.0.0.1:$FAKE_PORT"
 }
@@ -165,10 +169,10 @@ EOF
 e2e_start_clawprobe() {
     local bin=$1 config=$2 port=$3
     "$bin" --config "$config" --log.level info serve >"$E2E_TMP/clawprobe.log" 2>&1 &
-    local pid=$! i
+    local pid=$!
     E2E_PIDS+=("$pid")
     e2e_log "clawprobe serve on 127.0.0.1:$port (pid $pid)"
-    for i in $(seq 150); do
+    for _ in $(seq 150); do
         if curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$port/metrics" 2>/dev/null; then
             return 0
         fi

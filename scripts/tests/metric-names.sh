@@ -28,7 +28,7 @@ if [ -n "${CLAWPROBE_METRICS_URL:-}" ]; then
     scrape=$E2E_TMP/metrics.txt
     curl -fsS --max-time 10 "$CLAWPROBE_METRICS_URL" >"$scrape"
     source_desc="$CLAWPROBE_METRICS_URL"
-elif bin=$(e2e_clawprobe_bin); then
+elif bin=$(e2e_clawprobe_bin nobuild); then
     e2e_init
     e2e_start_fake_provider
     port=$(e2e_free_port)
