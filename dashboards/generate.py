@@ -274,6 +274,26 @@ def table(title, targets, description, renames=None, hide=("Time", "__name__", "
     return p
 
 
+SEVERITY_MAPPINGS = [{"type": "value", "options": {
+    "critical": {"text": "critical", "color": "red", "index": 0},
+    "warning": {"text": "warning", "color": "orange", "index": 1},
+    "info": {"text": "info", "color": "blue", "index": 2}}}]
+
+
+def firing_alerts_table(title, description, agent_only=False):
+    """Firing clawprobe alerts from the ALERTS series Prometheus keeps for its rules.
+
+    Not filtered by job/instance: exporter-wide alerts (ClawprobeExporterAbsent) carry no
+    instance. With agent_only, alerts without an agent label are left out.
+    """
+    agent = 'agent=~"$agent"' if agent_only else 'agent=~"$agent|"'
+    expr = (f'sum by (alertname, severity, agent, role, provider, model, profile, instance) '
+            f'(ALERTS{{alertname=~"Clawprobe.*",alertstate="firing",{agent}}})')
+    return table(title, [target(expr, instant=True, fmt="table")], description,
+                 hide=("Time", "Value"), sort_by="severity",
+                 overrides=[cell_colour_override("severity", SEVERITY_MAPPINGS)])
+
+
 def cell_colour_override(field, mappings):
     return {
         "matcher": {"id": "byName", "options": field},
@@ -454,7 +474,11 @@ def overview():
         overrides=[cell_colour_override("agent up", UP_MAPPINGS),
                    cell_colour_override("primary up", UP_MAPPINGS)],
         links=AGENT_LINK,
-    ), 24, 7)
+    ), 14, 8)
+    L.add(firing_alerts_table(
+        "Firing clawprobe alerts",
+        "Alerts from alerts/clawprobe.rules.yml firing now, from Prometheus's ALERTS series "
+        "(exporter-wide alerts have no agent)."), 10, 8)
 
     L.row("Chains")
     L.add(state_timeline(
@@ -519,24 +543,30 @@ def overview():
         "rate-limit headers (alert ClawprobeRateLimitHeadroomLow below 10%).",
         unit="percentunit", min_=0, max_=1, step=True), 12, 8)
     L.add(timeseries(
+        "Rate-limit reset in",
+        [target(f'clamp_min(clawprobe_ratelimit_reset_timestamp_seconds{{{sel(agent=False)}}} - time(), 0)',
+                "{{provider}} {{profile}} {{resource}}")],
+        "Time until each provider rate-limit window resets, as announced at the last probe.",
+        unit="s", step=True), 12, 8)
+    L.add(timeseries(
         "Probe budget remaining",
         [target(f'clawprobe_budget_remaining{{{sel(agent=False)}}}', "{{provider}} {{unit}}")],
         "What is left of clawprobe's daily generation-probe budget (_global is the overall "
         "cap). At 0 generation probes are skipped (alert ClawprobeProbeBudgetExhausted).",
-        step=True), 12, 8)
+        step=True), 8, 8)
     L.add(timeseries(
         "Tokens spent by probes",
         [target(f'sum by (provider, direction) (increase(clawprobe_probe_tokens_total{{{sel(agent=False)}}}[$__rate_interval]))',
                 "{{provider}} {{direction}}")],
         "Tokens the generation probes used, as reported by the providers.", stacked=True,
-        interval="5m", draw="bars"), 12, 8)
+        interval="5m", draw="bars"), 8, 8)
     L.add(timeseries(
         "Skipped probes",
         [target(f'sum by (provider, reason) (increase(clawprobe_probes_skipped_total{{{sel(agent=False)}}}[$__rate_interval]))',
                 "{{provider}} {{reason}}")],
         "Probes not sent: budget (over the daily cap), backoff (re-check of a failing "
         "target not due yet), retry_after (the provider asked to wait).", stacked=True,
-        interval="5m", draw="bars"), 12, 8)
+        interval="5m", draw="bars"), 8, 8)
 
     L.row("Credentials and OpenClaw state")
     L.add(table(
@@ -610,6 +640,10 @@ def agent_dash():
         "Time since each entry was last probed and last succeeded.",
         renames={"Value #A": "since last probe", "Value #B": "since last success"},
         hide=("Time", "__name__", "job", "instance", "agent"), unit="dtdurations"), 10, 8)
+    L.add(firing_alerts_table(
+        "Firing alerts for this agent",
+        "clawprobe alerts firing now for this agent, from Prometheus's ALERTS series.",
+        agent_only=True), 24, 6)
 
     L.add(state_timeline(
         "Chain classes over time",
