@@ -4,7 +4,8 @@
 #   2. promtool test rules alerts/tests/*.test.yml        (alert behaviour)
 #   3. every alert in the rule file has, in alerts/tests, at least one case where it fires
 #      (exp_alerts with exp_labels and exp_annotations) and one where it must not fire
-#      (exp_alerts: []), and a runbook section in docs/runbooks.md matching its runbook_url.
+#      (exp_alerts: []), and a runbook section in docs/runbooks.md matching its runbook_url;
+#      every recording rule is evaluated by a promql_expr_test.
 # Exits non-zero on any failure. Needs promtool (Debian/Ubuntu: apt-get install prometheus).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -43,8 +44,12 @@ urls = dict(re.findall(r"^\s*-\s*alert:\s*(\S+)\s*$(?:(?!^\s*-\s*alert:).)*?runb
                        rules, re.M | re.S))
 
 fires, silent = {}, {}
+expr_tested = {}
 for path in test_paths:
-    lines = open(path, encoding="utf-8").read().splitlines()
+    text = open(path, encoding="utf-8").read()
+    for name in re.findall(r"^\s*-\s*expr:\s*(\S+)\s*$", text, re.M):
+        expr_tested[name] = expr_tested.get(name, 0) + 1
+    lines = text.splitlines()
     for i, line in enumerate(lines):
         m = re.match(r"^\s*alertname:\s*(\S+)\s*$", line)
         if not m:
@@ -83,13 +88,17 @@ for a in alerts:
         problems.append(f"{a}: runbook_url anchor '{anchor}' should be '{a.lower()}'")
     elif anchor not in anchors:
         problems.append(f"{a}: {runbooks_path} has no section '## {a}'")
+for r in records:
+    if r not in expr_tested:
+        problems.append(f"recording rule {r}: no promql_expr_test evaluates it")
 for name in set(fires) | set(silent):
     if name not in alerts:
         problems.append(f"tests mention unknown alert {name}")
 
 cases = sum(fires.values()) + sum(silent.values())
 print(f"{len(alerts)} alerts, {len(records)} recording rules, {cases} alert test cases "
-      f"({sum(fires.values())} firing, {sum(silent.values())} silent) in {len(test_paths)} files")
+      f"({sum(fires.values())} firing, {sum(silent.values())} silent), "
+      f"{sum(expr_tested.values())} recording-rule test cases in {len(test_paths)} files")
 if problems:
     for p in problems:
         print("FAIL:", p, file=sys.stderr)
