@@ -20,8 +20,7 @@ use crate::probe::ProbeResult;
 use crate::state::Store;
 use prometheus::core::Collector;
 use prometheus::{
-    CounterVec, Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, Opts, Registry,
-    TextEncoder,
+    CounterVec, Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, Opts, Registry, TextEncoder,
 };
 use std::collections::{HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -222,7 +221,11 @@ impl Metrics {
                         .map(|l| (l.get_name(), l.get_value()))
                         .collect();
                     let key = (
-                        labels.get("provider").copied().unwrap_or_default().to_string(),
+                        labels
+                            .get("provider")
+                            .copied()
+                            .unwrap_or_default()
+                            .to_string(),
                         labels.get("model").copied().unwrap_or_default().to_string(),
                     );
                     if !planned.contains(&key) {
@@ -410,7 +413,9 @@ impl ScrapeGauges {
             for entry in &agent.entries {
                 let (provider, model) = entry_labels(entry, plan);
                 let role = entry.role.as_str();
-                let status = entry.target.and_then(|id| statuses.get(id).cloned().flatten());
+                let status = entry
+                    .target
+                    .and_then(|id| statuses.get(id).cloned().flatten());
                 let class = current_class(entry, status.as_ref().and_then(|s| s.last.as_ref()));
                 match class {
                     Some(c) if c != Class::Skipped => {
@@ -430,9 +435,11 @@ impl ScrapeGauges {
                             ])
                             .set(if up { 1.0 } else { 0.0 });
                         if entry.role == crate::plan::Role::Primary {
-                            self.agent_primary_up
-                                .with_label_values(&[&a])
-                                .set(if up { 1.0 } else { 0.0 });
+                            self.agent_primary_up.with_label_values(&[&a]).set(if up {
+                                1.0
+                            } else {
+                                0.0
+                            });
                         }
                     }
                     Some(_) => {}
@@ -477,13 +484,19 @@ impl ScrapeGauges {
         }
 
         // Rate limits per credential: the newest report wins when targets share one.
-        let mut newest: HashMap<(String, String, String), (SystemTime, &crate::ratelimit::RateLimitEntry)> =
-            HashMap::new();
+        let mut newest: HashMap<
+            (String, String, String),
+            (SystemTime, &crate::ratelimit::RateLimitEntry),
+        > = HashMap::new();
         for (t, st) in plan.targets.iter().zip(&statuses) {
             let Some(st) = st else { continue };
             for r in st.last_by_tier.values() {
                 for e in &r.rate_limits.entries {
-                    let key = (label(&t.provider), label(&t.credential_label()), label(&e.resource));
+                    let key = (
+                        label(&t.provider),
+                        label(&t.credential_label()),
+                        label(&e.resource),
+                    );
                     match newest.get(&key) {
                         Some((at, _)) if *at >= r.at => {}
                         _ => {
@@ -539,7 +552,9 @@ impl ScrapeGauges {
                     .set(*n as f64);
             }
             if let Some(n) = s.error_count {
-                self.oc_errors.with_label_values(&[&p, &prof, "all"]).set(n as f64);
+                self.oc_errors
+                    .with_label_values(&[&p, &prof, "all"])
+                    .set(n as f64);
             }
         }
     }
@@ -596,7 +611,8 @@ fn reason_label(reason: Option<&str>) -> String {
         Some(r)
             if !r.is_empty()
                 && r.len() <= 40
-                && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
+                && r.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
         {
             r.to_string()
         }
@@ -647,7 +663,11 @@ mod tests {
     fn entry(position: usize, target: Option<usize>, raw: &str) -> ChainEntry {
         ChainEntry {
             position,
-            role: if position == 0 { Role::Primary } else { Role::Fallback },
+            role: if position == 0 {
+                Role::Primary
+            } else {
+                Role::Fallback
+            },
             raw_ref: raw.into(),
             provider: raw.split_once('/').map(|(p, _)| p.to_string()),
             model: raw.split_once('/').map(|(_, m)| m.to_string()),
@@ -663,7 +683,11 @@ mod tests {
     fn plan() -> ProbePlan {
         let mut p = ProbePlan::default();
         let a = p.intern_target(target("openai", "gpt-5-mini", CANARY));
-        let b = p.intern_target(target("anthropic", "claude-haiku", "other-secret-value-xyz"));
+        let b = p.intern_target(target(
+            "anthropic",
+            "claude-haiku",
+            "other-secret-value-xyz",
+        ));
         let mut unresolved = entry(2, None, "fastest");
         unresolved.provider = None;
         unresolved.model = None;
@@ -772,38 +796,73 @@ mod tests {
         let m = Metrics::new();
         // Nothing probed yet: agent state unknown, no model_up series for probeable entries.
         let out = render(&m, &p, &s);
-        assert_eq!(sample(&out, "clawprobe_agent_up", "agent=\"main\""), None, "{out}");
+        assert_eq!(
+            sample(&out, "clawprobe_agent_up", "agent=\"main\""),
+            None,
+            "{out}"
+        );
         assert_eq!(
             sample(&out, "clawprobe_model_up", "agent=\"main\",role=\"fallback\",position=\"2\",provider=\"unknown\",model=\"fastest\""),
             Some(0.0),
             "static finding counts as down: {out}"
         );
-        assert_eq!(sample(&out, "clawprobe_agent_fallbacks", "agent=\"main\""), Some(2.0));
+        assert_eq!(
+            sample(&out, "clawprobe_agent_fallbacks", "agent=\"main\""),
+            Some(2.0)
+        );
 
         s.record(&p.targets[0], result(0, Class::Auth, 1_800_000_000));
         s.record(&p.targets[1], result(1, Class::Ok, 1_800_000_001));
         let out = render(&m, &p, &s);
-        assert_eq!(sample(&out, "clawprobe_agent_up", "agent=\"main\""), Some(1.0), "{out}");
-        assert_eq!(sample(&out, "clawprobe_agent_primary_up", "agent=\"main\""), Some(0.0));
-        assert_eq!(sample(&out, "clawprobe_agent_models_up", "agent=\"main\""), Some(1.0));
+        assert_eq!(
+            sample(&out, "clawprobe_agent_up", "agent=\"main\""),
+            Some(1.0),
+            "{out}"
+        );
+        assert_eq!(
+            sample(&out, "clawprobe_agent_primary_up", "agent=\"main\""),
+            Some(0.0)
+        );
+        assert_eq!(
+            sample(&out, "clawprobe_agent_models_up", "agent=\"main\""),
+            Some(1.0)
+        );
         assert_eq!(
             sample(&out, "clawprobe_model_up", "agent=\"main\",role=\"primary\",position=\"0\",provider=\"openai\",model=\"gpt-5-mini\""),
             Some(0.0)
         );
         assert_eq!(
-            sample(&out, "clawprobe_model_last_success_timestamp_seconds", "agent=\"main\",role=\"fallback\",provider=\"anthropic\",model=\"claude-haiku\""),
+            sample(
+                &out,
+                "clawprobe_model_last_success_timestamp_seconds",
+                "agent=\"main\",role=\"fallback\",provider=\"anthropic\",model=\"claude-haiku\""
+            ),
             Some(1_800_000_001.0)
         );
         assert_eq!(
-            sample(&out, "clawprobe_model_last_probe_timestamp_seconds", "agent=\"main\",role=\"primary\",provider=\"openai\",model=\"gpt-5-mini\""),
+            sample(
+                &out,
+                "clawprobe_model_last_probe_timestamp_seconds",
+                "agent=\"main\",role=\"primary\",provider=\"openai\",model=\"gpt-5-mini\""
+            ),
             Some(1_800_000_000.0)
         );
 
         s.record(&p.targets[1], result(1, Class::RateLimit, 1_800_000_100));
         let out = render(&m, &p, &s);
-        assert_eq!(sample(&out, "clawprobe_agent_up", "agent=\"main\""), Some(0.0), "{out}");
-        assert_eq!(sample(&out, "clawprobe_agent_models_up", "agent=\"main\""), Some(0.0));
-        assert_eq!(sample(&out, "clawprobe_agent_up", "agent=\"fb\""), Some(0.0));
+        assert_eq!(
+            sample(&out, "clawprobe_agent_up", "agent=\"main\""),
+            Some(0.0),
+            "{out}"
+        );
+        assert_eq!(
+            sample(&out, "clawprobe_agent_models_up", "agent=\"main\""),
+            Some(0.0)
+        );
+        assert_eq!(
+            sample(&out, "clawprobe_agent_up", "agent=\"fb\""),
+            Some(0.0)
+        );
     }
 
     #[test]
@@ -812,10 +871,21 @@ mod tests {
         let s = Store::new();
         s.record(&p.targets[1], result(1, Class::Ok, 1_800_000_001));
         let out = render(&Metrics::new(), &p, &s);
-        assert_eq!(sample(&out, "clawprobe_agent_up", "agent=\"fb\""), Some(1.0), "{out}");
-        assert_eq!(sample(&out, "clawprobe_agent_primary_up", "agent=\"fb\""), Some(0.0));
         assert_eq!(
-            sample(&out, "clawprobe_model_up", "agent=\"fb\",role=\"primary\",position=\"0\",provider=\"groq\",model=\"llama\""),
+            sample(&out, "clawprobe_agent_up", "agent=\"fb\""),
+            Some(1.0),
+            "{out}"
+        );
+        assert_eq!(
+            sample(&out, "clawprobe_agent_primary_up", "agent=\"fb\""),
+            Some(0.0)
+        );
+        assert_eq!(
+            sample(
+                &out,
+                "clawprobe_model_up",
+                "agent=\"fb\",role=\"primary\",position=\"0\",provider=\"groq\",model=\"llama\""
+            ),
             Some(0.0),
             "missing credential counts as down: {out}"
         );
@@ -870,7 +940,11 @@ mod tests {
             Some(1.0)
         );
         assert_eq!(
-            sample(&out, "clawprobe_probes_total", "provider=\"openai\",model=\"gpt-5-mini\",tier=\"metadata\""),
+            sample(
+                &out,
+                "clawprobe_probes_total",
+                "provider=\"openai\",model=\"gpt-5-mini\",tier=\"metadata\""
+            ),
             Some(0.0)
         );
     }
@@ -892,12 +966,22 @@ mod tests {
         }];
         let out = m.render(&p, &s, &budget);
         let probes = |tier| {
-            sample(&out, "clawprobe_probes_total", &format!("provider=\"openai\",model=\"gpt-5-mini\",tier=\"{tier}\""))
+            sample(
+                &out,
+                "clawprobe_probes_total",
+                &format!("provider=\"openai\",model=\"gpt-5-mini\",tier=\"{tier}\""),
+            )
         };
         assert_eq!(probes("metadata"), Some(2.0), "{out}");
         assert_eq!(probes("generation"), Some(0.0));
         let errors = |class| {
-            sample(&out, "clawprobe_probe_errors_total", &format!("provider=\"openai\",model=\"gpt-5-mini\",tier=\"metadata\",class=\"{class}\""))
+            sample(
+                &out,
+                "clawprobe_probe_errors_total",
+                &format!(
+                    "provider=\"openai\",model=\"gpt-5-mini\",tier=\"metadata\",class=\"{class}\""
+                ),
+            )
         };
         assert_eq!(errors("auth"), Some(1.0));
         assert_eq!(errors("billing"), Some(0.0), "pre-initialised");
@@ -905,22 +989,85 @@ mod tests {
             sample(&out, "clawprobe_probe_errors_total", "provider=\"anthropic\",model=\"claude-haiku\",tier=\"generation\",class=\"rate_limit\""),
             Some(0.0)
         );
-        assert_eq!(sample(&out, "clawprobe_probe_tokens_total", "provider=\"openai\",direction=\"input\""), Some(6.0));
-        assert_eq!(sample(&out, "clawprobe_probe_duration_seconds_count", "provider=\"openai\",tier=\"metadata\""), Some(2.0));
-        assert_eq!(sample(&out, "clawprobe_probes_skipped_total", "provider=\"openai\",reason=\"budget\""), Some(1.0));
-        assert_eq!(sample(&out, "clawprobe_probes_skipped_total", "provider=\"openai\",reason=\"other\""), Some(1.0));
-        assert_eq!(sample(&out, "clawprobe_budget_remaining", "provider=\"_global\",unit=\"requests\""), Some(1999.0));
-        let rl = "provider=\"openai\",profile=\"openai:default\",resource=\"requests\"";
-        assert_eq!(sample(&out, "clawprobe_ratelimit_remaining", rl), Some(499.0));
-        assert_eq!(sample(&out, "clawprobe_ratelimit_limit", rl), Some(500.0));
-        assert_eq!(sample(&out, "clawprobe_ratelimit_reset_timestamp_seconds", rl), Some(1_800_000_060.0));
         assert_eq!(
-            sample(&out, "clawprobe_credential_expiry_timestamp_seconds", "agent=\"main\",provider=\"openai\",profile=\"openai:default\""),
+            sample(
+                &out,
+                "clawprobe_probe_tokens_total",
+                "provider=\"openai\",direction=\"input\""
+            ),
+            Some(6.0)
+        );
+        assert_eq!(
+            sample(
+                &out,
+                "clawprobe_probe_duration_seconds_count",
+                "provider=\"openai\",tier=\"metadata\""
+            ),
+            Some(2.0)
+        );
+        assert_eq!(
+            sample(
+                &out,
+                "clawprobe_probes_skipped_total",
+                "provider=\"openai\",reason=\"budget\""
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(
+                &out,
+                "clawprobe_probes_skipped_total",
+                "provider=\"openai\",reason=\"other\""
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(
+                &out,
+                "clawprobe_budget_remaining",
+                "provider=\"_global\",unit=\"requests\""
+            ),
+            Some(1999.0)
+        );
+        let rl = "provider=\"openai\",profile=\"openai:default\",resource=\"requests\"";
+        assert_eq!(
+            sample(&out, "clawprobe_ratelimit_remaining", rl),
+            Some(499.0)
+        );
+        assert_eq!(sample(&out, "clawprobe_ratelimit_limit", rl), Some(500.0));
+        assert_eq!(
+            sample(&out, "clawprobe_ratelimit_reset_timestamp_seconds", rl),
+            Some(1_800_000_060.0)
+        );
+        assert_eq!(
+            sample(
+                &out,
+                "clawprobe_credential_expiry_timestamp_seconds",
+                "agent=\"main\",provider=\"openai\",profile=\"openai:default\""
+            ),
             Some(1_900_000_000.0)
         );
-        let oc = |name, reason| sample(&out, name, &format!("provider=\"openai\",profile=\"openai:default\",reason=\"{reason}\""));
-        assert_eq!(oc("clawprobe_openclaw_profile_cooldown_until_timestamp_seconds", "rate_limit"), Some(1_800_000_000.5));
-        assert_eq!(oc("clawprobe_openclaw_profile_disabled_until_timestamp_seconds", "billing"), Some(1_800_000_100.0));
+        let oc = |name, reason| {
+            sample(
+                &out,
+                name,
+                &format!("provider=\"openai\",profile=\"openai:default\",reason=\"{reason}\""),
+            )
+        };
+        assert_eq!(
+            oc(
+                "clawprobe_openclaw_profile_cooldown_until_timestamp_seconds",
+                "rate_limit"
+            ),
+            Some(1_800_000_000.5)
+        );
+        assert_eq!(
+            oc(
+                "clawprobe_openclaw_profile_disabled_until_timestamp_seconds",
+                "billing"
+            ),
+            Some(1_800_000_100.0)
+        );
         assert_eq!(oc("clawprobe_openclaw_profile_errors", "all"), Some(7.0));
         assert_eq!(oc("clawprobe_openclaw_profile_errors", "auth"), Some(2.0));
     }
@@ -948,7 +1095,10 @@ mod tests {
         assert!(!out.contains("claude-haiku"), "{out}");
         assert!(!out.contains("anthropic\",model"), "{out}");
         assert!(!out.contains("agent=\"fb\""), "{out}");
-        assert_eq!(sample(&out, "clawprobe_agent_fallbacks", "agent=\"main\""), Some(0.0));
+        assert_eq!(
+            sample(&out, "clawprobe_agent_fallbacks", "agent=\"main\""),
+            Some(0.0)
+        );
         // Histograms have no model label and are kept (they describe the provider).
         assert!(out.contains("clawprobe_probe_duration_seconds_count{provider=\"anthropic\""));
     }
@@ -969,7 +1119,15 @@ mod tests {
         m.sync_plan(&p);
         let out = render(&m, &p, &s);
         assert!(out.contains("clawprobe_model_up"), "{out}");
-        for bad in ["canary", "DO-NOT-LEAK", "other-secret-value", "127.0.0.1", "http", "Incorrect API key", "fp:"] {
+        for bad in [
+            "canary",
+            "DO-NOT-LEAK",
+            "other-secret-value",
+            "127.0.0.1",
+            "http",
+            "Incorrect API key",
+            "fp:",
+        ] {
             assert!(!out.contains(bad), "`{bad}` leaked:\n{out}");
         }
     }
@@ -989,7 +1147,11 @@ mod tests {
         let out = m.render(
             &p,
             &s,
-            &[BudgetRemaining { provider: "openai".into(), unit: "tokens", remaining: 10.0 }],
+            &[BudgetRemaining {
+                provider: "openai".into(),
+                unit: "tokens",
+                remaining: 10.0,
+            }],
         );
         let expected = [
             ("clawprobe_model_up", "gauge"),
@@ -1010,27 +1172,56 @@ mod tests {
             ("clawprobe_probes_skipped_total", "counter"),
             ("clawprobe_budget_remaining", "gauge"),
             ("clawprobe_credential_expiry_timestamp_seconds", "gauge"),
-            ("clawprobe_openclaw_profile_cooldown_until_timestamp_seconds", "gauge"),
-            ("clawprobe_openclaw_profile_disabled_until_timestamp_seconds", "gauge"),
+            (
+                "clawprobe_openclaw_profile_cooldown_until_timestamp_seconds",
+                "gauge",
+            ),
+            (
+                "clawprobe_openclaw_profile_disabled_until_timestamp_seconds",
+                "gauge",
+            ),
             ("clawprobe_openclaw_profile_errors", "gauge"),
             ("clawprobe_config_last_reload_successful", "gauge"),
-            ("clawprobe_config_last_reload_success_timestamp_seconds", "gauge"),
+            (
+                "clawprobe_config_last_reload_success_timestamp_seconds",
+                "gauge",
+            ),
             ("clawprobe_build_info", "gauge"),
         ];
         for (name, ty) in expected {
-            assert!(out.contains(&format!("# TYPE {name} {ty}\n")), "no TYPE for {name}:\n{out}");
+            assert!(
+                out.contains(&format!("# TYPE {name} {ty}\n")),
+                "no TYPE for {name}:\n{out}"
+            );
             let help_line = out
                 .lines()
                 .find(|l| l.starts_with(&format!("# HELP {name} ")))
                 .unwrap_or_else(|| panic!("no HELP for {name}"));
             if !name.starts_with("clawprobe_config") && name != "clawprobe_build_info" {
-                assert!(help_line.contains("not probed at scrape time"), "{help_line}");
+                assert!(
+                    help_line.contains("not probed at scrape time"),
+                    "{help_line}"
+                );
             }
         }
-        assert_eq!(sample(&out, "clawprobe_config_last_reload_successful", ""), Some(1.0));
-        assert_eq!(sample(&out, "clawprobe_config_last_reload_success_timestamp_seconds", ""), Some(1.7e9));
         assert_eq!(
-            sample(&out, "clawprobe_build_info", &format!("version=\"{}\"", env!("CARGO_PKG_VERSION"))),
+            sample(&out, "clawprobe_config_last_reload_successful", ""),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(
+                &out,
+                "clawprobe_config_last_reload_success_timestamp_seconds",
+                ""
+            ),
+            Some(1.7e9)
+        );
+        assert_eq!(
+            sample(
+                &out,
+                "clawprobe_build_info",
+                &format!("version=\"{}\"", env!("CARGO_PKG_VERSION"))
+            ),
             Some(1.0)
         );
         // Minimal text-format parse: every sample line is `name{labels} value` with a
@@ -1046,7 +1237,9 @@ mod tests {
             }
             let (series, value) = line.rsplit_once(' ').expect("name value");
             assert!(!series.ends_with(' '), "{line}");
-            let value: f64 = value.parse().unwrap_or_else(|_| panic!("bad value: {line}"));
+            let value: f64 = value
+                .parse()
+                .unwrap_or_else(|_| panic!("bad value: {line}"));
             assert!(value.is_finite() || line.contains("+Inf"), "{line}");
             let name = series.split('{').next().unwrap();
             let family = name
