@@ -1204,6 +1204,10 @@ mod tests {
                 );
             }
         }
+        // scripts/tests/promtool-check-metrics.sh lints this full exposition with promtool.
+        if let Ok(path) = std::env::var("CLAWPROBE_METRICS_SAMPLE_OUT") {
+            std::fs::write(path, &out).expect("write metrics sample");
+        }
         assert_eq!(
             sample(&out, "clawprobe_config_last_reload_successful", ""),
             Some(1.0)

@@ -60,7 +60,7 @@ pub enum ServerError {
     Bind {
         addr: String,
         source_name: String,
-        #[source]
+        /// Not a `#[source]`: the message already says it, and `{:#}` would repeat it.
         err: std::io::Error,
     },
 }
