@@ -207,33 +207,24 @@ impl Metrics {
     /// (provider, model) pairs that no target of `plan` has, and starts the error counters
     /// of every planned target at 0. Called on every successful (re)load.
     pub fn sync_plan(&self, plan: &ProbePlan) {
-        let planned: HashSet<(String, String)> = plan
+        let models: HashSet<(String, String)> = plan
             .targets
             .iter()
             .map(|t| (label(&t.provider), label(&t.model)))
             .collect();
-        for vec in [&self.probes_total, &self.probe_errors_total] {
-            for family in vec.collect() {
-                for m in family.get_metric() {
-                    let labels: HashMap<&str, &str> = m
-                        .get_label()
-                        .iter()
-                        .map(|l| (l.get_name(), l.get_value()))
-                        .collect();
-                    let key = (
-                        labels
-                            .get("provider")
-                            .copied()
-                            .unwrap_or_default()
-                            .to_string(),
-                        labels.get("model").copied().unwrap_or_default().to_string(),
-                    );
-                    if !planned.contains(&key) {
-                        let _ = vec.remove(&labels);
-                    }
-                }
-            }
-        }
+        let providers: HashSet<String> = models.iter().map(|(p, _)| p.clone()).collect();
+        let by_model = |l: &HashMap<&str, &str>| {
+            let get = |k| l.get(k).copied().unwrap_or_default().to_string();
+            models.contains(&(get("provider"), get("model")))
+        };
+        let by_provider = |l: &HashMap<&str, &str>| {
+            providers.contains(l.get("provider").copied().unwrap_or_default())
+        };
+        prune(&self.probes_total, by_model);
+        prune(&self.probe_errors_total, by_model);
+        prune(&self.probe_duration, by_provider);
+        prune(&self.tokens_total, by_provider);
+        prune(&self.skipped_total, by_provider);
         self.preinit(plan);
     }
 
@@ -269,6 +260,25 @@ impl Metrics {
             .encode(&families, &mut out)
             .expect("text encoding to a Vec cannot fail");
         String::from_utf8(out).expect("text exposition is UTF-8")
+    }
+}
+
+/// Removes the series of `vec` whose labels `keep` rejects.
+fn prune<T: prometheus::core::MetricVecBuilder>(
+    vec: &prometheus::core::MetricVec<T>,
+    keep: impl Fn(&HashMap<&str, &str>) -> bool,
+) {
+    for family in vec.collect() {
+        for m in family.get_metric() {
+            let labels: HashMap<&str, &str> = m
+                .get_label()
+                .iter()
+                .map(|l| (l.get_name(), l.get_value()))
+                .collect();
+            if !keep(&labels) {
+                let _ = vec.remove(&labels);
+            }
+        }
     }
 }
 
@@ -1099,8 +1109,9 @@ mod tests {
             sample(&out, "clawprobe_agent_fallbacks", "agent=\"main\""),
             Some(0.0)
         );
-        // Histograms have no model label and are kept (they describe the provider).
-        assert!(out.contains("clawprobe_probe_duration_seconds_count{provider=\"anthropic\""));
+        // Per-provider series go once no target of the provider is left.
+        assert!(!out.contains("anthropic"), "{out}");
+        assert!(out.contains("provider=\"openai\""), "{out}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! clawprobe TOML and rebuilds the plan; a reload that fails keeps the last good plan
 //! running, because an exporter that goes dark on a typo hides exactly the outages it is
 //! there to show. Counters, the status table and the budget live outside the plan, so they
-//! survive reloads.
+//! survive reloads. Unix only (SIGHUP/SIGTERM).
 
 use crate::config::{BudgetSettings, Config, ScheduleSettings};
 use crate::metrics::{BudgetRemaining, Metrics};
@@ -339,35 +339,42 @@ async fn watch_files(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-#[cfg(unix)]
-async fn reload_on_sighup(app: Arc<App>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        tracing::warn!("cannot install the SIGHUP handler; reload with POST /-/reload");
-        return;
-    };
+/// Signal streams, installed first thing so that a SIGHUP or SIGTERM arriving during
+/// start-up is handled by us instead of killing the process with the default action.
+struct Signals {
+    hup: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        use anyhow::Context;
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+        })
+    }
+}
+
+async fn reload_on_sighup(app: Arc<App>, mut hup: tokio::signal::unix::Signal) {
     while hup.recv().await.is_some() {
         let _ = app.reload("SIGHUP").await;
     }
 }
 
-#[cfg(unix)]
-async fn terminate() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+async fn terminate(mut term: tokio::signal::unix::Signal, mut int: tokio::signal::unix::Signal) {
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received, shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT received, shutting down"),
     }
-}
-
-#[cfg(not(unix))]
-async fn terminate() {
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Runs the exporter until SIGTERM/SIGINT.
 pub async fn run(config: Config, config_path: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    let signals = Signals::install()?;
     let planner: Planner = Box::new(|c: &Config| crate::plan::build(c).map_err(|e| e.to_string()));
     let plan = Arc::new(planner(&config).map_err(anyhow::Error::msg)?);
     let listener = server::bind(&config.server.listen, &config.source).await?;
@@ -394,8 +401,7 @@ pub async fn run(config: Config, config_path: Option<std::path::PathBuf>) -> any
         planner,
     ));
     let watcher = tokio::spawn(watch_files(app.clone(), stop_rx.clone()));
-    #[cfg(unix)]
-    let hup = tokio::spawn(reload_on_sighup(app.clone()));
+    let hup = tokio::spawn(reload_on_sighup(app.clone(), signals.hup));
 
     tracing::info!(listen = %addr, agents, targets, findings, "clawprobe serving /metrics");
     let server_task = tokio::spawn(server::serve(
@@ -405,9 +411,8 @@ pub async fn run(config: Config, config_path: Option<std::path::PathBuf>) -> any
         stop_rx,
     ));
 
-    terminate().await;
+    terminate(signals.term, signals.int).await;
     let _ = stop_tx.send(true);
-    #[cfg(unix)]
     hup.abort();
     let grace = Duration::from_secs(10);
     let _ = tokio::time::timeout(grace, async {

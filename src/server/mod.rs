@@ -328,3 +328,127 @@ fn percent_decode(s: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    struct Fake;
+
+    impl Backend for Fake {
+        fn metrics_text(&self) -> String {
+            "# HELP x y\n# TYPE x gauge\nx 1\n".into()
+        }
+        fn ready(&self) -> bool {
+            false
+        }
+        fn plan(&self) -> Arc<ProbePlan> {
+            Arc::new(ProbePlan::default())
+        }
+        fn store(&self) -> Arc<Store> {
+            Arc::new(Store::new())
+        }
+        fn reload(&self) -> BoxFuture<'_, Result<(), String>> {
+            Box::pin(async { Err("bad key `x` in /etc/c.toml".into()) })
+        }
+        fn probe_now(&self, _: TargetId, _: Tier) -> BoxFuture<'_, Result<ProbeResult, NotSent>> {
+            Box::pin(async { Err(NotSent("budget".into())) })
+        }
+    }
+
+    fn raw(port: u16, req: &str) -> String {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(req.as_bytes()).unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn serves_over_tcp_times_out_slow_headers_and_stops() {
+        let listener = bind("127.0.0.1:0", "test.toml").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = watch::channel(false);
+        let limits = Limits {
+            max_connections: 4,
+            header_read_timeout: Duration::from_millis(300),
+            shutdown_grace: Duration::from_secs(1),
+        };
+        let task = tokio::spawn(serve(listener, Arc::new(Fake), limits, rx));
+
+        let out = tokio::task::spawn_blocking(move || {
+            raw(port, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+        })
+        .await
+        .unwrap();
+        assert!(out.starts_with("HTTP/1.0 200"), "{out}");
+        assert!(out.contains("text/plain; version=0.0.4"), "{out}");
+        assert!(out.ends_with("x 1\n"), "{out}");
+
+        let out = tokio::task::spawn_blocking(move || {
+            raw(port, "POST /-/reload HTTP/1.0\r\nHost: x\r\n\r\n")
+        })
+        .await
+        .unwrap();
+        assert!(out.starts_with("HTTP/1.0 500"), "{out}");
+        assert!(out.contains("last good config"), "{out}");
+        let out = tokio::task::spawn_blocking(move || raw(port, "GET /readyz HTTP/1.0\r\n\r\n"))
+            .await
+            .unwrap();
+        assert!(out.starts_with("HTTP/1.0 503"), "{out}");
+
+        // A client that never finishes its headers is cut off after the read timeout.
+        let started = std::time::Instant::now();
+        let out = tokio::task::spawn_blocking(move || raw(port, "GET /metrics HTTP/1.1\r\nHost"))
+            .await
+            .unwrap();
+        assert!(!out.contains("200 OK"), "{out}");
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
+
+        tx.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(3), task)
+            .await
+            .expect("server stops")
+            .unwrap();
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    }
+
+    #[test]
+    fn bind_error_names_address_and_key() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = busy.local_addr().unwrap().to_string();
+        let err = rt
+            .block_on(bind(&addr, "/etc/clawprobe.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&addr) && err.contains("server.listen"),
+            "{err}"
+        );
+        assert!(err.contains("/etc/clawprobe.toml"), "{err}");
+    }
+
+    #[test]
+    fn query_decoding() {
+        assert_eq!(
+            parse_query("agent=main&ref=openai%2Fgpt-5+mini&x"),
+            vec![
+                ("agent".to_string(), "main".to_string()),
+                ("ref".to_string(), "openai/gpt-5 mini".to_string()),
+                ("x".to_string(), String::new()),
+            ]
+        );
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+}
