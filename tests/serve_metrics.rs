@@ -18,7 +18,9 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A fake provider: `/v1/models` lists `gpt-test`; anything else gets a tiny chat completion.
+/// A fake OpenAI-style provider: needs `Authorization: Bearer <CANARY>`; `GET /v1/models`
+/// lists `gpt-test`, `GET /v1/models/gpt-test` finds it, other models are 404
+/// `model_not_found`; any POST gets a one-token chat completion.
 fn fake_provider() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
@@ -36,14 +38,37 @@ fn fake_provider() -> u16 {
                     }
                 }
                 let head = String::from_utf8_lossy(&buf).to_string();
-                let body = if head.starts_with("GET") && head.contains("/models") {
-                    r#"{"object":"list","data":[{"id":"gpt-test","object":"model"}]}"#.to_string()
+                let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                let authed = head.lines().any(|l| {
+                    l.to_ascii_lowercase().starts_with("authorization:") && l.contains(CANARY)
+                });
+                let (status, body) = if !authed {
+                    (
+                        "401 Unauthorized",
+                        r#"{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"}}"#.to_string(),
+                    )
+                } else if head.starts_with("GET") && path.ends_with("/models") {
+                    (
+                        "200 OK",
+                        r#"{"object":"list","data":[{"id":"gpt-test","object":"model"}]}"#
+                            .to_string(),
+                    )
+                } else if head.starts_with("GET") && path.ends_with("/models/gpt-test") {
+                    (
+                        "200 OK",
+                        r#"{"id":"gpt-test","object":"model"}"#.to_string(),
+                    )
+                } else if head.starts_with("GET") {
+                    (
+                        "404 Not Found",
+                        r#"{"error":{"message":"The model does not exist","type":"invalid_request_error","code":"model_not_found"}}"#.to_string(),
+                    )
                 } else {
-                    r#"{"id":"x","object":"chat.completion","model":"gpt-test","choices":[{"index":0,"message":{"role":"assistant","content":"o"},"finish_reason":"length"}],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}"#.to_string()
+                    ("200 OK", r#"{"id":"x","object":"chat.completion","model":"gpt-test","choices":[{"index":0,"message":{"role":"assistant","content":"o"},"finish_reason":"length"}],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}"#.to_string())
                 };
                 let _ = write!(
                     s,
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                     body.len()
                 );
             });
