@@ -13,6 +13,26 @@
 //!
 //! Labels never hold a secret, a URL or raw error text: provider ids, model ids, agent ids,
 //! credential labels (profile id / env var name), and bounded words (class, tier, reason).
+//!
+//! Semantics worth knowing when writing alerts:
+//! - `clawprobe_model_up{agent,role,position,provider,model}`: 1/0 from the last probe; a
+//!   static finding (unresolved ref, missing credential, …) counts as 0; absent while the
+//!   target was never probed and for `skipped` (not probeable) entries. Entries without a
+//!   resolved provider use `provider="unknown"` and the raw ref (bounded) as `model`.
+//! - `clawprobe_model_status{…,class}`: a state set over every [`Class`]; absent while
+//!   never probed. It has no `position` label: two entries of one chain with the same
+//!   provider/model share a series (the later entry wins).
+//! - `clawprobe_agent_up{agent}`: 1 if any entry is ok; 0 ("all models failed") when every
+//!   probeable entry has a known non-ok class; absent while an entry awaits its first probe
+//!   or when no entry is probeable (skipped entries count neither way).
+//! - `clawprobe_agent_primary_up`: absent while the primary is unknown or skipped.
+//! - Counters: `clawprobe_probes_total{provider,model,tier}`,
+//!   `clawprobe_probe_errors_total{provider,model,tier,class}` (auth, rate_limit, billing,
+//!   unresolved_ref start at 0 for every planned target), `clawprobe_probe_tokens_total`,
+//!   `clawprobe_probes_skipped_total{provider,reason}` and the histogram
+//!   `clawprobe_probe_duration_seconds{provider,tier}`. A `skipped` result is not counted.
+//!   On reload, series of (provider, model) pairs — or, for per-provider metrics, providers
+//!   — that no target has any more are removed.
 
 use crate::class::Class;
 use crate::plan::{ChainEntry, ProbePlan, Target};
