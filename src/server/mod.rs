@@ -1,2 +1,454 @@
 //! The HTTP server: /metrics, /healthz, /readyz, /, POST /-/reload, GET /probe.
 //! OWNER: exporter helper.
+//!
+//! The server knows nothing about scheduling: it talks to a [`Backend`] (implemented by
+//! `serve.rs` on top of the scheduler), so every route can be tested with a fake backend and
+//! no network. Routing is a plain function ([`route`]) of method, URI and backend.
+
+pub mod landing;
+
+use crate::plan::{ProbePlan, TargetId};
+use crate::probe::{ProbeResult, Tier};
+use crate::state::Store;
+use bytes::Bytes;
+use http::{header, Method, Response, StatusCode, Uri};
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+/// A boxed future, so [`Backend`] stays object-safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why an on-demand probe was not sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotSent(pub String);
+
+/// What the server needs from the running exporter.
+pub trait Backend: Send + Sync + 'static {
+    /// The `/metrics` text (cached probe results only; never probes).
+    fn metrics_text(&self) -> String;
+    /// Plan loaded and the first cycle finished (or its timeout passed).
+    fn ready(&self) -> bool;
+    /// The plan now serving.
+    fn plan(&self) -> Arc<ProbePlan>;
+    /// The status table.
+    fn store(&self) -> Arc<Store>;
+    /// Re-reads the config and rebuilds the plan; `Err` holds a message without secrets.
+    fn reload(&self) -> BoxFuture<'_, Result<(), String>>;
+    /// Probes one target now, through the budget. `Err` holds the skip reason
+    /// (`budget`, `backoff`, `retry_after`).
+    fn probe_now(
+        &self,
+        target: TargetId,
+        tier: Tier,
+    ) -> BoxFuture<'_, Result<ProbeResult, NotSent>>;
+}
+
+/// Errors starting the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {addr} (config key server.listen in {source_name}): {err}; stop the other process using it or set server.listen to a free address")]
+    Bind {
+        addr: String,
+        source_name: String,
+        /// Not a `#[source]`: the message already says it, and `{:#}` would repeat it.
+        err: std::io::Error,
+    },
+}
+
+/// Limits that keep a slow or hostile client from holding the exporter.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub header_read_timeout: Duration,
+    /// How long shutdown waits for requests in flight.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 128,
+            header_read_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Binds the listen address. `source_name` (the config file) goes into the error message.
+pub async fn bind(addr: &str, source_name: &str) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|err| ServerError::Bind {
+            addr: addr.to_string(),
+            source_name: source_name.to_string(),
+            err,
+        })
+}
+
+/// Serves until `shutdown` becomes true, then lets requests in flight finish (bounded by
+/// `limits.shutdown_grace`).
+pub async fn serve(
+    listener: TcpListener,
+    backend: Arc<dyn Backend>,
+    limits: Limits,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let mut conns = JoinSet::new();
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        // Wait for a free slot before accepting: at the cap, clients queue in the backlog.
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
+            _ = shutdown.changed() => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        while conns.try_join_next().is_some() {}
+        let backend = backend.clone();
+        let limits = limits.clone();
+        let mut stop = shutdown.clone();
+        conns.spawn(async move {
+            let _permit = permit;
+            let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let backend = backend.clone();
+                async move {
+                    let resp = route(backend.as_ref(), req.method(), req.uri()).await;
+                    Ok::<_, Infallible>(resp)
+                }
+            });
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout);
+            let conn = builder.serve_connection(TokioIo::new(stream), svc);
+            tokio::pin!(conn);
+            let res = tokio::select! {
+                r = conn.as_mut() => r,
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = res {
+                tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(limits.shutdown_grace, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    conns.abort_all();
+}
+
+/// The local address a listener is bound to, for the startup log.
+pub fn local_addr(listener: &TcpListener) -> Option<SocketAddr> {
+    listener.local_addr().ok()
+}
+
+type Resp = Response<Full<Bytes>>;
+
+fn text(status: StatusCode, body: impl Into<String>) -> Resp {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Full::new(Bytes::from(body.into())))
+        .expect("valid response")
+}
+
+fn json(status: StatusCode, value: &serde_json::Value) -> Resp {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(value.to_string())))
+        .expect("valid response")
+}
+
+fn method_not_allowed(allow: &str) -> Resp {
+    let mut r = text(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("method not allowed; use {allow}\n"),
+    );
+    r.headers_mut()
+        .insert(header::ALLOW, allow.parse().expect("valid header"));
+    r
+}
+
+/// Routes one request. The body is never read: no endpoint takes one.
+pub async fn route(backend: &dyn Backend, method: &Method, uri: &Uri) -> Resp {
+    let get = method == Method::GET || method == Method::HEAD;
+    match uri.path() {
+        "/metrics" if get => Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)
+            .body(Full::new(Bytes::from(backend.metrics_text())))
+            .expect("valid response"),
+        "/healthz" if get => text(StatusCode::OK, "ok\n"),
+        "/readyz" if get => {
+            if backend.ready() {
+                text(StatusCode::OK, "ready\n")
+            } else {
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "not ready: the first probe cycle has not finished\n",
+                )
+            }
+        }
+        "/" if get => Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+            .body(Full::new(Bytes::from(landing::render(
+                &backend.plan(),
+                &backend.store(),
+                SystemTime::now(),
+            ))))
+            .expect("valid response"),
+        "/-/reload" if method == Method::POST || method == Method::PUT => {
+            match backend.reload().await {
+                Ok(()) => text(StatusCode::OK, "config reloaded\n"),
+                Err(e) => text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("reload failed, still serving the last good config: {e}\n"),
+                ),
+            }
+        }
+        "/-/reload" => method_not_allowed("POST"),
+        "/probe" if get => probe(backend, uri.query().unwrap_or("")).await,
+        "/metrics" | "/healthz" | "/readyz" | "/" | "/probe" => method_not_allowed("GET"),
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "not found; see / for the endpoints\n",
+        ),
+    }
+}
+
+async fn probe(backend: &dyn Backend, query: &str) -> Resp {
+    let params = parse_query(query);
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let (Some(agent), Some(r)) = (get("agent"), get("ref")) else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "give ?agent=<agent id>&ref=<model ref as configured>[&tier=metadata|generation]\n",
+        );
+    };
+    let tier = match get("tier") {
+        None | Some("metadata") => Tier::Metadata,
+        Some("generation") => Tier::Generation,
+        Some(_) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "tier must be metadata or generation\n",
+            )
+        }
+    };
+    let plan = backend.plan();
+    let Some(chain) = plan.agents.iter().find(|a| a.agent == agent) else {
+        return text(StatusCode::NOT_FOUND, "unknown agent\n");
+    };
+    let Some(entry) = chain.entries.iter().find(|e| {
+        e.raw_ref == r
+            || matches!((&e.provider, &e.model), (Some(p), Some(m)) if format!("{p}/{m}") == r)
+    }) else {
+        return text(StatusCode::NOT_FOUND, "unknown ref in this agent's chain\n");
+    };
+    let Some(id) = entry.target else {
+        // Nothing to send: the static finding is the answer.
+        return json(
+            StatusCode::OK,
+            &landing::entry_json(&plan, agent, entry, None, false),
+        );
+    };
+    match backend.probe_now(id, tier).await {
+        Ok(result) => json(
+            StatusCode::OK,
+            &landing::entry_json(&plan, agent, entry, Some(&result), true),
+        ),
+        Err(NotSent(reason)) => {
+            let reason = match reason.as_str() {
+                "budget" | "backoff" | "retry_after" => reason,
+                _ => "other".to_string(),
+            };
+            json(
+                StatusCode::TOO_MANY_REQUESTS,
+                &serde_json::json!({ "probed": false, "skipped": reason }),
+            )
+        }
+    }
+}
+
+/// `a=b&c=d` with `%XX` and `+` decoding.
+fn parse_query(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 3 <= b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    struct Fake;
+
+    impl Backend for Fake {
+        fn metrics_text(&self) -> String {
+            "# HELP x y\n# TYPE x gauge\nx 1\n".into()
+        }
+        fn ready(&self) -> bool {
+            false
+        }
+        fn plan(&self) -> Arc<ProbePlan> {
+            Arc::new(ProbePlan::default())
+        }
+        fn store(&self) -> Arc<Store> {
+            Arc::new(Store::new())
+        }
+        fn reload(&self) -> BoxFuture<'_, Result<(), String>> {
+            Box::pin(async { Err("bad key `x` in /etc/c.toml".into()) })
+        }
+        fn probe_now(&self, _: TargetId, _: Tier) -> BoxFuture<'_, Result<ProbeResult, NotSent>> {
+            Box::pin(async { Err(NotSent("budget".into())) })
+        }
+    }
+
+    fn raw(port: u16, req: &str) -> String {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(req.as_bytes()).unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn serves_over_tcp_times_out_slow_headers_and_stops() {
+        let listener = bind("127.0.0.1:0", "test.toml").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = watch::channel(false);
+        let limits = Limits {
+            max_connections: 4,
+            header_read_timeout: Duration::from_millis(300),
+            shutdown_grace: Duration::from_secs(1),
+        };
+        let task = tokio::spawn(serve(listener, Arc::new(Fake), limits, rx));
+
+        let out = tokio::task::spawn_blocking(move || {
+            raw(port, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+        })
+        .await
+        .unwrap();
+        assert!(out.starts_with("HTTP/1.0 200"), "{out}");
+        assert!(out.contains("text/plain; version=0.0.4"), "{out}");
+        assert!(out.ends_with("x 1\n"), "{out}");
+
+        let out = tokio::task::spawn_blocking(move || {
+            raw(port, "POST /-/reload HTTP/1.0\r\nHost: x\r\n\r\n")
+        })
+        .await
+        .unwrap();
+        assert!(out.starts_with("HTTP/1.0 500"), "{out}");
+        assert!(out.contains("last good config"), "{out}");
+        let out = tokio::task::spawn_blocking(move || raw(port, "GET /readyz HTTP/1.0\r\n\r\n"))
+            .await
+            .unwrap();
+        assert!(out.starts_with("HTTP/1.0 503"), "{out}");
+
+        // A client that never finishes its headers is cut off after the read timeout.
+        let started = std::time::Instant::now();
+        let out = tokio::task::spawn_blocking(move || raw(port, "GET /metrics HTTP/1.1\r\nHost"))
+            .await
+            .unwrap();
+        assert!(!out.contains("200 OK"), "{out}");
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
+
+        tx.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(3), task)
+            .await
+            .expect("server stops")
+            .unwrap();
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    }
+
+    #[test]
+    fn bind_error_names_address_and_key() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = busy.local_addr().unwrap().to_string();
+        let err = rt
+            .block_on(bind(&addr, "/etc/clawprobe.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&addr) && err.contains("server.listen"),
+            "{err}"
+        );
+        assert!(err.contains("/etc/clawprobe.toml"), "{err}");
+    }
+
+    #[test]
+    fn query_decoding() {
+        assert_eq!(
+            parse_query("agent=main&ref=openai%2Fgpt-5+mini&x"),
+            vec![
+                ("agent".to_string(), "main".to_string()),
+                ("ref".to_string(), "openai/gpt-5 mini".to_string()),
+                ("x".to_string(), String::new()),
+            ]
+        );
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+}
