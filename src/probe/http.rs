@@ -29,12 +29,15 @@ pub struct HttpExecutor {
     body_cap: usize,
 }
 
-/// What one request produced before interpretation.
-struct Exchange {
-    status: Option<u16>,
-    headers: http::HeaderMap,
-    body: Vec<u8>,
-    transport: Option<(TransportError, String)>,
+/// What one request produced, before interpretation.
+#[derive(Debug)]
+pub struct Exchange {
+    pub status: Option<u16>,
+    pub headers: http::HeaderMap,
+    /// At most the body cap.
+    pub body: Vec<u8>,
+    /// The transport failure and a short description (no secrets: keys are never in URLs).
+    pub transport: Option<(TransportError, String)>,
 }
 
 impl HttpExecutor {
@@ -70,7 +73,16 @@ impl HttpExecutor {
         self.timeout
     }
 
-    async fn send(&self, spec: &RequestSpec) -> Exchange {
+    fn timeout_message(&self) -> String {
+        format!(
+            "no complete answer within {:.1}s",
+            self.timeout.as_secs_f64()
+        )
+    }
+
+    /// Sends one request and reads the body up to the cap. Public for tests of the
+    /// transport mapping; probes go through [`Executor::execute`].
+    pub async fn send(&self, spec: &RequestSpec) -> Exchange {
         let mut req = self.client.request(spec.method.clone(), &spec.url);
         for (name, value) in &spec.headers {
             let Ok(mut v) = http::HeaderValue::from_str(value.expose()) else {
@@ -90,7 +102,11 @@ impl HttpExecutor {
             Ok(r) => r,
             Err(e) => {
                 let t = map_error(&e);
-                return transport_failure(t, describe(&e));
+                let msg = match t {
+                    TransportError::Timeout => self.timeout_message(),
+                    _ => describe(&e),
+                };
+                return transport_failure(t, msg);
             }
         };
         let status = resp.status().as_u16();

@@ -114,18 +114,20 @@ pub async fn run_with(
 }
 
 /// The tier for one target, or a result that needs no request.
-fn choose(target: &Target, choice: TierChoice) -> Result<Tier, ProbeResult> {
-    let skipped = |reason: &str, message: String| ProbeResult {
-        target: target.id,
-        tier: Tier::Metadata,
-        class: Class::Skipped,
-        reason: reason.into(),
-        http_status: None,
-        latency: Duration::ZERO,
-        rate_limits: RateLimitInfo::default(),
-        usage: None,
-        at: SystemTime::now(),
-        message: Some(message),
+fn choose(target: &Target, choice: TierChoice) -> Result<Tier, Box<ProbeResult>> {
+    let skipped = |reason: &str, message: String| {
+        Box::new(ProbeResult {
+            target: target.id,
+            tier: Tier::Metadata,
+            class: Class::Skipped,
+            reason: reason.into(),
+            http_status: None,
+            latency: Duration::ZERO,
+            rate_limits: RateLimitInfo::default(),
+            usage: None,
+            at: SystemTime::now(),
+            message: Some(message),
+        })
     };
     if !target.api.is_probeable() {
         return Err(skipped(
@@ -164,7 +166,7 @@ async fn probe_all(
         let tier = match choose(&target, choice) {
             Ok(t) => t,
             Err(r) => {
-                results.insert(id, r);
+                results.insert(id, *r);
                 continue;
             }
         };
