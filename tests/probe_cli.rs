@@ -978,6 +978,11 @@ fn healthy_fake() -> FakeProvider {
         "GET",
         "/or/api/v1/models/moonshotai/kimi-k2/endpoints",
         Reply::json(200, json!({"data":{"endpoints":[{}]}})),
+    )
+    .route(
+        "POST",
+        "/or/api/v1/chat/completions",
+        Reply::json(200, chat_ok()),
     );
     fake
 }
