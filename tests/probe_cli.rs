@@ -695,6 +695,17 @@ async fn executor_maps_transport_errors() {
         (None, &b"{{{"[..]),
         "a chunked body that ends normally"
     );
+    // Chunked (no content-length): the cap is enforced while reading.
+    let cut_capped = exec(600).with_body_cap(2).send(&get("/cut")).await;
+    assert_eq!(kind(&cut_capped), Some(TransportError::BodyTooLarge));
+    // TLS to a plain-HTTP server: the handshake fails.
+    let tls = e
+        .send(&RequestSpec::get(
+            RequestKind::Model,
+            format!("https://{}/small", fake.addr()),
+        ))
+        .await;
+    assert_eq!(kind(&tls), Some(TransportError::Tls), "{tls:?}");
     let refused = e
         .send(&RequestSpec::get(
             RequestKind::Model,

@@ -252,6 +252,16 @@ impl HttpExecutor {
                 ));
             }
         }
+        tracing::debug!(
+            target_ref = %target.model_ref(),
+            api = api,
+            tier = result.tier.as_str(),
+            class = result.class.as_str(),
+            reason = %result.reason,
+            status = ?result.http_status,
+            latency_ms = result.latency.as_millis() as u64,
+            "probe finished"
+        );
         if let Some(note) = steps.note {
             if result.class == Class::Ok {
                 result.reason = note.into();
