@@ -57,7 +57,10 @@ fn bench_classify(c: &mut Criterion) {
         .map(|case| {
             let mut h = http::HeaderMap::new();
             let ct = case.content_type.as_deref().unwrap_or("application/json");
-            h.insert(http::header::CONTENT_TYPE, ct.parse().expect("content type"));
+            h.insert(
+                http::header::CONTENT_TYPE,
+                ct.parse().expect("content type"),
+            );
             (h, case)
         })
         .collect();
@@ -134,10 +137,16 @@ fn bench_ratelimit(c: &mut Criterion) {
                 ("anthropic-ratelimit-requests-reset", "2027-01-15T08:00:30Z"),
                 ("anthropic-ratelimit-input-tokens-limit", "40000"),
                 ("anthropic-ratelimit-input-tokens-remaining", "39000"),
-                ("anthropic-ratelimit-input-tokens-reset", "2027-01-15T08:00:30Z"),
+                (
+                    "anthropic-ratelimit-input-tokens-reset",
+                    "2027-01-15T08:00:30Z",
+                ),
                 ("anthropic-ratelimit-output-tokens-limit", "8000"),
                 ("anthropic-ratelimit-output-tokens-remaining", "7990"),
-                ("anthropic-ratelimit-output-tokens-reset", "2027-01-15T08:00:30Z"),
+                (
+                    "anthropic-ratelimit-output-tokens-reset",
+                    "2027-01-15T08:00:30Z",
+                ),
                 ("request-id", "req_011CV0123456789"),
             ]),
         ),
@@ -167,7 +176,9 @@ fn bench_ratelimit(c: &mut Criterion) {
 /// spread over `providers` OpenAI-compatible providers on loopback with literal keys.
 /// Returns the state dir. The same shape as bench/gen_install.py writes for the load run.
 fn write_install(dir: &std::path::Path, agents: usize, models: usize, providers: usize) {
-    let mut s = String::from("// synthetic install for benches/hot_paths.rs\n{\n  models: {\n    providers: {\n");
+    let mut s = String::from(
+        "// synthetic install for benches/hot_paths.rs\n{\n  models: {\n    providers: {\n",
+    );
     let per_provider = (agents * models).div_ceil(providers);
     for p in 0..providers {
         let _ = writeln!(
@@ -258,7 +269,11 @@ fn sized_plan(agents: usize, models: usize) -> (ProbePlan, Store, Metrics) {
             plan.targets.push(Target { id, ..target });
             entries.push(ChainEntry {
                 position: j,
-                role: if j == 0 { Role::Primary } else { Role::Fallback },
+                role: if j == 0 {
+                    Role::Primary
+                } else {
+                    Role::Fallback
+                },
                 raw_ref: format!("{provider}/{model}"),
                 provider: Some(provider),
                 model: Some(model),
