@@ -78,10 +78,7 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for c in Class::ALL {
             assert!(seen.insert(c.as_str()));
-            assert_eq!(
-                serde_json::to_string(&c).unwrap(),
-                format!("\"{}\"", c.as_str())
-            );
+            assert_eq!(serde_json::to_string(&c).unwrap(), format!("\"{}\"", c.as_str()));
         }
     }
 }

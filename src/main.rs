@@ -7,22 +7,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "clawprobe",
-    version,
-    about = "Budgeted synthetic monitor and Prometheus exporter for OpenClaw model routes"
-)]
+#[command(name = "clawprobe", version, about = "Budgeted synthetic monitor and Prometheus exporter for OpenClaw model routes")]
 struct Cli {
     /// clawprobe TOML config file (default: the embedded default, see `config default`).
     #[arg(long, global = true, env = "CLAWPROBE_CONFIG")]
     config: Option<PathBuf>,
     /// Log level filter (error, warn, info, debug, trace or a tracing filter).
-    #[arg(
-        long = "log.level",
-        global = true,
-        default_value = "info",
-        env = "CLAWPROBE_LOG"
-    )]
+    #[arg(long = "log.level", global = true, default_value = "info", env = "CLAWPROBE_LOG")]
     log_level: String,
     /// Log format.
     #[arg(long = "log.format", global = true, value_enum, default_value = "text")]

@@ -71,9 +71,7 @@ pub fn redact_key_shapes(text: &str) -> String {
             let tail = &rest[p.len()..];
             let n = tail
                 .char_indices()
-                .take_while(|(_, c)| {
-                    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '*')
-                })
+                .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '*'))
                 .map(|(idx, c)| idx + c.len_utf8())
                 .last()
                 .unwrap_or(0);
@@ -101,10 +99,7 @@ mod tests {
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("canary"), "{dbg}");
         assert!(dbg.starts_with("Secret(fp:"), "{dbg}");
-        assert_eq!(
-            s.fingerprint(),
-            Secret::new("sk-canary-DO-NOT-LEAK-123456").fingerprint()
-        );
+        assert_eq!(s.fingerprint(), Secret::new("sk-canary-DO-NOT-LEAK-123456").fingerprint());
         assert_ne!(s.fingerprint(), Secret::new("other").fingerprint());
     }
 

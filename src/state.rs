@@ -50,11 +50,7 @@ impl Store {
     }
 
     pub fn get(&self, target: &Target) -> Option<TargetStatus> {
-        self.inner
-            .read()
-            .expect("store lock")
-            .get(&target.key())
-            .cloned()
+        self.inner.read().expect("store lock").get(&target.key()).cloned()
     }
 
     /// Drops entries of targets no longer in the plan (their series disappear).

@@ -210,12 +210,7 @@ impl Config {
         ] {
             if !expr.trim().is_empty() {
                 crate::schedule::cron::validate(expr).map_err(|m| {
-                    bad(
-                        key,
-                        format!(
-                            "{m}; use 6 fields: sec min hour day month weekday, or \"\" to disable"
-                        ),
-                    )
+                    bad(key, format!("{m}; use 6 fields: sec min hour day month weekday, or \"\" to disable"))
                 })?;
             }
         }
@@ -223,43 +218,22 @@ impl Config {
             return Err(bad("schedule.concurrency", "must be at least 1".into()));
         }
         for (key, v) in [
-            (
-                "schedule.min_key_spacing_seconds",
-                s.min_key_spacing_seconds,
-            ),
+            ("schedule.min_key_spacing_seconds", s.min_key_spacing_seconds),
             ("schedule.probe_timeout_seconds", s.probe_timeout_seconds),
-            (
-                "schedule.recheck_after_failure_seconds",
-                s.recheck_after_failure_seconds,
-            ),
+            ("schedule.recheck_after_failure_seconds", s.recheck_after_failure_seconds),
             ("schedule.max_backoff_seconds", s.max_backoff_seconds),
-            (
-                "server.first_cycle_timeout_seconds",
-                self.server.first_cycle_timeout_seconds,
-            ),
-            (
-                "server.watch_interval_seconds",
-                self.server.watch_interval_seconds,
-            ),
+            ("server.first_cycle_timeout_seconds", self.server.first_cycle_timeout_seconds),
+            ("server.watch_interval_seconds", self.server.watch_interval_seconds),
         ] {
             if !v.is_finite() || v < 0.0 {
-                return Err(bad(
-                    key,
-                    format!("must be a non-negative number of seconds, got {v}"),
-                ));
+                return Err(bad(key, format!("must be a non-negative number of seconds, got {v}")));
             }
         }
         if s.probe_timeout_seconds <= 0.0 {
-            return Err(bad(
-                "schedule.probe_timeout_seconds",
-                "must be greater than 0".into(),
-            ));
+            return Err(bad("schedule.probe_timeout_seconds", "must be greater than 0".into()));
         }
         if !(0.0..=1.0).contains(&s.spread_fraction) {
-            return Err(bad(
-                "schedule.spread_fraction",
-                "must be between 0 and 1".into(),
-            ));
+            return Err(bad("schedule.spread_fraction", "must be between 0 and 1".into()));
         }
         let mut names = std::collections::HashSet::new();
         for (i, t) in self.targets.iter().enumerate() {
@@ -268,23 +242,14 @@ impl Config {
                 return Err(bad(&key("name"), "must not be empty".into()));
             }
             if !names.insert(t.name.clone()) {
-                return Err(bad(
-                    &key("name"),
-                    format!("duplicate target name `{}`", t.name),
-                ));
+                return Err(bad(&key("name"), format!("duplicate target name `{}`", t.name)));
             }
             if t.provider.trim().is_empty() || t.model.trim().is_empty() {
-                return Err(bad(
-                    &key("provider"),
-                    "provider and model must not be empty".into(),
-                ));
+                return Err(bad(&key("provider"), "provider and model must not be empty".into()));
             }
             if let Some(u) = &t.base_url {
                 if !(u.starts_with("http://") || u.starts_with("https://")) {
-                    return Err(bad(
-                        &key("base_url"),
-                        format!("`{u}` must start with http:// or https://"),
-                    ));
+                    return Err(bad(&key("base_url"), format!("`{u}` must start with http:// or https://")));
                 }
             }
             if let Some(v) = &t.api_key_env {
@@ -303,12 +268,7 @@ impl Config {
 fn line_col(text: &str, offset: usize) -> String {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
+    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
     format!("line {line}, column {col}")
 }
 
@@ -337,19 +297,14 @@ mod tests {
     fn invalid_values_name_the_key() {
         for (toml, key) in [
             ("[server]\nlisten = \"nope\"\n", "server.listen"),
-            (
-                "[schedule]\nmetadata = \"every five minutes\"\n",
-                "schedule.metadata",
-            ),
+            ("[schedule]\nmetadata = \"every five minutes\"\n", "schedule.metadata"),
             ("[schedule]\nconcurrency = 0\n", "schedule.concurrency"),
             (
                 "[[targets]]\nname='a'\nprovider='openai'\nmodel='m'\napi_key_env='sk-live-123'\n",
                 "targets[0].api_key_env",
             ),
         ] {
-            let err = Config::parse_str(toml, Path::new("x.toml"))
-                .unwrap_err()
-                .to_string();
+            let err = Config::parse_str(toml, Path::new("x.toml")).unwrap_err().to_string();
             assert!(err.contains(key), "{key}: {err}");
         }
     }

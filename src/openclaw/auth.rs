@@ -51,14 +51,9 @@ pub enum CredentialOutcome {
     /// Found, but `expires` is in the past.
     Expired(Credential),
     /// Nothing usable: OpenClaw would fail with `No API key found for provider "<p>"`.
-    Missing {
-        message: String,
-    },
+    Missing { message: String },
     /// A credential exists but clawprobe cannot read it (exec SecretRef, unreadable file).
-    Unresolvable {
-        reason: String,
-        message: String,
-    },
+    Unresolvable { reason: String, message: String },
 }
 
 impl AuthStores {

@@ -13,14 +13,9 @@ pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 pub enum SecretValue {
     Value(Secret),
     /// The ref points at something absent (unset env var, missing file). No secret in it.
-    Missing {
-        message: String,
-    },
+    Missing { message: String },
     /// The ref cannot be resolved by clawprobe (`exec`: never executed). No secret in it.
-    Unresolvable {
-        reason: String,
-        message: String,
-    },
+    Unresolvable { reason: String, message: String },
 }
 
 /// Resolves `value` if it is a SecretRef object; `None` when it is not one.

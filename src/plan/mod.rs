@@ -147,10 +147,7 @@ impl Target {
             .as_ref()
             .map(|c| c.secret.fingerprint())
             .unwrap_or_else(|| "none".into());
-        format!(
-            "{}|{}|{}|{}|{}",
-            self.provider, self.base_url, self.api, self.model, cred
-        )
+        format!("{}|{}|{}|{}|{}", self.provider, self.base_url, self.api, self.model, cred)
     }
 
     /// The key of the credential this target uses, for per-credential spacing, backoff and
@@ -240,10 +237,7 @@ pub struct AgentChain {
 
 impl AgentChain {
     pub fn fallback_count(&self) -> usize {
-        self.entries
-            .iter()
-            .filter(|e| e.role == Role::Fallback)
-            .count()
+        self.entries.iter().filter(|e| e.role == Role::Fallback).count()
     }
 }
 
