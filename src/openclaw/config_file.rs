@@ -345,15 +345,13 @@ fn substitute(
     dotenv: &Path,
 ) -> Result<(), ConfigFileError> {
     match value {
-        Value::String(s) => {
-            if s.contains('$') {
-                *s = substitute_str(s, lookup).map_err(|var| ConfigFileError::MissingVar {
-                    path: path.to_path_buf(),
-                    key: key.to_string(),
-                    var,
-                    dotenv: dotenv.display().to_string(),
-                })?;
-            }
+        Value::String(s) if s.contains('$') => {
+            *s = substitute_str(s, lookup).map_err(|var| ConfigFileError::MissingVar {
+                path: path.to_path_buf(),
+                key: key.to_string(),
+                var,
+                dotenv: dotenv.display().to_string(),
+            })?;
         }
         Value::Array(items) => {
             for (i, v) in items.iter_mut().enumerate() {

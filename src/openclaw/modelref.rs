@@ -188,7 +188,7 @@ pub fn unknown_provider_message(provider: &str, model: &str, known: &[String]) -
     let via_openrouter = format!("openrouter/{provider}/{model}");
     let suggestion = match typo {
         Some(t) if OPENROUTER_VENDORS.contains(&provider) => {
-            format!("`{via_openrouter}` (or `{t}`)")
+            format!("`{via_openrouter}` or `{t}`")
         }
         Some(t) => format!("`{t}`"),
         None => format!("`{via_openrouter}`"),
@@ -295,7 +295,7 @@ mod tests {
             .collect();
         let m = unknown_provider_message("moonshotai", "kimi-k2", &with_moonshot);
         assert!(
-            m.contains("did you mean `openrouter/moonshotai/kimi-k2` (or `moonshot/kimi-k2`)?"),
+            m.contains("did you mean `openrouter/moonshotai/kimi-k2` or `moonshot/kimi-k2`?"),
             "{m}"
         );
         let m = unknown_provider_message("zzqx", "m", &known);
