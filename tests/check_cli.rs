@@ -146,7 +146,7 @@ fn entries_era_table_shows_chains_and_findings() {
         !o.stdout.contains("main      fallback 3"),
         "main has exactly 2 fallbacks"
     );
-    assert!(o.stdout.contains("4 agent(s), 8 route(s)"), "{}", o.stdout);
+    assert!(o.stdout.contains("5 agent(s), 9 route(s)"), "{}", o.stdout);
     assert_eq!(snapshot(&dir), before, "fixture changed");
 }
 
@@ -163,7 +163,7 @@ fn entries_era_json_structure() {
         .iter()
         .map(|a| a["agent"].as_str().unwrap())
         .collect();
-    assert_eq!(names, vec!["main", "research", "local", "quick"]);
+    assert_eq!(names, vec!["main", "research", "local", "quick", "bare"]);
     let chain = |i: usize| agents[i]["chain"].as_array().unwrap().clone();
     let main = chain(0);
     assert_eq!(main.len(), 3);
@@ -201,6 +201,10 @@ fn entries_era_json_structure() {
     assert_eq!(local[0]["finding"], Value::Null);
     // quick: fallbacks disabled by an empty list.
     assert_eq!(chain(3).len(), 1);
+    // bare: resolves to the provider listing the model; shares local's target.
+    let bare = chain(4);
+    assert_eq!(bare[0]["provider"], "local");
+    assert_eq!(bare[0]["target"].as_u64(), Some(tid as u64));
     for e in agents.iter().flat_map(|a| a["chain"].as_array().unwrap()) {
         for k in [
             "position",
@@ -261,7 +265,7 @@ fn default_location_under_home() {
     );
     assert_eq!(o.code, 1, "{}", o.stderr);
     let v: Value = serde_json::from_str(&o.stdout).unwrap();
-    assert_eq!(v["agents"].as_array().unwrap().len(), 4);
+    assert_eq!(v["agents"].as_array().unwrap().len(), 5);
 }
 
 #[test]

@@ -3,8 +3,11 @@
 
 use std::collections::BTreeMap;
 
-/// OpenClaw's default provider for a bare model name.
-pub const DEFAULT_PROVIDER: &str = "anthropic";
+/// OpenClaw's default provider for a bare model name that is neither an alias nor listed
+/// under exactly one configured provider. Verified against the real 2026.9.6 CLI:
+/// `claude-haiku-4-5` alone resolves to `openai/claude-haiku-4-5` (it logs "specified
+/// without provider. Falling back to \"openai/...\""), so this is `openai`, not `anthropic`.
+pub const DEFAULT_PROVIDER: &str = "openai";
 
 /// Normalises a provider id: trim, lowercase, and OpenClaw's aliases.
 pub fn normalize_provider(id: &str) -> String {
@@ -67,8 +70,8 @@ pub struct RefError {
     pub message: String,
 }
 
-/// Resolves a ref to provider + model (+ profile). Alias → single configured provider's
-/// model → default provider, for bare names. The provider is not checked here.
+/// Resolves a ref to provider + model (+ profile). For bare names: alias → the one
+/// configured provider listing that model → [`DEFAULT_PROVIDER`]. The provider is not checked here.
 pub fn resolve(raw: &str, ctx: &RefContext<'_>) -> Result<ModelRef, RefError> {
     let (provider, model, profile) = split(raw);
     if let Some(p) = provider {
@@ -115,15 +118,18 @@ pub fn resolve(raw: &str, ctx: &RefContext<'_>) -> Result<ModelRef, RefError> {
             }),
         };
     }
-    if ctx.configured.len() == 1 {
-        let (p, models) = ctx.configured.iter().next().expect("one entry");
-        if models.is_empty() || models.iter().any(|m| m == &model) {
-            return Ok(ModelRef {
-                provider: p.clone(),
-                model,
-                profile,
-            });
-        }
+    // A model listed under exactly one configured provider resolves there; listed under
+    // several (ambiguous) or none, it falls to the default provider (as the 2026.9.6 CLI does).
+    let mut listing = ctx
+        .configured
+        .iter()
+        .filter(|(_, models)| models.iter().any(|m| m == &model));
+    if let (Some((p, _)), None) = (listing.next(), listing.next()) {
+        return Ok(ModelRef {
+            provider: p.clone(),
+            model,
+            profile,
+        });
     }
     Ok(ModelRef {
         provider: DEFAULT_PROVIDER.into(),
@@ -256,22 +262,32 @@ mod tests {
             (r.provider.as_str(), r.model.as_str(), r.profile.as_deref()),
             ("amazon-bedrock", "x", Some("p1"))
         );
-        // default provider
+        // Default provider: openai in 2026.9.6 (checked with the real CLI).
         assert_eq!(
             resolve("claude-haiku-4-5", &ctx).unwrap().display(),
-            "anthropic/claude-haiku-4-5"
+            "openai/claude-haiku-4-5"
         );
-        // single configured provider
-        let one = BTreeMap::from([("local".to_string(), vec!["llama3".to_string()])]);
+        // The one configured provider that lists the model (others may exist).
+        let conf = BTreeMap::from([
+            ("local".to_string(), vec!["llama3".to_string()]),
+            ("openrouter".to_string(), vec![]),
+        ]);
         let ctx1 = RefContext {
             aliases: &aliases,
-            configured: &one,
+            configured: &conf,
         };
         assert_eq!(resolve("llama3", &ctx1).unwrap().display(), "local/llama3");
-        assert_eq!(
-            resolve("other", &ctx1).unwrap().display(),
-            "anthropic/other"
-        );
+        assert_eq!(resolve("other", &ctx1).unwrap().display(), "openai/other");
+        // Listed under two providers: ambiguous, so the default provider (as the CLI does).
+        let two = BTreeMap::from([
+            ("local".to_string(), vec!["llama3".to_string()]),
+            ("other".to_string(), vec!["llama3".to_string()]),
+        ]);
+        let ctx2 = RefContext {
+            aliases: &aliases,
+            configured: &two,
+        };
+        assert_eq!(resolve("llama3", &ctx2).unwrap().display(), "openai/llama3");
         assert_eq!(resolve("/x", &ctx).unwrap_err().reason, "invalid_ref");
         assert_eq!(resolve("", &ctx).unwrap_err().reason, "invalid_ref");
     }
