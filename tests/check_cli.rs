@@ -384,3 +384,32 @@ fn unreadable_config_exits_two() {
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("enabld"), "{}", o.stderr);
 }
+
+#[test]
+fn unset_var_is_a_finding_like_openclaw_2026_9() {
+    let state = tempfile::tempdir().unwrap();
+    std::fs::write(
+        state.path().join("openclaw.json"),
+        "{ agents: { defaults: { model: 'box/m1' } }, models: { providers: { box: { baseUrl: 'http://127.0.0.1:9/v1', apiKey: '${BOX_KEY_UNSET}' } } } }",
+    )
+    .unwrap();
+    let dir = state.path().display().to_string();
+    let o = run("", &["--json"], &[("OPENCLAW_STATE_DIR", &dir)]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+    let f = &v["agents"][0]["chain"][0]["finding"];
+    assert_eq!(f["class"], "auth");
+    assert_eq!(f["reason"], "missing_env_var");
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("models.providers.box.apiKey"),
+        "{f}"
+    );
+    assert!(
+        o.stderr.contains("BOX_KEY_UNSET"),
+        "warning expected: {}",
+        o.stderr
+    );
+}

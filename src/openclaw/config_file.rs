@@ -5,6 +5,11 @@
 //! content), collect the config's own env (`env.vars`, and string keys directly under `env`),
 //! then substitute `${VAR}` in every string against process env, `<stateDir>/.env` and the
 //! config's env (first wins).
+//!
+//! A missing variable is not fatal, matching the real 2026.9.6 CLI, which logs
+//! `missing env var "X" at <key> - feature using this value will be unavailable`, keeps the
+//! literal `${X}` and carries on. clawprobe records each one ([`MissingVar`]) so the plan
+//! builder can warn and attach a finding to the routes that depend on it.
 
 use super::env::{MergedEnv, ProcessEnv};
 use serde_json::{Map, Value};
@@ -31,15 +36,35 @@ pub enum ConfigFileError {
         key: String,
         message: String,
     },
-    #[error("OpenClaw config {path}: `{key}` references ${{{var}}} but {var} is not set; set it in the environment, in {dotenv}, or in the config's env.vars, or write $${{{var}}} for a literal `${{{var}}}`")]
-    MissingVar {
-        path: PathBuf,
-        key: String,
-        var: String,
-        dotenv: String,
-    },
     #[error("cannot read {path}: {message}; fix its permissions or remove it")]
     DotEnv { path: PathBuf, message: String },
+}
+
+/// A `${VAR}` that no env source defines; the literal `${VAR}` was kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MissingVar {
+    /// The config file (the main one; includes are merged into it).
+    pub path: PathBuf,
+    /// JSON key path of the string, e.g. `models.providers.local.baseUrl`.
+    pub key: String,
+    pub var: String,
+    /// `<stateDir>/.env`, named in the fix.
+    pub dotenv: PathBuf,
+}
+
+impl std::fmt::Display for MissingVar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "OpenClaw config {}: `{}` references ${{{}}} but {} is not set (OpenClaw keeps the literal and disables what uses it); set it in the environment, in {}, or in the config's env.vars, or write $${{{}}} for a literal",
+            self.path.display(),
+            self.key,
+            self.var,
+            self.var,
+            self.dotenv.display(),
+            self.var
+        )
+    }
 }
 
 /// A loaded, include-resolved and substituted config.
@@ -51,6 +76,8 @@ pub struct LoadedConfig<'a> {
     /// `<stateDir>/.env`, when it exists.
     pub dotenv_path: Option<PathBuf>,
     pub env: MergedEnv<'a>,
+    /// Every `${VAR}` left unsubstituted, in key order.
+    pub missing_vars: Vec<MissingVar>,
 }
 
 impl LoadedConfig<'_> {
@@ -75,13 +102,24 @@ pub fn load<'a>(
     let dotenv_path = dotenv.as_ref().map(|_| dotenv_file.clone());
     let env = MergedEnv::new(process, dotenv.unwrap_or_default(), config_env_vars(&raw));
     let mut value = raw;
-    substitute(&mut value, "", &|name| env.get(name), path, &dotenv_file)?;
+    let mut missing = Vec::new();
+    substitute(&mut value, "", &|name| env.get(name), &mut missing);
+    let missing_vars = missing
+        .into_iter()
+        .map(|(key, var)| MissingVar {
+            path: path.to_path_buf(),
+            key,
+            var,
+            dotenv: dotenv_file.clone(),
+        })
+        .collect();
     Ok(LoadedConfig {
         path: path.to_path_buf(),
         value,
         files,
         dotenv_path,
         env,
+        missing_vars,
     })
 }
 
@@ -300,9 +338,11 @@ fn is_var_name(name: &str) -> bool {
 }
 
 /// Substitutes `${VAR}` in one string. `$${VAR}` yields a literal `${VAR}`; `${lower}` and
-/// other non-matching forms are left as written. Err(name) for an unset variable.
-pub fn substitute_str(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+/// other non-matching forms are left as written. Unset variables stay as the literal
+/// `${VAR}` and are returned by name.
+pub fn substitute_str(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> (String, Vec<String>) {
     let mut out = String::with_capacity(s.len());
+    let mut missing = Vec::new();
     let mut rest = s;
     while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
@@ -323,7 +363,10 @@ pub fn substitute_str(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Resul
                 if is_var_name(name) {
                     match lookup(name) {
                         Some(v) => out.push_str(&v),
-                        None => return Err(name.to_string()),
+                        None => {
+                            out.push_str(&tail[..end + 3]);
+                            missing.push(name.to_string());
+                        }
                     }
                     rest = &after[end + 1..];
                     continue;
@@ -334,38 +377,33 @@ pub fn substitute_str(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Resul
         rest = &tail[1..];
     }
     out.push_str(rest);
-    Ok(out)
+    (out, missing)
 }
 
 fn substitute(
     value: &mut Value,
     key: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
-    path: &Path,
-    dotenv: &Path,
-) -> Result<(), ConfigFileError> {
+    missing: &mut Vec<(String, String)>,
+) {
     match value {
         Value::String(s) if s.contains('$') => {
-            *s = substitute_str(s, lookup).map_err(|var| ConfigFileError::MissingVar {
-                path: path.to_path_buf(),
-                key: key.to_string(),
-                var,
-                dotenv: dotenv.display().to_string(),
-            })?;
+            let (new, vars) = substitute_str(s, lookup);
+            *s = new;
+            missing.extend(vars.into_iter().map(|v| (key.to_string(), v)));
         }
         Value::Array(items) => {
             for (i, v) in items.iter_mut().enumerate() {
-                substitute(v, &format!("{key}[{i}]"), lookup, path, dotenv)?;
+                substitute(v, &format!("{key}[{i}]"), lookup, missing);
             }
         }
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                substitute(v, &join_key(key, k), lookup, path, dotenv)?;
+                substitute(v, &join_key(key, k), lookup, missing);
             }
         }
         _ => {}
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -507,23 +545,25 @@ mod tests {
             "A_1" => Some("x".to_string()),
             _ => None,
         };
+        let ok = |s: &str| {
+            let (out, missing) = substitute_str(s, &look);
+            assert!(missing.is_empty(), "{s}: {missing:?}");
+            out
+        };
+        assert_eq!(ok("pre-${A_1}-post"), "pre-x-post");
+        assert_eq!(ok("$${A_1} and ${A_1}"), "${A_1} and x");
+        assert_eq!(ok("${lower} $5 $"), "${lower} $5 $");
         assert_eq!(
-            substitute_str("pre-${A_1}-post", &look).unwrap(),
-            "pre-x-post"
+            substitute_str("a ${MISSING} ${A_1} ${ALSO_NOT}", &look),
+            (
+                "a ${MISSING} x ${ALSO_NOT}".to_string(),
+                vec!["MISSING".to_string(), "ALSO_NOT".to_string()]
+            )
         );
-        assert_eq!(
-            substitute_str("$${A_1} and ${A_1}", &look).unwrap(),
-            "${A_1} and x"
-        );
-        assert_eq!(
-            substitute_str("${lower} $5 $", &look).unwrap(),
-            "${lower} $5 $"
-        );
-        assert_eq!(substitute_str("${MISSING}", &look).unwrap_err(), "MISSING");
     }
 
     #[test]
-    fn load_uses_env_sources_in_order_and_names_missing_key() {
+    fn load_uses_env_sources_in_order_and_records_missing_vars() {
         let d = tempfile::tempdir().unwrap();
         write(d.path(), ".env", "FROM_DOT=dot\nBOTH=dot\n");
         let cfg = write(
@@ -544,9 +584,21 @@ mod tests {
             "bad.json",
             "{ models: { providers: { x: { headers: ['ok', '${NOPE_VAR}'] } } } }",
         );
-        let err = load(&bad, d.path(), &no_env).err().unwrap().to_string();
-        assert!(err.contains("bad.json"), "{err}");
-        assert!(err.contains("models.providers.x.headers[1]"), "{err}");
-        assert!(err.contains("NOPE_VAR"), "{err}");
+        let loaded = load(&bad, d.path(), &no_env).unwrap();
+        // Kept literally, as OpenClaw 2026.9.6 does, and recorded with its key path.
+        assert_eq!(
+            loaded.value["models"]["providers"]["x"]["headers"][1],
+            json!("${NOPE_VAR}")
+        );
+        assert_eq!(loaded.missing_vars.len(), 1);
+        let m = &loaded.missing_vars[0];
+        assert_eq!(
+            (m.key.as_str(), m.var.as_str()),
+            ("models.providers.x.headers[1]", "NOPE_VAR")
+        );
+        let text = m.to_string();
+        assert!(text.contains("bad.json"), "{text}");
+        assert!(text.contains("models.providers.x.headers[1]"), "{text}");
+        assert!(text.contains("NOPE_VAR") && text.contains(".env"), "{text}");
     }
 }

@@ -16,7 +16,7 @@ use crate::openclaw::agents::{self, AgentsError};
 use crate::openclaw::auth::{
     AgentDir, AuthError, AuthStores, CredentialOutcome, CredentialRequest,
 };
-use crate::openclaw::config_file::{self, ConfigFileError};
+use crate::openclaw::config_file::{self, ConfigFileError, MissingVar};
 use crate::openclaw::locate::{self, Located, Location};
 use crate::openclaw::modelref::{self, RefContext};
 use crate::openclaw::providers::{self, ProviderInfo};
@@ -150,6 +150,27 @@ fn discover(
 ) -> Result<(), PlanError> {
     let loaded = config_file::load(&loc.config_path, &loc.state_dir, inputs.env)?;
     let cfg = &loaded.value;
+    for m in &loaded.missing_vars {
+        tracing::warn!("{m}");
+    }
+    // Unset `${VAR}`s under `models.providers.<id>.*`, by normalised provider id: every route
+    // to that provider gets a finding instead of being probed with a literal `${VAR}`.
+    let mut provider_missing: BTreeMap<String, Vec<&MissingVar>> = BTreeMap::new();
+    if let Some(map) = cfg.pointer("/models/providers").and_then(Value::as_object) {
+        for raw in map.keys() {
+            let prefix = format!("models.providers.{raw}.");
+            for m in loaded
+                .missing_vars
+                .iter()
+                .filter(|m| m.key.starts_with(&prefix))
+            {
+                provider_missing
+                    .entry(modelref::normalize_provider(raw))
+                    .or_default()
+                    .push(m);
+            }
+        }
+    }
     let home = locate::home_dir(inputs.env, inputs.home.as_deref());
     let mut specs = agents::agents(cfg, &loaded.path, &loc.state_dir, home.as_deref())?;
     if let Some(filter) = &config.openclaw.agents {
@@ -232,6 +253,15 @@ fn discover(
         }
         for (pos, raw) in refs.iter().enumerate() {
             let mut e = new_entry(pos, raw);
+            if let Some(m) = loaded
+                .missing_vars
+                .iter()
+                .find(|m| raw.contains(&format!("${{{}}}", m.var)))
+            {
+                e.finding = finding(Class::UnresolvedRef, "missing_env_var", m.to_string());
+                chain.entries.push(e);
+                continue;
+            }
             let r = match modelref::resolve(raw, &ctx) {
                 Ok(r) => r,
                 Err(err) => {
@@ -261,6 +291,16 @@ fn discover(
                         info.api, info.id
                     ),
                 );
+                chain.entries.push(e);
+                continue;
+            }
+            if let Some(m) = provider_missing.get(&info.id).and_then(|ms| ms.first()) {
+                let class = if m.key.contains(".apiKey") || m.key.contains(".headers") {
+                    Class::Auth
+                } else {
+                    Class::UnresolvedRef
+                };
+                e.finding = finding(class, "missing_env_var", m.to_string());
                 chain.entries.push(e);
                 continue;
             }
@@ -638,13 +678,49 @@ mod tests {
     }
 
     #[test]
-    fn missing_var_is_an_error_naming_key() {
+    fn missing_var_becomes_a_finding_not_an_error() {
         let d = install();
         std::fs::remove_file(d.path().join(".env")).unwrap();
-        let err = run(&config_for(d.path()), &[]).unwrap_err().to_string();
-        assert!(err.contains("models.providers.local.baseUrl"), "{err}");
-        assert!(err.contains("LOCAL_URL"), "{err}");
-        assert!(err.contains("openclaw.json"), "{err}");
+        let plan = run(&config_for(d.path()), &[]).unwrap();
+        let e = entry(&plan, "main", 0);
+        assert_eq!(e.target, None);
+        let f = e
+            .finding
+            .clone()
+            .expect("finding for the provider with an unset var");
+        assert_eq!(
+            (f.class, f.reason.as_str()),
+            (Class::UnresolvedRef, "missing_env_var")
+        );
+        assert!(
+            f.message.contains("models.providers.local.baseUrl"),
+            "{}",
+            f.message
+        );
+        assert!(f.message.contains("LOCAL_URL"), "{}", f.message);
+        assert!(f.message.contains("openclaw.json"), "{}", f.message);
+        // Other providers are unaffected: the ollama alias still has its target.
+        assert!(entry(&plan, "helper", 0).target.is_some());
+    }
+
+    #[test]
+    fn missing_var_in_a_model_ref() {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "openclaw.json",
+            "{ agents: { entries: { main: { model: 'ollama/${MODEL_NAME}' } } } }",
+        );
+        let plan = run(&config_for(d.path()), &[]).unwrap();
+        let f = entry(&plan, "main", 0).finding.clone().unwrap();
+        assert_eq!(f.reason, "missing_env_var");
+        assert!(
+            f.message.contains("agents.entries.main.model"),
+            "{}",
+            f.message
+        );
+        let plan = run(&config_for(d.path()), &[("MODEL_NAME", "qwen3")]).unwrap();
+        assert_eq!(plan.targets[0].model, "qwen3");
     }
 
     #[test]
