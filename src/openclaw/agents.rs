@@ -2,7 +2,8 @@
 //! reports them.
 //!
 //! Agents come from `agents.entries.<id>` (current) or `agents.list[]` (older releases);
-//! with neither there is one agent, `main`. Chain rules per agent: no `model` → the
+//! with neither there is one agent, `main`. With no primary anywhere, OpenClaw's built-in
+//! default model applies ([`BUILTIN_DEFAULT_MODEL`]). Chain rules per agent: no `model` → the
 //! defaults (`agents.defaults.model`: a string is a primary without fallbacks, an object is
 //! primary + fallbacks); a plain string → that primary and no fallbacks; an object with its
 //! own `fallbacks` → those (an empty list disables them); an object without → the defaults'.
@@ -13,6 +14,11 @@ use std::path::{Path, PathBuf};
 
 /// The default agent id.
 pub const MAIN: &str = "main";
+
+/// The model OpenClaw uses when neither the agent nor `agents.defaults.model` names a primary.
+/// Observed with the real 2026.9.6 CLI on an empty config (`{}`): `openai/gpt-6-astra`, no
+/// fallbacks. Release-specific: update it with the supported OpenClaw release.
+pub const BUILTIN_DEFAULT_MODEL: &str = "openai/gpt-6-astra";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AgentSpec {
@@ -174,7 +180,7 @@ pub fn agents(
         out.push(AgentSpec {
             agent_dir: agent_dir(&entry, &id, state_dir, home),
             id,
-            primary,
+            primary: primary.or_else(|| Some(BUILTIN_DEFAULT_MODEL.to_string())),
             fallbacks,
         });
     }
@@ -265,7 +271,7 @@ mod tests {
         let a = agents(&json!({}), Path::new("/s/openclaw.json"), sd, None).unwrap();
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].id, "main");
-        assert_eq!(a[0].primary, None);
+        assert_eq!(a[0].chain(), vec![BUILTIN_DEFAULT_MODEL]);
 
         let err = agents(
             &json!({"agents": {"list": [{"model": "x/y"}]}}),
