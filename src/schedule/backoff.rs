@@ -46,7 +46,9 @@ pub fn backoff_delay(base: Duration, max: Duration, level: u32) -> Duration {
     if level == 0 {
         return Duration::ZERO;
     }
-    let factor = 1u32.checked_shl(level.saturating_sub(1).min(31)).unwrap_or(u32::MAX);
+    let factor = 1u32
+        .checked_shl(level.saturating_sub(1).min(31))
+        .unwrap_or(u32::MAX);
     base.checked_mul(factor).unwrap_or(max).min(max)
 }
 
@@ -169,12 +171,33 @@ mod tests {
         let t = Instant::now();
         let (b, m) = (Duration::from_secs(10), Duration::from_secs(100));
         let mut g = CredentialGate::default();
-        g.observe(&result(Class::RateLimit, RateLimitInfo::default()), t, SystemTime::now(), b, m);
-        assert_eq!(g.check(t + Duration::from_secs(9)), Err(SkipReason::Backoff));
+        g.observe(
+            &result(Class::RateLimit, RateLimitInfo::default()),
+            t,
+            SystemTime::now(),
+            b,
+            m,
+        );
+        assert_eq!(
+            g.check(t + Duration::from_secs(9)),
+            Err(SkipReason::Backoff)
+        );
         assert_eq!(g.check(t + Duration::from_secs(10)), Ok(()));
-        g.observe(&result(Class::Overloaded, RateLimitInfo::default()), t, SystemTime::now(), b, m);
+        g.observe(
+            &result(Class::Overloaded, RateLimitInfo::default()),
+            t,
+            SystemTime::now(),
+            b,
+            m,
+        );
         assert_eq!(g.open_at(t), t + Duration::from_secs(20));
-        g.observe(&result(Class::Ok, RateLimitInfo::default()), t, SystemTime::now(), b, m);
+        g.observe(
+            &result(Class::Ok, RateLimitInfo::default()),
+            t,
+            SystemTime::now(),
+            b,
+            m,
+        );
         assert_eq!(g.backoff_level, 0);
         assert_eq!(g.check(t), Ok(()));
     }
@@ -185,9 +208,15 @@ mod tests {
         let wall = SystemTime::now();
         let (b, m) = (Duration::from_secs(10), Duration::from_secs(100));
         let mut g = CredentialGate::default();
-        let rl = RateLimitInfo { entries: vec![], retry_after: Some(Duration::from_secs(30)) };
+        let rl = RateLimitInfo {
+            entries: vec![],
+            retry_after: Some(Duration::from_secs(30)),
+        };
         g.observe(&result(Class::Auth, rl), t, wall, b, m);
-        assert_eq!(g.check(t + Duration::from_secs(29)), Err(SkipReason::RetryAfter));
+        assert_eq!(
+            g.check(t + Duration::from_secs(29)),
+            Err(SkipReason::RetryAfter)
+        );
         assert_eq!(g.check(t + Duration::from_secs(30)), Ok(()));
 
         let rl = RateLimitInfo {
@@ -200,7 +229,10 @@ mod tests {
             retry_after: None,
         };
         g.observe(&result(Class::Ok, rl), t, wall, b, m);
-        assert_eq!(g.check(t + Duration::from_secs(89)), Err(SkipReason::RetryAfter));
+        assert_eq!(
+            g.check(t + Duration::from_secs(89)),
+            Err(SkipReason::RetryAfter)
+        );
         assert_eq!(g.check(t + Duration::from_secs(90)), Ok(()));
     }
 
@@ -211,7 +243,10 @@ mod tests {
         let mut g = CredentialGate::default();
         assert_eq!(g.reserve_slot(t, s), t);
         assert_eq!(g.reserve_slot(t, s), t + s);
-        assert_eq!(g.reserve_slot(t + Duration::from_secs(10), s), t + Duration::from_secs(10));
+        assert_eq!(
+            g.reserve_slot(t + Duration::from_secs(10), s),
+            t + Duration::from_secs(10)
+        );
         g.last_sent = Some(t);
         assert_eq!(g.spacing_ready_at(t + Duration::from_secs(1), s), t + s);
     }

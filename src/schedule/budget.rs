@@ -58,7 +58,10 @@ struct Counter {
 
 impl Counter {
     fn fits(&self, cap: Amount, want_tokens: u64, headroom: Amount) -> bool {
-        let requests = self.requests.saturating_add(1).saturating_add(headroom.requests);
+        let requests = self
+            .requests
+            .saturating_add(1)
+            .saturating_add(headroom.requests);
         let tokens = self
             .tokens
             .saturating_add(self.reserved_tokens)
@@ -150,7 +153,7 @@ impl Budget {
     }
 
     fn roll(&mut self, now: Instant) {
-        let idx = (now.saturating_duration_since(self.start).as_secs() / WINDOW.as_secs()) as u64;
+        let idx = now.saturating_duration_since(self.start).as_secs() / WINDOW.as_secs();
         if idx != self.window {
             self.window = idx;
             self.global = Counter::default();
@@ -171,10 +174,15 @@ impl Budget {
         let pcap = self.provider_cap(provider);
         let gcap = self.global_cap();
         let pc = self.providers.get(provider).copied().unwrap_or_default();
-        if !pc.fits(pcap, tokens, headroom.provider) || !self.global.fits(gcap, tokens, headroom.global) {
+        if !pc.fits(pcap, tokens, headroom.provider)
+            || !self.global.fits(gcap, tokens, headroom.global)
+        {
             return None;
         }
-        for c in [self.providers.entry(provider.to_string()).or_default(), &mut self.global] {
+        for c in [
+            self.providers.entry(provider.to_string()).or_default(),
+            &mut self.global,
+        ] {
             c.requests += 1;
             c.reserved_tokens += tokens;
         }
@@ -194,7 +202,10 @@ impl Budget {
         if r.window != self.window {
             return;
         }
-        for c in [self.providers.entry(r.provider.clone()).or_default(), &mut self.global] {
+        for c in [
+            self.providers.entry(r.provider.clone()).or_default(),
+            &mut self.global,
+        ] {
             c.reserved_tokens = c.reserved_tokens.saturating_sub(r.tokens);
             c.tokens = c.tokens.saturating_add(actual_tokens);
         }
@@ -207,7 +218,10 @@ impl Budget {
         self.roll(now);
         let est = self.estimates.entry(provider.to_string()).or_insert(0);
         *est = (*est).max(tokens);
-        for c in [self.providers.entry(provider.to_string()).or_default(), &mut self.global] {
+        for c in [
+            self.providers.entry(provider.to_string()).or_default(),
+            &mut self.global,
+        ] {
             c.requests = c.requests.saturating_add(1);
             c.tokens = c.tokens.saturating_add(tokens);
         }
@@ -219,7 +233,10 @@ impl Budget {
         if r.window != self.window {
             return;
         }
-        for c in [self.providers.entry(r.provider.clone()).or_default(), &mut self.global] {
+        for c in [
+            self.providers.entry(r.provider.clone()).or_default(),
+            &mut self.global,
+        ] {
             c.reserved_tokens = c.reserved_tokens.saturating_sub(r.tokens);
             c.requests = c.requests.saturating_sub(1);
         }
@@ -228,7 +245,10 @@ impl Budget {
     /// Spent (and reserved) in the current window by `provider`.
     pub fn used(&mut self, provider: &str, now: Instant) -> Amount {
         self.roll(now);
-        self.providers.get(provider).map(Counter::used).unwrap_or_default()
+        self.providers
+            .get(provider)
+            .map(Counter::used)
+            .unwrap_or_default()
     }
 
     pub fn used_global(&mut self, now: Instant) -> Amount {
@@ -262,7 +282,11 @@ impl Budget {
         };
         push("_global", self.global_cap(), self.global.used());
         for name in &names {
-            let used = self.providers.get(name).map(Counter::used).unwrap_or_default();
+            let used = self
+                .providers
+                .get(name)
+                .map(Counter::used)
+                .unwrap_or_default();
             push(name, self.provider_cap(name), used);
         }
         out
@@ -289,12 +313,22 @@ mod tests {
         let now = Instant::now();
         let mut b = Budget::new(settings(100, 100_000, 3, 100_000), now);
         for _ in 0..3 {
-            let r = b.try_reserve("openai", Headroom::default(), now).expect("fits");
+            let r = b
+                .try_reserve("openai", Headroom::default(), now)
+                .expect("fits");
             b.settle(r, 10, now);
         }
         assert!(b.try_reserve("openai", Headroom::default(), now).is_none());
-        assert!(b.try_reserve("anthropic", Headroom::default(), now).is_some());
-        assert_eq!(b.used("openai", now), Amount { requests: 3, tokens: 30 });
+        assert!(b
+            .try_reserve("anthropic", Headroom::default(), now)
+            .is_some());
+        assert_eq!(
+            b.used("openai", now),
+            Amount {
+                requests: 3,
+                tokens: 30
+            }
+        );
     }
 
     #[test]
@@ -318,7 +352,10 @@ mod tests {
         let rs: Vec<_> = (0..3)
             .map(|_| b.try_reserve("p", Headroom::default(), now).unwrap())
             .collect();
-        assert!(b.try_reserve("p", Headroom::default(), now).is_none(), "96 reserved + 32 > 100");
+        assert!(
+            b.try_reserve("p", Headroom::default(), now).is_none(),
+            "96 reserved + 32 > 100"
+        );
         for r in rs {
             b.settle(r, 10, now);
         }
@@ -327,8 +364,15 @@ mod tests {
         assert_eq!(b.estimate("p"), DEFAULT_TOKEN_ESTIMATE);
         let r = b.try_reserve("p", Headroom::default(), now).unwrap();
         b.settle(r, 60, now);
-        assert_eq!(b.estimate("p"), 60, "largest probe seen becomes the estimate");
-        assert!(b.try_reserve("p", Headroom::default(), now).is_none(), "90 + 60 > 100");
+        assert_eq!(
+            b.estimate("p"),
+            60,
+            "largest probe seen becomes the estimate"
+        );
+        assert!(
+            b.try_reserve("p", Headroom::default(), now).is_none(),
+            "90 + 60 > 100"
+        );
     }
 
     #[test]
@@ -337,11 +381,26 @@ mod tests {
         let mut s = settings(100, 100_000, 50, 100_000);
         s.providers.insert(
             "openai".into(),
-            ProviderBudget { requests_per_day: Some(1), tokens_per_day: None },
+            ProviderBudget {
+                requests_per_day: Some(1),
+                tokens_per_day: None,
+            },
         );
         let mut b = Budget::new(s, now);
-        assert_eq!(b.provider_cap("openai"), Amount { requests: 1, tokens: 100_000 });
-        assert_eq!(b.provider_cap("groq"), Amount { requests: 50, tokens: 100_000 });
+        assert_eq!(
+            b.provider_cap("openai"),
+            Amount {
+                requests: 1,
+                tokens: 100_000
+            }
+        );
+        assert_eq!(
+            b.provider_cap("groq"),
+            Amount {
+                requests: 50,
+                tokens: 100_000
+            }
+        );
         let r = b.try_reserve("openai", Headroom::default(), now).unwrap();
         b.settle(r, 1, now);
         assert!(b.try_reserve("openai", Headroom::default(), now).is_none());
@@ -359,7 +418,13 @@ mod tests {
         let t0 = Instant::now();
         let mut b = Budget::new(settings(100, 100_000, 1, 100_000), t0);
         let r = b.try_reserve("p", Headroom::default(), t0).unwrap();
-        assert!(b.try_reserve("p", Headroom::default(), t0 + WINDOW - Duration::from_secs(1)).is_none());
+        assert!(b
+            .try_reserve(
+                "p",
+                Headroom::default(),
+                t0 + WINDOW - Duration::from_secs(1)
+            )
+            .is_none());
         let t1 = t0 + WINDOW;
         assert_eq!(b.window_bounds(t1), (t1, t1 + WINDOW));
         // The old reservation settles into the old window: nothing counted now.
@@ -372,7 +437,13 @@ mod tests {
     fn headroom_is_left_free() {
         let now = Instant::now();
         let mut b = Budget::new(settings(100, 100_000, 5, 100_000), now);
-        let keep = Headroom { provider: Amount { requests: 3, tokens: 0 }, global: Amount::default() };
+        let keep = Headroom {
+            provider: Amount {
+                requests: 3,
+                tokens: 0,
+            },
+            global: Amount::default(),
+        };
         let mut granted = 0;
         while let Some(r) = b.try_reserve("p", keep, now) {
             b.settle(r, 1, now);

@@ -34,7 +34,9 @@ fn parse(expr: &str) -> Option<croner::Cron> {
 pub fn next_tick(expr: &str, after: SystemTime) -> Option<SystemTime> {
     let cron = parse(expr)?;
     let after: DateTime<Utc> = after.into();
-    cron.find_next_occurrence(&after, false).ok().map(SystemTime::from)
+    cron.find_next_occurrence(&after, false)
+        .ok()
+        .map(SystemTime::from)
 }
 
 /// Time from `now` to the next tick of `expr`, if it has one.
@@ -72,7 +74,10 @@ mod tests {
         assert_eq!(next_tick("0 */5 * * * *", at(60)), Some(at(300)));
         // Strictly after: at a tick, the next one is 5 minutes later.
         assert_eq!(next_tick("0 */5 * * * *", at(300)), Some(at(600)));
-        assert_eq!(until_next_tick("0 */5 * * * *", at(290)), Some(Duration::from_secs(10)));
+        assert_eq!(
+            until_next_tick("0 */5 * * * *", at(290)),
+            Some(Duration::from_secs(10))
+        );
     }
 
     #[test]

@@ -40,10 +40,41 @@ struct State {
     metadata_spends: HashSet<String>,
 }
 
-struct PlanState {
+/// A plan with its targets' keys computed once: a key hashes the credential, and the
+/// dispatcher needs them for every probe.
+struct PlanIndex {
     plan: Arc<ProbePlan>,
-    keys: HashSet<String>,
+    /// `Target::key` by target id.
+    keys: Vec<String>,
+    /// `Target::credential_key` by target id.
+    cred_keys: Vec<String>,
+    key_set: HashSet<String>,
+    /// Each target's stable position within a cycle, per cycle kind (by `CycleKind` index).
+    jitter: [Vec<f64>; 3],
 }
+
+impl PlanIndex {
+    fn new(plan: Arc<ProbePlan>) -> Arc<PlanIndex> {
+        let keys: Vec<String> = plan.targets.iter().map(Target::key).collect();
+        let cred_keys = plan.targets.iter().map(Target::credential_key).collect();
+        let key_set = keys.iter().cloned().collect();
+        let jitter = CycleKind::ALL.map(|k| {
+            keys.iter()
+                .map(|key| spread::jitter_fraction(key, k.as_str()))
+                .collect()
+        });
+        Arc::new(PlanIndex {
+            plan,
+            keys,
+            cred_keys,
+            key_set,
+            jitter,
+        })
+    }
+}
+
+/// The next regular metadata tick and the interval after it, for `next_probe_at`.
+type Regular = Option<(SystemTime, Duration)>;
 
 /// Plans probe cycles and dispatches probes within budget. Create with [`Scheduler::new`].
 pub struct Scheduler {
@@ -52,7 +83,7 @@ pub struct Scheduler {
     executor: Arc<dyn Executor>,
     store: Arc<Store>,
     metrics: Arc<Metrics>,
-    plan: RwLock<PlanState>,
+    plan: RwLock<Arc<PlanIndex>>,
     settings: RwLock<ScheduleSettings>,
     /// Bumped when a cron expression changes, so `run` rebuilds its cron jobs.
     cron_version: watch::Sender<u64>,
@@ -105,10 +136,6 @@ fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(if s.is_finite() && s > 0.0 { s } else { 0.0 })
 }
 
-fn plan_keys(plan: &ProbePlan) -> HashSet<String> {
-    plan.targets.iter().map(Target::key).collect()
-}
-
 fn gate_sent(st: &mut State, ckey: &str, now: Instant) {
     if let Some(g) = st.gates.get_mut(ckey) {
         g.last_sent = Some(now);
@@ -130,13 +157,12 @@ impl Scheduler {
     ) -> Arc<Scheduler> {
         let now = Instant::now();
         let concurrency = settings.concurrency.max(1);
-        let plan = Arc::new(ProbePlan::default());
         Arc::new_cyclic(|me| Scheduler {
             me: me.clone(),
             executor,
             store,
             metrics,
-            plan: RwLock::new(PlanState { keys: plan_keys(&plan), plan }),
+            plan: RwLock::new(PlanIndex::new(Arc::new(ProbePlan::default()))),
             settings: RwLock::new(settings),
             cron_version: watch::Sender::new(0),
             state: Mutex::new(State {
@@ -158,8 +184,9 @@ impl Scheduler {
     /// Swap in a new plan (on reload). Budget, backoff and counters survive (keyed by
     /// `Target::key` / `credential_key` / provider); status of targets that left is dropped.
     pub fn set_plan(&self, plan: Arc<ProbePlan>) {
-        let keys = plan_keys(&plan);
-        self.store.retain_keys(&keys);
+        let index = PlanIndex::new(plan);
+        let keys = &index.key_set;
+        self.store.retain_keys(keys);
         {
             let mut rechecks = self.rechecks.lock().expect("rechecks lock");
             rechecks.retain(|k, h| {
@@ -175,11 +202,15 @@ impl Scheduler {
             st.failures.retain(|k, _| keys.contains(k));
             st.metadata_spends.retain(|k| keys.contains(k));
         }
-        *self.plan.write().expect("plan lock") = PlanState { plan, keys };
+        *self.plan.write().expect("plan lock") = index;
     }
 
     pub fn plan(&self) -> Arc<ProbePlan> {
-        self.plan.read().expect("plan lock").plan.clone()
+        self.index().plan.clone()
+    }
+
+    fn index(&self) -> Arc<PlanIndex> {
+        self.plan.read().expect("plan lock").clone()
     }
 
     /// Replace schedule/budget settings on reload. Spend in the current budget window still
@@ -193,7 +224,11 @@ impl Scheduler {
                 *sem = (concurrency, Arc::new(Semaphore::new(concurrency)));
             }
         }
-        self.state.lock().expect("state lock").budget.set_settings(budget);
+        self.state
+            .lock()
+            .expect("state lock")
+            .budget
+            .set_settings(budget);
         let crons_changed = {
             let mut cur = self.settings.write().expect("settings lock");
             let changed = CycleKind::ALL
@@ -319,7 +354,10 @@ impl Scheduler {
                 r = shutdown.wait_for(|v| *v) => { let _ = r; true }
                 r = cron_rx.changed() => r.is_err(),
             };
-            if let Some(j) = jobs.as_mut() {
+            if let Some((j, active)) = jobs.as_mut() {
+                // A tick already in flight inside tokio-cron-scheduler must not start a
+                // cycle after this point.
+                active.store(false, Ordering::SeqCst);
                 if let Err(e) = j.shutdown().await {
                     tracing::warn!(error = %e, "stopping the cron triggers failed");
                 }
@@ -341,8 +379,12 @@ impl Scheduler {
     /// a cycle; everything else is the dispatcher's.
     async fn start_cron(
         self: &Arc<Self>,
-    ) -> Result<tokio_cron_scheduler::JobScheduler, tokio_cron_scheduler::JobSchedulerError> {
+    ) -> Result<
+        (tokio_cron_scheduler::JobScheduler, Arc<AtomicBool>),
+        tokio_cron_scheduler::JobSchedulerError,
+    > {
         let jobs = tokio_cron_scheduler::JobScheduler::new().await?;
+        let active = Arc::new(AtomicBool::new(true));
         let settings = self.settings();
         for kind in CycleKind::ALL {
             let expr = kind.cron(&settings).trim().to_string();
@@ -351,9 +393,14 @@ impl Scheduler {
                 continue;
             }
             let weak = Arc::downgrade(self);
+            let on = active.clone();
             let job = tokio_cron_scheduler::Job::new_async(expr.as_str(), move |_id, _jobs| {
                 let weak = weak.clone();
+                let on = on.clone();
                 Box::pin(async move {
+                    if !on.load(Ordering::SeqCst) {
+                        return;
+                    }
                     if let Some(s) = weak.upgrade() {
                         let interval = s.interval_for(kind);
                         s.spawn_cycle(kind, interval);
@@ -364,7 +411,7 @@ impl Scheduler {
             tracing::debug!(cycle = %kind, cron = %expr, "cron trigger added");
         }
         jobs.start().await?;
-        Ok(jobs)
+        Ok((jobs, active))
     }
 
     fn try_begin(self: &Arc<Self>, kind: CycleKind) -> Option<CycleGuard> {
@@ -407,14 +454,16 @@ impl Scheduler {
     }
 
     async fn cycle(self: &Arc<Self>, kind: CycleKind, interval: Duration) {
-        let plan = self.plan();
+        let idx = self.index();
+        let plan = &idx.plan;
         let settings = self.settings();
+        let regular = self.next_regular(&settings);
         let ids: Vec<TargetId> = match kind {
-            CycleKind::CredentialGeneration => spread::cheapest_per_credential(&plan),
+            CycleKind::CredentialGeneration => spread::cheapest_per_credential(plan),
             _ => (0..plan.targets.len()).collect(),
         };
         let headroom = match kind {
-            CycleKind::ModelGeneration => self.credential_headroom(&plan, &settings),
+            CycleKind::ModelGeneration => self.credential_headroom(plan, &settings),
             _ => HashMap::new(),
         };
         let start = Instant::now();
@@ -423,14 +472,18 @@ impl Scheduler {
         let mut tasks = JoinSet::new();
         for id in ids {
             let target = plan.target(id);
-            let off = spread::offset(&target.key(), kind.as_str(), interval, settings.spread_fraction);
+            let off = spread::offset_at(
+                idx.jitter[kind.index()][id],
+                interval,
+                settings.spread_fraction,
+            );
             self.store.set_next_probe(target, Some(wall_start + off));
             let h = headroom.get(&target.provider).copied().unwrap_or_default();
             let me = self.clone();
-            let plan = plan.clone();
+            let idx = idx.clone();
             tasks.spawn(async move {
                 sleep_until(start + off).await;
-                me.dispatch(&plan, id, kind.tier(), h, true).await
+                me.dispatch(&idx, id, kind.tier(), h, true, regular).await
             });
         }
         let mut tally = CycleTally::default();
@@ -482,10 +535,12 @@ impl Scheduler {
             a.requests = a.requests.saturating_add(ticks);
             a.tokens = a.tokens.saturating_add(ticks.saturating_mul(est));
         }
-        let global = per_provider.values().fold(Amount::default(), |g, a| Amount {
-            requests: g.requests.saturating_add(a.requests),
-            tokens: g.tokens.saturating_add(a.tokens),
-        });
+        let global = per_provider
+            .values()
+            .fold(Amount::default(), |g, a| Amount {
+                requests: g.requests.saturating_add(a.requests),
+                tokens: g.tokens.saturating_add(a.tokens),
+            });
         per_provider
             .into_iter()
             .map(|(p, provider)| (p, Headroom { provider, global }))
@@ -495,16 +550,14 @@ impl Scheduler {
     /// On-demand probe (GET /probe): respects budget, retry-after and backoff; returns
     /// `Err(SkipReason)` when not sent. An id outside the plan gives a `skipped` result
     /// with reason `unknown_target` (nothing sent).
-    pub async fn probe_now(
-        &self,
-        target: TargetId,
-        tier: Tier,
-    ) -> Result<ProbeResult, SkipReason> {
-        let plan = self.plan();
-        if target >= plan.targets.len() {
+    pub async fn probe_now(&self, target: TargetId, tier: Tier) -> Result<ProbeResult, SkipReason> {
+        let idx = self.index();
+        if target >= idx.plan.targets.len() {
             return Ok(self.synthetic(target, tier, Class::Skipped, "unknown_target", None));
         }
-        self.dispatch(&plan, target, tier, Headroom::default(), false).await
+        let regular = self.next_regular(&self.settings());
+        self.dispatch(&idx, target, tier, Headroom::default(), false, regular)
+            .await
     }
 
     fn synthetic(
@@ -530,7 +583,8 @@ impl Scheduler {
     }
 
     fn count_skip(&self, target: &Target, reason: SkipReason) {
-        self.metrics.probe_skipped(&target.provider, reason.as_str());
+        self.metrics
+            .probe_skipped(&target.provider, reason.as_str());
         *self
             .skips
             .lock()
@@ -547,13 +601,14 @@ impl Scheduler {
     /// ahead of time (cycle probes); on-demand probes only wait for the spacing.
     async fn dispatch(
         &self,
-        plan: &Arc<ProbePlan>,
+        idx: &Arc<PlanIndex>,
         id: TargetId,
         tier: Tier,
         headroom: Headroom,
         spread_slot: bool,
+        regular: Regular,
     ) -> Result<ProbeResult, SkipReason> {
-        let target = plan.target(id);
+        let target = idx.plan.target(id);
         if !target.api.is_probeable() {
             let r = self.synthetic(
                 id,
@@ -562,19 +617,19 @@ impl Scheduler {
                 "unsupported_api",
                 Some(format!("no prober for API style `{}`", target.api)),
             );
-            self.record(target, &r);
+            self.record(idx, id, &r);
             return Ok(r);
         }
         let settings = self.settings();
         let spacing = secs(settings.min_key_spacing_seconds);
-        let ckey = target.credential_key();
-        let tkey = target.key();
+        let ckey = &idx.cred_keys[id];
+        let tkey = &idx.keys[id];
 
         // Closed gate: skip now rather than wait for a slot.
         let slot = {
             let mut st = self.state.lock().expect("state lock");
             let now = Instant::now();
-            let gate = st.gates.entry(ckey.clone()).or_default();
+            let gate = st.gates.entry(ckey.to_string()).or_default();
             if let Err(reason) = gate.check(now) {
                 drop(st);
                 self.count_skip(target, reason);
@@ -586,7 +641,10 @@ impl Scheduler {
             sleep_until(slot).await;
         }
         let sem = self.semaphore.lock().expect("semaphore lock").1.clone();
-        let _permit = sem.acquire_owned().await.expect("semaphore is never closed");
+        let _permit = sem
+            .acquire_owned()
+            .await
+            .expect("semaphore is never closed");
 
         // Final gate, spacing and budget check, atomically with marking the send.
         let reservation = loop {
@@ -594,22 +652,22 @@ impl Scheduler {
                 let mut guard = self.state.lock().expect("state lock");
                 let st = &mut *guard;
                 let now = Instant::now();
-                let gate = st.gates.entry(ckey.clone()).or_default();
+                let gate = st.gates.entry(ckey.to_string()).or_default();
                 let ready = gate.spacing_ready_at(now, spacing);
                 if let Err(reason) = gate.check(now) {
                     Err(reason)
                 } else if ready > now {
                     Ok(Err(ready))
-                } else if tier == Tier::Generation || st.metadata_spends.contains(&tkey) {
+                } else if tier == Tier::Generation || st.metadata_spends.contains(tkey) {
                     match st.budget.try_reserve(&target.provider, headroom, now) {
                         Some(r) => {
-                            gate_sent(st, &ckey, now);
+                            gate_sent(st, ckey, now);
                             Ok(Ok(Some(r)))
                         }
                         None => Err(SkipReason::Budget),
                     }
                 } else {
-                    gate_sent(st, &ckey, now);
+                    gate_sent(st, ckey, now);
                     Ok(Ok(None))
                 }
             };
@@ -633,7 +691,10 @@ impl Scheduler {
                     tier,
                     Class::Timeout,
                     "scheduler_timeout",
-                    Some(format!("the prober did not return within {}s", limit.as_secs())),
+                    Some(format!(
+                        "the prober did not return within {}s",
+                        limit.as_secs()
+                    )),
                 );
                 r.latency = started.elapsed();
                 r
@@ -658,24 +719,24 @@ impl Scheduler {
                     // A metadata probe that had to generate: count it, and budget this
                     // target's metadata probes from now on.
                     st.budget.charge(&target.provider, tokens.unwrap_or(0), now);
-                    if st.metadata_spends.insert(tkey.clone()) {
+                    if st.metadata_spends.insert(tkey.to_string()) {
                         tracing::info!(provider = %target.provider, model = %target.model,
                             "metadata probe needs a generation call here; budgeting it");
                     }
                 }
                 None => {}
             }
-            let gate = st.gates.entry(ckey.clone()).or_default();
+            let gate = st.gates.entry(ckey.to_string()).or_default();
             gate.observe(&result, now, self.wall_at(now), base, max);
             let open = gate.open_at(now);
             match result.class {
                 Class::Ok => {
-                    st.failures.remove(&tkey);
+                    st.failures.remove(tkey);
                     None
                 }
                 Class::Skipped => None,
                 _ => {
-                    let n = st.failures.entry(tkey.clone()).or_default();
+                    let n = st.failures.entry(tkey.to_string()).or_default();
                     *n = n.saturating_add(1);
                     let delay = backoff_delay(base, max, *n).max(Duration::from_secs(1));
                     Some((now + delay).max(open))
@@ -684,14 +745,17 @@ impl Scheduler {
         };
         drop(_permit);
 
-        self.record(target, &result);
+        self.record(idx, id, &result);
         match recheck_at {
             Some(at) => {
                 self.store.set_next_probe(target, Some(self.wall_at(at)));
-                self.schedule_recheck(tkey, at);
+                self.schedule_recheck(tkey.to_string(), at);
             }
             None => {
-                let next = self.next_metadata_probe(target);
+                let jitter = idx.jitter[CycleKind::Metadata.index()][id];
+                let next = regular.map(|(tick, interval)| {
+                    tick + spread::offset_at(jitter, interval, settings.spread_fraction)
+                });
                 self.store.set_next_probe(target, next);
             }
         }
@@ -700,35 +764,23 @@ impl Scheduler {
 
     /// Records a result in the store and metrics, unless the target left the plan while
     /// the probe was in flight.
-    fn record(&self, target: &Target, result: &ProbeResult) {
-        if !self
-            .plan
-            .read()
-            .expect("plan lock")
-            .keys
-            .contains(&target.key())
-        {
+    fn record(&self, idx: &Arc<PlanIndex>, id: TargetId, result: &ProbeResult) {
+        let current = self.index();
+        if !Arc::ptr_eq(&current, idx) && !current.key_set.contains(&idx.keys[id]) {
             return;
         }
+        let target = idx.plan.target(id);
         self.store.record(target, result.clone());
         self.metrics.observe_probe(target, result);
     }
 
-    /// When the target's next regular metadata probe should start (landing page).
-    fn next_metadata_probe(&self, target: &Target) -> Option<SystemTime> {
-        let settings = self.settings.read().expect("settings lock");
-        let now = self.wall_now();
-        let tick = cron::next_tick(&settings.metadata, now)?;
+    /// The next regular metadata tick after now and the interval that follows it.
+    fn next_regular(&self, settings: &ScheduleSettings) -> Regular {
+        let tick = cron::next_tick(&settings.metadata, self.wall_now())?;
         let interval = cron::next_tick(&settings.metadata, tick)
             .and_then(|t| t.duration_since(tick).ok())
             .unwrap_or(CycleKind::Metadata.default_interval());
-        let off = spread::offset(
-            &target.key(),
-            CycleKind::Metadata.as_str(),
-            interval,
-            settings.spread_fraction,
-        );
-        Some(tick + off)
+        Some((tick, interval))
     }
 
     /// A one-off metadata probe of the target with `key` at `at`; replaces a pending one.
@@ -740,13 +792,21 @@ impl Scheduler {
             sleep_until(at).await;
             let Some(me) = me.upgrade() else { return };
             me.rechecks.lock().expect("rechecks lock").remove(&k);
-            let plan = me.plan();
-            let Some(id) = plan.targets.iter().position(|t| t.key() == k) else {
+            let idx = me.index();
+            let Some(id) = idx.keys.iter().position(|key| *key == k) else {
                 return;
             };
-            tracing::debug!(target_key = %plan.target(id).model_ref(), "early recheck after failure");
+            tracing::debug!(model = %idx.plan.target(id).model_ref(), "early recheck after failure");
+            let regular = me.next_regular(&me.settings());
             let _ = me
-                .dispatch(&plan, id, Tier::Metadata, Headroom::default(), false)
+                .dispatch(
+                    &idx,
+                    id,
+                    Tier::Metadata,
+                    Headroom::default(),
+                    false,
+                    regular,
+                )
                 .await;
         });
         if let Some(old) = rechecks.insert(key, handle.abort_handle()) {

@@ -22,8 +22,13 @@ pub fn jitter_fraction(key: &str, salt: &str) -> f64 {
 /// The start offset of `key`'s probe within a cycle of `interval`, spread over
 /// `interval * spread_fraction`.
 pub fn offset(key: &str, salt: &str, interval: Duration, spread_fraction: f64) -> Duration {
+    offset_at(jitter_fraction(key, salt), interval, spread_fraction)
+}
+
+/// [`offset`] from a precomputed [`jitter_fraction`].
+pub fn offset_at(fraction: f64, interval: Duration, spread_fraction: f64) -> Duration {
     let window = interval.as_secs_f64() * spread_fraction.clamp(0.0, 1.0);
-    Duration::from_secs_f64(window * jitter_fraction(key, salt))
+    Duration::from_secs_f64(window * fraction.clamp(0.0, 1.0))
 }
 
 /// Words in a model name that suggest a cheap model, cheapest first.
@@ -88,7 +93,10 @@ mod tests {
             buckets[(f * 10.0) as usize] += 1;
         }
         // Roughly uniform: every tenth of the window gets 60..140 of 1000.
-        assert!(buckets.iter().all(|&b| (60..140).contains(&b)), "{buckets:?}");
+        assert!(
+            buckets.iter().all(|&b| (60..140).contains(&b)),
+            "{buckets:?}"
+        );
         let o = offset("x", "m", Duration::from_secs(300), 0.8);
         assert!(o < Duration::from_secs(240));
     }
@@ -105,7 +113,10 @@ mod tests {
         other.api = ApiStyle::Other("bedrock-converse-stream".into());
         plan.intern_target(other);
         let ids = cheapest_per_credential(&plan);
-        let models: Vec<&str> = ids.iter().map(|&i| plan.targets[i].model.as_str()).collect();
+        let models: Vec<&str> = ids
+            .iter()
+            .map(|&i| plan.targets[i].model.as_str())
+            .collect();
         assert_eq!(models, ["gpt-5-nano", "gpt-4o"]);
     }
 }
