@@ -402,6 +402,9 @@ impl Scheduler {
                         return;
                     }
                     if let Some(s) = weak.upgrade() {
+                        // Re-read the wall clock at every tick, so the interval to the next
+                        // tick follows clock adjustments.
+                        s.set_wall_clock(SystemTime::now());
                         let interval = s.interval_for(kind);
                         s.spawn_cycle(kind, interval);
                     }
@@ -466,6 +469,7 @@ impl Scheduler {
             CycleKind::ModelGeneration => self.credential_headroom(plan, &settings),
             _ => HashMap::new(),
         };
+        self.warn_if_spacing_outlasts(&idx, &ids, kind, interval, &settings);
         let start = Instant::now();
         let wall_start = self.wall_at(start);
         tracing::info!(cycle = %kind, targets = ids.len(), interval_s = interval.as_secs(), "cycle started");
@@ -510,6 +514,48 @@ impl Scheduler {
         );
     }
 
+    /// Spacing makes a credential with many targets take `targets × spacing`; when that is
+    /// longer than the interval, the next ticks of this kind will be skipped. Say so once
+    /// per cycle, with the fix.
+    fn warn_if_spacing_outlasts(
+        &self,
+        idx: &PlanIndex,
+        ids: &[TargetId],
+        kind: CycleKind,
+        interval: Duration,
+        settings: &ScheduleSettings,
+    ) {
+        let spacing = secs(settings.min_key_spacing_seconds);
+        if spacing.is_zero() {
+            return;
+        }
+        let mut per_cred: HashMap<&str, u32> = HashMap::new();
+        for &id in ids {
+            *per_cred.entry(idx.cred_keys[id].as_str()).or_default() += 1;
+        }
+        if let Some((&ckey, &n)) = per_cred.iter().max_by_key(|(_, n)| **n) {
+            let needed = spacing * n;
+            if needed > interval {
+                let t = idx
+                    .cred_keys
+                    .iter()
+                    .position(|k| k == ckey)
+                    .map(|i| idx.plan.target(i));
+                tracing::warn!(
+                    cycle = %kind,
+                    provider = t.map(|t| t.provider.as_str()).unwrap_or(""),
+                    credential = %t.map(|t| t.credential_label()).unwrap_or_default(),
+                    targets = n,
+                    needed_s = needed.as_secs(),
+                    interval_s = interval.as_secs(),
+                    "one credential has more targets than min_key_spacing_seconds allows per interval; \
+                     the cycle will overrun and the next ticks be skipped (lower schedule.min_key_spacing_seconds \
+                     or make the cron interval longer)"
+                );
+            }
+        }
+    }
+
     /// What model-generation probes must leave free per provider: one request (and its
     /// token estimate) per credential for every credential-generation tick left in the
     /// budget window, so per-model probes never starve the per-credential ones.
@@ -525,7 +571,7 @@ impl Scheduler {
             &settings.credential_generation,
             self.wall_at(now),
             self.wall_at(end),
-            100_000,
+            10_000,
         );
         let mut per_provider: HashMap<String, Amount> = HashMap::new();
         for id in spread::cheapest_per_credential(plan) {
