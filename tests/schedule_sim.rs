@@ -377,6 +377,13 @@ async fn simulated_day_with_1000_targets_stays_within_budget() {
             t.model
         );
     }
+    let mut histogram: BTreeMap<u64, usize> = BTreeMap::new();
+    for t in &plan.targets {
+        *histogram
+            .entry(per_model_gen.get(&t.id).copied().unwrap_or(0))
+            .or_default() += 1;
+    }
+    println!("models by generation requests per day (requests: models): {histogram:?}");
     println!(
         "per model per day: ≤ {max_model_tokens} tokens (model tier); cheap model per credential: ≤ {max_cheap_tokens} tokens (50 model + 250 credential allowed); metadata: 0 tokens, {} probes per target",
         meta_ticks + 1
