@@ -878,3 +878,87 @@ fn secrets_never_appear_in_debug_or_errors() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Hand-written legacy fixtures (tests/fixtures/openclaw/legacy-*)
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/openclaw")
+        .join(name)
+}
+
+#[test]
+fn legacy_2026_2_fixture_single_file_era() {
+    let s = fixture("legacy-2026.2");
+    let before = tree_fingerprint(&s);
+    let stores = AuthStores::load(&s, &agents(&s, &["main"])).unwrap();
+    assert_eq!(before, tree_fingerprint(&s));
+    assert_eq!(
+        found(&Req::new("main", "openai").resolve(&stores)),
+        (
+            "openai:default".into(),
+            "sk-canary-AUTH-legacy-openai-9d2e".into()
+        )
+    );
+    // groq's only profile is cooling down: still used (cooldown orders, never excludes).
+    assert_eq!(
+        found(&Req::new("main", "groq").resolve(&stores)).0,
+        "groq:default"
+    );
+    let st = stores.profile_states();
+    let g = st.iter().find(|p| p.profile == "groq:default").unwrap();
+    assert_eq!(g.cooldown_until_ms, Some(1_767_229_200_000));
+    assert_eq!(g.failure_counts, vec![("rate_limit".to_string(), 3)]);
+}
+
+#[test]
+fn legacy_2026_4_fixture_state_file_order_and_inheritance() {
+    let s = fixture("legacy-2026.4");
+    let before = tree_fingerprint(&s);
+    let stores = AuthStores::load(&s, &agents(&s, &["main", "writer"])).unwrap();
+    assert_eq!(before, tree_fingerprint(&s));
+    let cfg_profiles = vec![
+        "anthropic:me@example.com".to_string(),
+        "anthropic:setup".to_string(),
+    ];
+    for agent in ["main", "writer"] {
+        // Stored order [setup, oauth]; the setup token expired → the OAuth profile.
+        let mut r = Req::new(agent, "anthropic");
+        r.config_profiles = cfg_profiles.clone();
+        match r.resolve(&stores) {
+            CredentialOutcome::Found(c) => {
+                assert_eq!(c.label(), "anthropic:me@example.com", "{agent}");
+                assert_eq!(c.kind, CredentialKind::Oauth);
+                assert_eq!(
+                    c.source,
+                    CredentialSource::Profile {
+                        id: "anthropic:me@example.com".into(),
+                        store: "agents/main/agent/auth-profiles.json".into()
+                    }
+                );
+            }
+            o => panic!("{agent}: {o:?}"),
+        }
+        // Pinned to the expired token: Expired.
+        r.profile_override = Some("anthropic:setup".into());
+        assert!(
+            matches!(r.resolve(&stores), CredentialOutcome::Expired(_)),
+            "{agent}"
+        );
+    }
+    assert_eq!(
+        found(&Req::new("writer", "openai").resolve(&stores)).1,
+        "sk-canary-AUTH-legacy-writer-openai-9d2e"
+    );
+    assert_eq!(
+        found(&Req::new("main", "openai").resolve(&stores)).1,
+        "sk-canary-AUTH-legacy-main-openai-9d2e"
+    );
+    let st = stores.profile_states();
+    let o = st.iter().find(|p| p.profile == "openai:default").unwrap();
+    assert_eq!(o.disabled_reason.as_deref(), Some("billing"));
+    assert_eq!(o.disabled_until_ms, Some(4_102_444_800_000));
+    assert_eq!(o.error_count, Some(4));
+    assert!(!format!("{stores:?}").contains("canary"));
+}
