@@ -962,3 +962,80 @@ fn legacy_2026_4_fixture_state_file_order_and_inheritance() {
     assert_eq!(o.error_count, Some(4));
     assert!(!format!("{stores:?}").contains("canary"));
 }
+
+#[test]
+fn oldest_layout_state_dir_agent_is_main() {
+    let t = tempfile::tempdir().unwrap();
+    let s = t.path();
+    write_json(
+        &s.join("agent").join("auth-profiles.json"),
+        &json!({"version": 1, "profiles": {"openai:default": api_key("openai", "sk-canary-OLDEST")}}),
+    );
+    let stores = AuthStores::load(s, &agents(s, &["main", "dev"])).unwrap();
+    assert_eq!(
+        found(&Req::new("dev", "openai").resolve(&stores)).1,
+        "sk-canary-OLDEST"
+    );
+}
+
+/// A gateway writing and checkpointing in a loop while clawprobe reloads: every load sees
+/// one complete committed version (or reports the busy file), never a torn or mixed one.
+#[test]
+fn reads_during_continuous_writes_and_checkpoints_are_consistent() {
+    let t = tempfile::tempdir().unwrap();
+    let s = t.path().to_path_buf();
+    std::fs::create_dir_all(s.join("state")).unwrap();
+    let db = s.join("state").join("openclaw.sqlite");
+    let c = Connection::open(&db).unwrap();
+    c.execute_batch(
+        "PRAGMA journal_mode=WAL;
+         CREATE TABLE config_machine_state(state_key TEXT PRIMARY KEY, value_json TEXT NOT NULL, updated_at_ms INTEGER NOT NULL);",
+    )
+    .unwrap();
+    let doc = |n: u32| {
+        // Two profiles written in one transaction: a mixed read would show different n.
+        json!({"version": 1, "profiles": {
+            "openai:a": api_key("openai", &format!("sk-canary-LOOP-{n}")),
+            "anthropic:a": api_key("anthropic", &format!("sk-canary-LOOP-{n}")),
+            "pad": {"type": "api_key", "provider": "pad", "key": "x".repeat(20_000)}}})
+        .to_string()
+    };
+    c.execute(
+        "INSERT INTO config_machine_state VALUES('authProfiles.store', ?1, 0)",
+        [doc(0)],
+    )
+    .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let writer = std::thread::spawn(move || {
+        let mut n = 1;
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            c.execute(
+                "UPDATE config_machine_state SET value_json = ?1, updated_at_ms = ?2 WHERE state_key = 'authProfiles.store'",
+                (doc(n), n),
+            )
+            .unwrap();
+            if n % 5 == 0 {
+                let _ = c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+            }
+            n += 1;
+        }
+        n
+    });
+    let mut ok = 0;
+    for _ in 0..30 {
+        match AuthStores::load(&s, &[]) {
+            Ok(stores) => {
+                let a = found(&Req::new("main", "openai").resolve(&stores)).1;
+                let b = found(&Req::new("main", "anthropic").resolve(&stores)).1;
+                assert_eq!(a, b, "mixed versions in one snapshot");
+                ok += 1;
+            }
+            Err(e) => assert!(e.to_string().contains("changed during"), "{e}"),
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let writes = writer.join().unwrap();
+    assert!(writes > 1, "writer never ran");
+    assert!(ok > 0, "no load succeeded");
+}

@@ -168,7 +168,15 @@ impl AuthStores {
             if out.agents.iter().any(|(id, _)| *id == a.agent) {
                 continue;
             }
-            let layer = out.load_agent_dir(state_dir, &a.dir)?;
+            let mut layer = out.load_agent_dir(state_dir, &a.dir)?;
+            // The oldest layout kept the main agent's store in `<stateDir>/agent/`.
+            let oldest = state_dir.join("agent");
+            if a.agent == MAIN_AGENT && layer.doc.profiles.is_empty() && a.dir != oldest {
+                let old = out.load_agent_dir(state_dir, &oldest)?;
+                if !old.doc.profiles.is_empty() {
+                    layer = old;
+                }
+            }
             out.agents.push((a.agent.clone(), layer));
         }
         Ok(out)
@@ -194,9 +202,8 @@ impl AuthStores {
             &db,
             &snap,
             "config_machine_state",
-            "state_key",
-            "value_json",
-            "updated_at_ms",
+            ("state_key", "value_json", "updated_at_ms"),
+            &["authProfiles.store", "authProfiles.state"],
         )?;
         let label = label_for(state_dir, &db);
         let mut doc = StoreDoc::default();
@@ -225,9 +232,8 @@ impl AuthStores {
                 &db,
                 &snap,
                 "auth_profile_store",
-                "store_key",
-                "store_json",
-                "updated_at",
+                ("store_key", "store_json", "updated_at"),
+                &[],
             )?;
             if let Some(v) = pick_primary(rows) {
                 let v = parse_row(&db, "table auth_profile_store", &v)?;
@@ -237,9 +243,8 @@ impl AuthStores {
                 &db,
                 &snap,
                 "auth_profile_state",
-                "state_key",
-                "state_json",
-                "updated_at",
+                ("state_key", "state_json", "updated_at"),
+                &[],
             )?;
             if let Some(v) = pick_primary(rows) {
                 let v = parse_row(&db, "table auth_profile_state", &v)?;

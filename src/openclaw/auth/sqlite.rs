@@ -190,24 +190,29 @@ fn text(v: rusqlite::types::Value) -> Option<String> {
     }
 }
 
-/// Rows `(key, json)` of `table`; an absent table is no rows. `key_col`/`json_col`/`table`
-/// are fixed identifiers from this module, never user input.
+/// Rows `(key, json)` of `table`, optionally only `keys`; an absent table is no rows.
+/// `key_col`/`json_col`/`table` are fixed identifiers from the caller, never user input.
 pub(crate) fn read_kv(
     db: &Path,
     snap: &Snapshot,
     table: &str,
-    key_col: &str,
-    json_col: &str,
-    order_col: &str,
+    (key_col, json_col, order_col): (&str, &str, &str),
+    keys: &[&str],
 ) -> Result<Vec<(String, String)>, AuthError> {
     let map_err = |e: rusqlite::Error| err(db, format!("cannot read table {table}: {e}"));
     if !table_exists(&snap.conn, table).map_err(map_err)? {
         return Ok(Vec::new());
     }
-    let sql = format!("SELECT {key_col}, {json_col} FROM {table} ORDER BY {order_col}");
+    let filter = if keys.is_empty() {
+        String::new()
+    } else {
+        let marks: Vec<String> = (1..=keys.len()).map(|i| format!("?{i}")).collect();
+        format!(" WHERE {key_col} IN ({})", marks.join(", "))
+    };
+    let sql = format!("SELECT {key_col}, {json_col} FROM {table}{filter} ORDER BY {order_col}");
     let mut stmt = snap.conn.prepare(&sql).map_err(map_err)?;
     let rows = stmt
-        .query_map([], |r| {
+        .query_map(rusqlite::params_from_iter(keys.iter()), |r| {
             Ok((
                 r.get::<_, rusqlite::types::Value>(0)?,
                 r.get::<_, rusqlite::types::Value>(1)?,
