@@ -16,7 +16,8 @@ PORT=${FAKE_PORT:-9}   # discard port: nothing listens on 127.0.0.1:9
 
 export PATH="$(bash /work/shared/openclaw/install-cli.sh 2>/dev/null || bash "$REPO/scripts/install-cli.sh"):$PATH"
 WORK=$(mktemp -d /tmp/clawprobe-fixture-XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+# KEEP_WORK=1 keeps the temp install for inspection.
+[ -n "${KEEP_WORK:-}" ] || trap 'rm -rf "$WORK"' EXIT
 export HOME="$WORK/home"
 export OPENCLAW_STATE_DIR="$HOME/.openclaw"
 unset OPENCLAW_CONFIG_PATH OPENCLAW_PROFILE OPENCLAW_HOME \
@@ -27,18 +28,16 @@ cd "$HOME"
 oc() { echo "+ openclaw $*" >&2; timeout 300 openclaw "$@"; }
 key() { echo "sk-canary-AUTH-$1-9d2e"; }
 
-# --- providers (all on loopback) and models --------------------------------------------
-oc config set --strict-json models.providers.openai \
-  "{\"baseUrl\":\"http://127.0.0.1:$PORT/v1\",\"api\":\"openai-responses\",\"models\":[{\"id\":\"gpt-5-mini\",\"name\":\"gpt-5-mini\"}]}"
-oc config set --strict-json models.providers.anthropic \
-  "{\"baseUrl\":\"http://127.0.0.1:$PORT\",\"api\":\"anthropic-messages\",\"models\":[{\"id\":\"claude-sonnet-4-5\",\"name\":\"claude-sonnet-4-5\"},{\"id\":\"claude-haiku-4-5\",\"name\":\"claude-haiku-4-5\"}]}"
-oc config set --strict-json models.providers.openrouter \
-  "{\"baseUrl\":\"http://127.0.0.1:$PORT/api/v1\",\"api\":\"openai-completions\",\"models\":[{\"id\":\"moonshotai/kimi-k2\",\"name\":\"kimi-k2\"}]}"
-# A custom OpenAI-compatible provider whose apiKey names an env var (left unset on purpose).
-oc config set --strict-json models.providers.localai \
-  "{\"baseUrl\":\"http://127.0.0.1:$PORT/v1\",\"api\":\"openai-completions\",\"apiKey\":\"LOCALAI_API_KEY\",\"models\":[{\"id\":\"qwen3-coder\",\"name\":\"qwen3-coder\"}]}"
-oc config set --strict-json agents.defaults.model \
-  '{"primary":"anthropic/claude-sonnet-4-5","fallbacks":["openai/gpt-5-mini","openrouter/moonshotai/kimi-k2"]}'
+# --- providers (all on loopback) and models, in one batch ---------------------------------
+# localai: a custom OpenAI-compatible provider whose apiKey names an env var (left unset).
+U="http://127.0.0.1:$PORT"
+oc config set --batch-json "[
+ {\"path\":\"models.providers.openai\",\"value\":{\"baseUrl\":\"$U/v1\",\"api\":\"openai-responses\",\"models\":[{\"id\":\"gpt-5-mini\",\"name\":\"gpt-5-mini\"}]}},
+ {\"path\":\"models.providers.anthropic\",\"value\":{\"baseUrl\":\"$U\",\"api\":\"anthropic-messages\",\"models\":[{\"id\":\"claude-sonnet-4-5\",\"name\":\"claude-sonnet-4-5\"},{\"id\":\"claude-haiku-4-5\",\"name\":\"claude-haiku-4-5\"}]}},
+ {\"path\":\"models.providers.openrouter\",\"value\":{\"baseUrl\":\"$U/api/v1\",\"api\":\"openai-completions\",\"models\":[{\"id\":\"moonshotai/kimi-k2\",\"name\":\"kimi-k2\"}]}},
+ {\"path\":\"models.providers.localai\",\"value\":{\"baseUrl\":\"$U/v1\",\"api\":\"openai-completions\",\"apiKey\":\"LOCALAI_API_KEY\",\"models\":[{\"id\":\"qwen3-coder\",\"name\":\"qwen3-coder\"}]}},
+ {\"path\":\"agents.defaults.model\",\"value\":{\"primary\":\"anthropic/claude-sonnet-4-5\",\"fallbacks\":[\"openai/gpt-5-mini\",\"openrouter/moonshotai/kimi-k2\"]}}
+]"
 
 # --- agents --------------------------------------------------------------------------
 oc agents add research --non-interactive --workspace "$HOME/ws-research" \
@@ -53,7 +52,9 @@ oc config set --strict-json 'agents.list[2].model' \
 # the shared store (state/openclaw.sqlite).
 key openai      | oc models auth paste-api-key --agent main --provider openai
 key openrouter  | oc models auth paste-api-key --agent main --provider openrouter
-key anthropic   | oc models auth paste-token --agent main --provider anthropic --expires-in 365d
+# Anthropic setup tokens must start with sk-ant-oat01- and be >= 80 chars.
+echo "sk-ant-oat01-canary-AUTH-anthropic-9d2e-000000000000000000000000000000000000000000000" |
+  oc models auth paste-token --agent main --provider anthropic --expires-in 365d
 # Agent-scoped key with an explicit profile id: lands in coder's own openclaw-agent.sqlite.
 key openai-coder | oc models auth paste-api-key --agent coder --provider openai --profile-id openai:coder
 # Per-agent order override (coder's auth_profile_state).
@@ -69,39 +70,38 @@ done
 rm -rf "$OUT"
 mkdir -p "$OUT"
 cp -a "$OPENCLAW_STATE_DIR/." "$OUT/"
-# Make every copied database self-contained (checkpoint WAL into the COPY) and drop rows that
-# embed host paths (plugin index); then no -wal/-shm files remain.
-python3 - "$OUT" "$HOME" "$WORK" <<'PY'
-import os, sqlite3, sys
-root, home, work = sys.argv[1:4]
-for dirpath, _, files in os.walk(root):
-    for f in files:
-        if f.endswith(".sqlite"):
-            p = os.path.join(dirpath, f)
-            c = sqlite3.connect(p)
-            tables = {r[0] for r in c.execute("select name from sqlite_master where type='table'")}
-            if "config_machine_state" in tables:
-                c.execute("delete from config_machine_state where state_key = 'plugins.installedIndex'")
-                c.commit()
-            # Scrub host paths from every text column.
-            for t in tables:
-                if t.startswith("sqlite_"):
-                    continue
-                cols = [r[1] for r in c.execute(f'pragma table_info("{t}")')]
-                for col in cols:
-                    for old, new in ((home, "<HOME>"), (work, "<WORK>")):
-                        c.execute(f'update "{t}" set "{col}" = replace("{col}", ?, ?) '
-                                  f'where typeof("{col}") = \'text\' and instr("{col}", ?) > 0',
-                                  (old, new, old))
-            c.commit()
-            c.execute("pragma wal_checkpoint(TRUNCATE)")
-            c.execute("vacuum")
-            c.close()
-for dirpath, _, files in os.walk(root):
-    for f in files:
-        if f.endswith(("-wal", "-shm")):
-            os.remove(os.path.join(dirpath, f))
-PY
+# Make every copied database self-contained (checkpoint the WAL into the COPY; the header
+# stays in WAL mode, as OpenClaw leaves it) and drop rows that embed host paths (plugin
+# index); then no -wal/-shm files remain.
+# Uses Node's built-in node:sqlite (the SQLite OpenClaw itself uses; python's may lack
+# functions its triggers need, e.g. octet_length).
+node - "$OUT" "$HOME" "$WORK" <<'JS'
+const fs = require("node:fs"), path = require("node:path");
+const { DatabaseSync } = require("node:sqlite");
+const [root, home, work] = process.argv.slice(2);
+const walk = (d) => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+  e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)]);
+for (const p of walk(root).filter((f) => f.endsWith(".sqlite"))) {
+  const db = new DatabaseSync(p);
+  const tables = db.prepare("select name from sqlite_master where type='table' and name not like 'sqlite_%'").all().map((r) => r.name);
+  if (tables.includes("config_machine_state"))
+    db.exec("delete from config_machine_state where state_key = 'plugins.installedIndex'");
+  // Scrub host paths from every text column.
+  for (const t of tables) {
+    for (const { name: col } of db.prepare(`pragma table_info("${t}")`).all()) {
+      for (const [oldv, newv] of [[home, "<HOME>"], [work, "<WORK>"]]) {
+        try {
+          db.prepare(`update "${t}" set "${col}" = replace("${col}", ?, ?) where typeof("${col}") = 'text' and instr("${col}", ?) > 0`).run(oldv, newv, oldv);
+        } catch (e) { console.error(`warning: cannot scrub ${p} ${t}.${col}: ${e.message}`); }
+      }
+    }
+  }
+  db.exec("pragma wal_checkpoint(TRUNCATE)");
+  db.exec("vacuum");
+  db.close();
+}
+for (const f of walk(root)) if (f.endsWith("-wal") || f.endsWith("-shm")) fs.rmSync(f);
+JS
 # Files that are host-specific or useless for tests.
 find "$OUT" \( -name '*.bak' -o -name '*.bak.*' -o -name 'config-journal-fingerprint.key' -o -name '*.lock' \) -delete
 rm -rf "$OUT/workspace" "$OUT/logs" "$OUT/cache" 2>/dev/null || true
