@@ -6,7 +6,9 @@
 # loopback port, and all keys are fake canaries (sk-canary-AUTH-<provider>-9d2e), so no real
 # provider or real home is ever touched. The gateway is not started.
 #
-# Usage: scripts/gen-fixtures.sh            (from the repo root)
+# Usage: scripts/gen-fixtures.sh                      generate and export
+#        KEEP_WORK=1 scripts/gen-fixtures.sh         keep the temp install
+#        scripts/gen-fixtures.sh --export-only DIR   re-export a kept install (no CLI runs)
 set -euo pipefail
 
 VERSION=${OPENCLAW_VERSION:-2026.9.6}
@@ -14,16 +16,27 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 OUT="$REPO/tests/fixtures/openclaw/cli-$VERSION"
 PORT=${FAKE_PORT:-9}   # discard port: nothing listens on 127.0.0.1:9
 
-export PATH="$(bash /work/shared/openclaw/install-cli.sh 2>/dev/null || bash "$REPO/scripts/install-cli.sh"):$PATH"
-WORK=$(mktemp -d /tmp/clawprobe-fixture-XXXXXX)
-# KEEP_WORK=1 keeps the temp install for inspection.
-[ -n "${KEEP_WORK:-}" ] || trap 'rm -rf "$WORK"' EXIT
+REAL_HOME=$HOME
+CLI_PATH=$(bash /work/shared/openclaw/install-cli.sh 2>/dev/null)
+export PATH="$CLI_PATH:$PATH"
+CLI_ROOT=${CLI_PATH%%/npm/*}   # the CLI cache dir, scrubbed from the fixture
+if [ "${1:-}" = "--export-only" ]; then
+  WORK=$2
+  EXPORT_ONLY=1
+else
+  WORK=$(mktemp -d /tmp/clawprobe-fixture-XXXXXX)
+  EXPORT_ONLY=
+  # KEEP_WORK=1 keeps the temp install for inspection.
+  [ -n "${KEEP_WORK:-}" ] || trap 'rm -rf "$WORK"' EXIT
+fi
 export HOME="$WORK/home"
 export OPENCLAW_STATE_DIR="$HOME/.openclaw"
 unset OPENCLAW_CONFIG_PATH OPENCLAW_PROFILE OPENCLAW_HOME \
   OPENAI_API_KEY ANTHROPIC_API_KEY ANTHROPIC_OAUTH_TOKEN OPENROUTER_API_KEY LOCALAI_API_KEY
 mkdir -p "$HOME"
 cd "$HOME"
+
+generate() {
 
 oc() { echo "+ openclaw $*" >&2; timeout 300 openclaw "$@"; }
 key() { echo "sk-canary-AUTH-$1-9d2e"; }
@@ -66,6 +79,9 @@ for agent in main research coder; do
   oc models status --agent "$agent" --json >"$WORK/status/expected-status-$agent.json" || true
 done
 
+}
+[ -n "$EXPORT_ONLY" ] || generate
+
 # --- copy out ------------------------------------------------------------------------
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -75,10 +91,10 @@ cp -a "$OPENCLAW_STATE_DIR/." "$OUT/"
 # index); then no -wal/-shm files remain.
 # Uses Node's built-in node:sqlite (the SQLite OpenClaw itself uses; python's may lack
 # functions its triggers need, e.g. octet_length).
-node - "$OUT" "$HOME" "$WORK" <<'JS'
+node - "$OUT" "$HOME" "$WORK" "$CLI_ROOT" "$REAL_HOME" <<'JS'
 const fs = require("node:fs"), path = require("node:path");
 const { DatabaseSync } = require("node:sqlite");
-const [root, home, work] = process.argv.slice(2);
+const [root, home, work, cli, realHome] = process.argv.slice(2);
 const walk = (d) => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) =>
   e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)]);
 for (const p of walk(root).filter((f) => f.endsWith(".sqlite"))) {
@@ -89,15 +105,22 @@ for (const p of walk(root).filter((f) => f.endsWith(".sqlite"))) {
   // Scrub host paths from every text column.
   for (const t of tables) {
     for (const { name: col } of db.prepare(`pragma table_info("${t}")`).all()) {
-      for (const [oldv, newv] of [[home, "<HOME>"], [work, "<WORK>"]]) {
+      for (const [oldv, newv] of [[home, "<HOME>"], [work, "<WORK>"], [cli, "<CLI>"], [realHome, "<REAL_HOME>"]]) {
         try {
           db.prepare(`update "${t}" set "${col}" = replace("${col}", ?, ?) where typeof("${col}") = 'text' and instr("${col}", ?) > 0`).run(oldv, newv, oldv);
-        } catch (e) { console.error(`warning: cannot scrub ${p} ${t}.${col}: ${e.message}`); }
+        } catch (e) {
+          // FTS shadow tables cannot be updated directly; they hold no paths here.
+          if (!/may not be modified/.test(e.message)) console.error(`warning: cannot scrub ${p} ${t}.${col}: ${e.message}`);
+        }
       }
     }
   }
   db.exec("pragma wal_checkpoint(TRUNCATE)");
+  // Smaller pages shrink the ~300 mostly empty tables ~4x; then back to WAL like OpenClaw.
+  db.exec("pragma journal_mode=DELETE");
+  db.exec("pragma page_size=1024");
   db.exec("vacuum");
+  db.exec("pragma journal_mode=WAL");
   db.close();
 }
 for (const f of walk(root)) if (f.endsWith("-wal") || f.endsWith("-shm")) fs.rmSync(f);
@@ -107,7 +130,27 @@ find "$OUT" \( -name '*.bak' -o -name '*.bak.*' -o -name 'config-journal-fingerp
 rm -rf "$OUT/workspace" "$OUT/logs" "$OUT/cache" 2>/dev/null || true
 cp "$WORK"/status/expected-status-*.json "$OUT/"
 # Rewrite the temp dir and the CLI cache path to placeholders everywhere (text files only).
-grep -rlI -e "$HOME" -e "$WORK" "$OUT" | while read -r f; do
-  sed -i -e "s#$HOME#<HOME>#g" -e "s#$WORK#<WORK>#g" "$f"
+grep -rlI -e "$HOME" -e "$WORK" -e "$CLI_ROOT" -e "$REAL_HOME/" "$OUT" | while read -r f; do
+  sed -i -e "s#$HOME#<HOME>#g" -e "s#$WORK#<WORK>#g" -e "s#$CLI_ROOT#<CLI>#g" -e "s#$REAL_HOME/#<REAL_HOME>/#g" "$f"
 done
+# Fail loudly if a host path survived anywhere (binary files included).
+if grep -rla -e "$WORK" -e "$CLI_ROOT" -e "$REAL_HOME/" "$OUT"; then
+  echo "host paths left in the fixture (files above)" >&2
+  exit 1
+fi
+cat >"$OUT/README.md" <<MD
+Generated by \`scripts/gen-fixtures.sh\` with the real OpenClaw CLI $VERSION (do not hand-edit).
+
+- Agents: main (defaults: anthropic/claude-sonnet-4-5, fallbacks openai/gpt-5-mini,
+  openrouter/moonshotai/kimi-k2), research (plain string model: no fallbacks), coder (own
+  primary and fallbacks incl. the custom loopback provider localai).
+- Keys (fake canaries): openai/openrouter api keys and an anthropic setup token (365d) in the
+  shared store \`state/openclaw.sqlite\`; \`openai:coder\` pasted with
+  \`--agent coder --profile-id openai:coder\` in \`agents/coder/agent/openclaw-agent.sqlite\`,
+  with coder's order override \`openai: [openai:coder, openai:manual]\`.
+- \`expected-status-<agent>.json\`: \`openclaw models status --agent <agent> --json\`.
+- Post-processing: WAL checkpointed into the copies (headers stay WAL mode, no -wal/-shm),
+  1 KiB pages + VACUUM to shrink, plugin index row dropped, host paths replaced by
+  \`<HOME>\`, \`<WORK>\`, \`<CLI>\`, \`<REAL_HOME>\`; every provider baseUrl is 127.0.0.1:$PORT.
+MD
 echo "fixture written to $OUT" >&2

@@ -776,6 +776,7 @@ fn cli_fixture_resolves_like_the_cli() {
     let stores = AuthStores::load(&s, &agents(&s, &ids)).unwrap();
     let cfg: Value =
         serde_json::from_str(&std::fs::read_to_string(s.join("openclaw.json")).unwrap()).unwrap();
+    let mut checked = 0;
     for agent in ids {
         let status = expected_status(agent);
         let providers = status["auth"]["providers"]
@@ -814,11 +815,22 @@ fn cli_fixture_resolves_like_the_cli() {
                         .iter()
                         .map(|l| l.as_str().unwrap().split('=').next().unwrap().to_string())
                         .collect();
-                    assert!(
-                        labels.contains(&c.label()),
-                        "{agent}/{provider}: {} not in {labels:?}",
-                        c.label()
+                    assert_eq!(
+                        labels[0],
+                        c.label(),
+                        "{agent}/{provider}: CLI order {labels:?}"
                     );
+                    // The CLI names the store file as ~/.openclaw/<path>; ours is <path>.
+                    let detail = p["effective"]["detail"].as_str().unwrap();
+                    let CredentialSource::Profile { store, .. } = &c.source else {
+                        panic!("{agent}/{provider}: {:?}", c.source)
+                    };
+                    assert_eq!(
+                        detail.strip_prefix("~/.openclaw/"),
+                        Some(store.as_str()),
+                        "{agent}/{provider}"
+                    );
+                    checked += 1;
                     let secret = c.secret.expose();
                     assert!(secret.contains("canary-AUTH-"), "{agent}/{provider}");
                 }
@@ -830,6 +842,10 @@ fn cli_fixture_resolves_like_the_cli() {
             }
         }
     }
+    assert_eq!(
+        checked, 9,
+        "3 agents x (openai, anthropic, openrouter) via profiles"
+    );
     // The agent-scoped key and per-agent order: coder uses openai:coder, the others do not
     // see it.
     assert_eq!(
