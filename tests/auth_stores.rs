@@ -1055,3 +1055,58 @@ fn reads_during_continuous_writes_and_checkpoints_are_consistent() {
     assert!(writes > 1, "writer never ran");
     assert!(ok > 0, "no load succeeded");
 }
+
+/// OpenClaw's merge: an inherited order gains the agent's own profiles of that provider in
+/// front (so a locally added key joins it); an own order replaces the inherited one.
+#[test]
+fn inherited_order_gets_own_profiles_in_front() {
+    let t = tempfile::tempdir().unwrap();
+    let s = t.path();
+    write_agent_db(
+        &agent_dir(s, "main"),
+        Some(&json!({"version": 1, "profiles": {
+            "openai:a": api_key("openai", "sk-canary-ORD-A"),
+            "openai:b": api_key("openai", "sk-canary-ORD-B")}})),
+        Some(&json!({"version": 1, "order": {"openai": ["openai:a"]},
+            "usageStats": {"openai:a": {"lastUsed": NOW}, "openai:b": {"lastUsed": 1}}})),
+    );
+    write_agent_db(
+        &agent_dir(s, "dev"),
+        Some(
+            &json!({"version": 1, "profiles": {"openai:dev": api_key("openai", "sk-canary-ORD-DEV")}}),
+        ),
+        None,
+    );
+    write_agent_db(
+        &agent_dir(s, "ops"),
+        Some(
+            &json!({"version": 1, "profiles": {"openai:ops": api_key("openai", "sk-canary-ORD-OPS")}}),
+        ),
+        Some(&json!({"version": 1, "order": {"openai": ["openai:b"]}})),
+    );
+    let stores = AuthStores::load(s, &agents(s, &["main", "dev", "ops", "qa"])).unwrap();
+    // main: explicit stored order [a] even though b is less recently used.
+    assert_eq!(
+        found(&Req::new("main", "openai").resolve(&stores)).0,
+        "openai:a"
+    );
+    // qa (nothing of its own) inherits [a].
+    assert_eq!(
+        found(&Req::new("qa", "openai").resolve(&stores)).0,
+        "openai:a"
+    );
+    // dev: [dev, a].
+    assert_eq!(
+        found(&Req::new("dev", "openai").resolve(&stores)).0,
+        "openai:dev"
+    );
+    // ops: own order [b] replaces the inherited one; its own unlisted key is not used.
+    assert_eq!(
+        found(&Req::new("ops", "openai").resolve(&stores)).0,
+        "openai:b"
+    );
+    // A stored order wins over auth.order in the config (OpenClaw 2026.9.6).
+    let mut r = Req::new("main", "openai");
+    r.config_order = Some(vec!["openai:b".into()]);
+    assert_eq!(found(&r.resolve(&stores)).0, "openai:a");
+}
