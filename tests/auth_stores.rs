@@ -846,6 +846,22 @@ fn cli_fixture_resolves_like_the_cli() {
         checked, 9,
         "3 agents x (openai, anthropic, openrouter) via profiles"
     );
+    // `auth.oauth.providers[].effectiveProfiles` is the CLI's resolved order: its first entry
+    // is the profile OpenClaw uses.
+    let mut first_checked = 0;
+    for agent in ids {
+        let status = expected_status(agent);
+        for p in status["auth"]["oauth"]["providers"].as_array().unwrap() {
+            let Some(first) = p["effectiveProfiles"][0]["profileId"].as_str() else {
+                continue;
+            };
+            let provider = p["provider"].as_str().unwrap();
+            let got = found(&Req::new(agent, provider).resolve(&stores)).0;
+            assert_eq!(got, first, "{agent}/{provider}");
+            first_checked += 1;
+        }
+    }
+    assert_eq!(first_checked, 9);
     // The agent-scoped key and per-agent order: coder uses openai:coder, the others do not
     // see it.
     assert_eq!(
