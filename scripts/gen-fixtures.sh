@@ -17,7 +17,14 @@ OUT="$REPO/tests/fixtures/openclaw/cli-$VERSION"
 PORT=${FAKE_PORT:-9}   # discard port: nothing listens on 127.0.0.1:9
 
 REAL_HOME=$HOME
-CLI_PATH=$(bash /work/shared/openclaw/install-cli.sh 2>/dev/null)
+# INSTALL_CLI: a script that installs the CLI and prints its PATH entries; without it the
+# `openclaw` already on PATH is used.
+INSTALL_CLI=${INSTALL_CLI:-/work/shared/openclaw/install-cli.sh}
+if [ -f "$INSTALL_CLI" ]; then
+  CLI_PATH=$(OPENCLAW_VERSION=$VERSION bash "$INSTALL_CLI" 2>/dev/null)
+else
+  CLI_PATH=$(dirname "$(command -v openclaw)")
+fi
 export PATH="$CLI_PATH:$PATH"
 CLI_ROOT=${CLI_PATH%%/npm/*}   # the CLI cache dir, scrubbed from the fixture
 if [ "${1:-}" = "--export-only" ]; then
@@ -35,6 +42,7 @@ unset OPENCLAW_CONFIG_PATH OPENCLAW_PROFILE OPENCLAW_HOME \
   OPENAI_API_KEY ANTHROPIC_API_KEY ANTHROPIC_OAUTH_TOKEN OPENROUTER_API_KEY LOCALAI_API_KEY
 mkdir -p "$HOME"
 cd "$HOME"
+openclaw --version | grep -q "$VERSION" || { echo "need openclaw $VERSION" >&2; exit 1; }
 
 generate() {
 
