@@ -1126,3 +1126,28 @@ fn inherited_order_gets_own_profiles_in_front() {
     r.config_order = Some(vec!["openai:b".into()]);
     assert_eq!(found(&r.resolve(&stores)).0, "openai:a");
 }
+
+#[test]
+fn lenient_load_skips_a_broken_store_and_keeps_the_rest() {
+    let t = tempfile::tempdir().unwrap();
+    let s = t.path();
+    write_shared_db(
+        s,
+        Some(
+            &json!({"version": 1, "profiles": {"openai:manual": api_key("openai", "sk-canary-LENIENT")}}),
+        ),
+        None,
+    );
+    let bad = agent_dir(s, "ops").join("openclaw-agent.sqlite");
+    std::fs::create_dir_all(bad.parent().unwrap()).unwrap();
+    std::fs::write(&bad, b"garbage garbage garbage garbage garbage garbage garbage garbage garbage garbage garbage garbage x").unwrap();
+    assert!(AuthStores::load(s, &agents(s, &["main", "ops"])).is_err());
+    let (stores, errors) = AuthStores::load_lenient(s, &agents(s, &["main", "ops"]));
+    assert_eq!(errors.len(), 1);
+    let AuthError::Store { path, .. } = &errors[0];
+    assert_eq!(path, &bad);
+    assert_eq!(
+        found(&Req::new("ops", "openai").resolve(&stores)).1,
+        "sk-canary-LENIENT"
+    );
+}

@@ -153,10 +153,40 @@ fn pick_primary(rows: Vec<(String, String)>) -> Option<String> {
 }
 
 impl AuthStores {
-    /// Reads every store read-only. Absent stores are empty, not errors.
+    /// Reads every store read-only. Absent stores are empty, not errors; the first broken
+    /// store (corrupt, truncated, unreadable) is an error naming its file.
     pub fn load(state_dir: &Path, agents: &[AgentDir]) -> Result<AuthStores, AuthError> {
+        Self::load_inner(state_dir, agents, None)
+    }
+
+    /// Like [`AuthStores::load`], but a broken store is skipped (treated as empty) and its
+    /// error collected, so the caller can report it and still monitor everything else.
+    pub fn load_lenient(state_dir: &Path, agents: &[AgentDir]) -> (AuthStores, Vec<AuthError>) {
+        let mut errors = Vec::new();
+        let stores = Self::load_inner(state_dir, agents, Some(&mut errors))
+            .expect("lenient load collects errors instead of returning them");
+        (stores, errors)
+    }
+
+    fn load_inner(
+        state_dir: &Path,
+        agents: &[AgentDir],
+        mut errors: Option<&mut Vec<AuthError>>,
+    ) -> Result<AuthStores, AuthError> {
+        // Strict mode returns the error; lenient mode records it and uses an empty layer.
+        let mut keep = |r: Result<Layer, AuthError>| -> Result<Layer, AuthError> {
+            match (r, errors.as_deref_mut()) {
+                (Ok(l), _) => Ok(l),
+                (Err(e), Some(errs)) => {
+                    errs.push(e);
+                    Ok(Layer::default())
+                }
+                (Err(e), None) => Err(e),
+            }
+        };
         let mut out = AuthStores::default();
-        out.shared = out.load_shared(state_dir)?;
+        let shared = out.load_shared(state_dir);
+        out.shared = keep(shared)?;
         let mut dirs: Vec<AgentDir> = agents.to_vec();
         if !dirs.iter().any(|a| a.agent == MAIN_AGENT) {
             dirs.push(AgentDir {
@@ -168,11 +198,13 @@ impl AuthStores {
             if out.agents.iter().any(|(id, _)| *id == a.agent) {
                 continue;
             }
-            let mut layer = out.load_agent_dir(state_dir, &a.dir)?;
+            let loaded = out.load_agent_dir(state_dir, &a.dir);
+            let mut layer = keep(loaded)?;
             // The oldest layout kept the main agent's store in `<stateDir>/agent/`.
             let oldest = state_dir.join("agent");
             if a.agent == MAIN_AGENT && layer.doc.profiles.is_empty() && a.dir != oldest {
-                let old = out.load_agent_dir(state_dir, &oldest)?;
+                let loaded = out.load_agent_dir(state_dir, &oldest);
+                let old = keep(loaded)?;
                 if !old.doc.profiles.is_empty() {
                     layer = old;
                 }
