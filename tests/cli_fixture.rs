@@ -76,13 +76,15 @@ fn chains_and_credentials_equal_the_real_cli() {
     let (v, stdout, stderr, code) = check_json(&home);
 
     let agents = v["agents"].as_array().expect("agents array");
-    let ids: Vec<&str> = agents.iter().map(|a| a["agent"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = agents
+        .iter()
+        .map(|a| a["agent"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["main", "research", "coder"], "{stdout}");
     for a in agents {
         let id = a["agent"].as_str().unwrap();
         let status: Value = serde_json::from_str(
-            &std::fs::read_to_string(fixture().join(format!("expected-status-{id}.json")))
-                .unwrap(),
+            &std::fs::read_to_string(fixture().join(format!("expected-status-{id}.json"))).unwrap(),
         )
         .unwrap();
         let mut want = vec![status["defaultModel"].as_str().unwrap().to_string()];
