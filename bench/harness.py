@@ -445,7 +445,7 @@ def main():
     ap.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "clawprobe"))
     ap.add_argument("--agents", type=int, default=200)
     ap.add_argument("--models", type=int, default=5)
-    ap.add_argument("--providers", type=int, default=10)
+    ap.add_argument("--providers", type=int, default=len(gen_install.PROVIDER_IDS))
     ap.add_argument("--schedule", default="scaled", choices=sorted(gen_install.SCHEDULES))
     ap.add_argument("--first-cycle-timeout", type=float, default=60.0)
     ap.add_argument("--ready-timeout", type=float, default=90.0)

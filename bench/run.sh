@@ -5,7 +5,7 @@
 #   N=1000 M=1 bench/run.sh      # other sizes; see the variables below
 #   SKIP_BUILD=1 bench/run.sh    # reuse target/release/clawprobe
 #
-# Variables: N (agents, 200), M (models per agent, 5), P (providers = credentials, 10),
+# Variables: N (agents, 200), M (models per agent, 5), P (providers = credentials, 1-7, 7),
 # WARMUP (s, 15), DURATION (s, 30), SCRAPERS (8), SCRAPES (400), BLACKBOX (1 = also
 # measure prometheus-blackbox-exporter; needs `apt-get install prometheus-blackbox-exporter`),
 # OUT (JSON result, default bench/results/<utc-time>-N<N>xM<M>.json).
@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-200}
 M=${M:-5}
-P=${P:-10}
+P=${P:-7}
 WARMUP=${WARMUP:-15}
 DURATION=${DURATION:-30}
 SCRAPERS=${SCRAPERS:-8}
