@@ -265,10 +265,11 @@ def run_clawprobe(args, binary, workdir):
         }
         if args.startup_only:
             return res
-        body = get(port, "/metrics")[1].decode()
-        res["plan_targets_seen"] = body.count("clawprobe_probes_total{") // 2
+        # RSS of probing alone, before the first /metrics scrape allocates anything.
         time.sleep(args.warmup)
+        res["rss_before_first_scrape_kib"] = proc_mem_kib(p.pid)["VmRSS"]
         text0 = get(port, "/metrics")[1].decode()
+        res["rss_after_first_scrape_kib"] = proc_mem_kib(p.pid)["VmRSS"]
         f0 = fake_stats(fport)
         win = sample_window(p.pid, args.duration)
         text1 = get(port, "/metrics")[1].decode()
@@ -409,6 +410,9 @@ def summary(res):
         s = c["startup"]
         lines.append(f"  start-up: /healthz {s['to_healthz_s']} s, /readyz {s['to_readyz_s']} s, "
                      f"RSS at ready {s['rss_at_ready_kib'] / 1024:.1f} MiB")
+        if "rss_before_first_scrape_kib" in c:
+            lines.append(f"  RSS after warm-up, before any scrape {c['rss_before_first_scrape_kib'] / 1024:.1f} MiB, "
+                         f"after the first scrape {c['rss_after_first_scrape_kib'] / 1024:.1f} MiB")
         if "steady" in c:
             w = c["steady"]
             lines.append(f"  steady {w['seconds']} s: RSS mean {w['rss_mean_kib'] / 1024:.1f} MiB, "
