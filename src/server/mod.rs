@@ -6,6 +6,8 @@
 //! no network. Routing is a plain function ([`route`]) of method, URI and backend.
 
 pub mod landing;
+pub mod tls;
+pub mod webconfig;
 
 use crate::plan::{ProbePlan, TargetId};
 use crate::probe::{ProbeResult, Tier};
@@ -96,11 +98,23 @@ pub async fn bind(addr: &str, source_name: &str) -> Result<TcpListener, ServerEr
 }
 
 /// Serves until `shutdown` becomes true, then lets requests in flight finish (bounded by
-/// `limits.shutdown_grace`).
+/// `limits.shutdown_grace`). Plain HTTP, no authentication.
 pub async fn serve(
     listener: TcpListener,
     backend: Arc<dyn Backend>,
     limits: Limits,
+    shutdown: watch::Receiver<bool>,
+) {
+    serve_with(listener, backend, limits, None, shutdown).await
+}
+
+/// [`serve`] with an optional web config (`--web.config.file`): TLS (possibly mutual) and
+/// basic auth on every endpoint, re-read when its files change.
+pub async fn serve_with(
+    listener: TcpListener,
+    backend: Arc<dyn Backend>,
+    limits: Limits,
+    web: Option<Arc<webconfig::WebConfig>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -128,27 +142,35 @@ pub async fn serve(
         while conns.try_join_next().is_some() {}
         let backend = backend.clone();
         let limits = limits.clone();
-        let mut stop = shutdown.clone();
+        let stop = shutdown.clone();
+        let web = web.clone();
         conns.spawn(async move {
             let _permit = permit;
+            // TLS settings are taken per connection, so a rotated certificate is used from
+            // the next connection on.
+            let tls = web.as_ref().and_then(|w| w.current().tls.clone());
             let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let backend = backend.clone();
-                async move {
-                    let resp = route(backend.as_ref(), req.method(), req.uri()).await;
-                    Ok::<_, Infallible>(resp)
-                }
+                let web = web.clone();
+                async move { Ok::<_, Infallible>(handle(backend.as_ref(), web.as_deref(), req).await) }
             });
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read_timeout);
-            let conn = builder.serve_connection(TokioIo::new(stream), svc);
-            tokio::pin!(conn);
-            let res = tokio::select! {
-                r = conn.as_mut() => r,
-                _ = stop.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
+            let res = match tls {
+                None => serve_io(TokioIo::new(stream), svc, &limits, stop).await,
+                Some(config) => {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                    // The handshake gets the same deadline as the request headers, or a
+                    // client that opens a socket and says nothing would hold a slot forever.
+                    match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => serve_io(TokioIo::new(tls_stream), svc, &limits, stop).await,
+                        Ok(Err(e)) => {
+                            tracing::debug!(peer = %peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(peer = %peer, "TLS handshake timed out");
+                            return;
+                        }
+                    }
                 }
             };
             if let Err(e) = res {
@@ -162,6 +184,62 @@ pub async fn serve(
     })
     .await;
     conns.abort_all();
+}
+
+/// One HTTP/1.1 connection over any transport, with the header-read (and keep-alive idle)
+/// timeout, stopped gracefully when `stop` turns true.
+async fn serve_io<I, S>(
+    io: I,
+    svc: S,
+    limits: &Limits,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), hyper::Error>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = Full<Bytes>>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let conn = builder.serve_connection(io, svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => r,
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    }
+}
+
+/// Authentication (when the web config has users), then [`route`], then the configured
+/// extra response headers.
+async fn handle(
+    backend: &dyn Backend,
+    web: Option<&webconfig::WebConfig>,
+    req: hyper::Request<hyper::body::Incoming>,
+) -> Resp {
+    let Some(web) = web else {
+        return route(backend, req.method(), req.uri()).await;
+    };
+    let loaded = web.current();
+    let mut resp = if web
+        .authorize(&loaded, req.headers().get(header::AUTHORIZATION))
+        .await
+    {
+        route(backend, req.method(), req.uri()).await
+    } else {
+        let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Basic realm=\"clawprobe\", charset=\"UTF-8\""),
+        );
+        r
+    };
+    loaded.apply_headers(resp.headers_mut());
+    resp
 }
 
 /// The local address a listener is bound to, for the startup log.
