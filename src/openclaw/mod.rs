@@ -2,7 +2,18 @@
 //! (see `../shared/openclaw/FORMATS.md`). OWNERS: discovery helpers.
 //!
 //! - `auth`, `secretref`: auth profile stores of every era, profile state, credential order.
-//! - everything else: locating the install, the JSON5 config, env, agents, refs, providers.
+//! - `locate`: where the install is (state dir, config file).
+//! - `config_file`: the JSON5 config with `$include` and `${VAR}` substitution.
+//! - `env`: the merged environment (process, `<stateDir>/.env`, config `env.vars`).
+//! - `agents`: agents and their primary/fallback chains.
+//! - `modelref`: `provider/model@profile` refs, provider id normalisation, suggestions.
+//! - `providers`: the built-in provider catalog merged with `models.providers`.
 
+pub mod agents;
 pub mod auth;
+pub mod config_file;
+pub mod env;
+pub mod locate;
+pub mod modelref;
+pub mod providers;
 pub mod secretref;

@@ -1,19 +1,798 @@
 //! Builds the [`ProbePlan`] from clawprobe's config: OpenClaw discovery plus `[[targets]]`.
 //! OWNER: discovery (config side) helper.
+//!
+//! Discovery is read-only: the OpenClaw config (and its includes, and `<stateDir>/.env`) is
+//! read with `std::fs::read_to_string`, and the auth stores through [`AuthStores::load`],
+//! which opens them read-only. Every route that cannot be probed gets a static [`Finding`]
+//! instead of a target, so `clawprobe check` can show it without sending a request.
 
-use super::ProbePlan;
+use super::{
+    AgentChain, ApiStyle, ChainEntry, Credential, CredentialExpiry, CredentialKind,
+    CredentialSource, Finding, ProbePlan, Role, Target,
+};
+use crate::class::Class;
 use crate::config::Config;
+use crate::openclaw::agents::{self, AgentsError};
+use crate::openclaw::auth::{
+    AgentDir, AuthError, AuthStores, CredentialOutcome, CredentialRequest,
+};
+use crate::openclaw::config_file::{self, ConfigFileError, MissingVar};
+use crate::openclaw::locate::{self, Located, Location};
+use crate::openclaw::modelref::{self, RefContext};
+use crate::openclaw::providers::{self, ProviderInfo};
+use crate::secret::Secret;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 
 /// Why a plan could not be built. Messages name the file, the key and the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error("{0}")]
     Discovery(String),
+    #[error(transparent)]
+    Config(#[from] ConfigFileError),
+    #[error(transparent)]
+    Agents(#[from] AgentsError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("no OpenClaw install found (looked for {looked}) and [openclaw].required is true; set [openclaw].config_path / state_dir (or OPENCLAW_CONFIG_PATH / OPENCLAW_STATE_DIR), or set [openclaw].required = false")]
+    NotFound { looked: String },
+}
+
+/// What the builder reads from outside the config: injectable so tests never touch the real
+/// process environment or home directory.
+pub struct Inputs<'a> {
+    /// Process environment lookup.
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// Home directory used when neither `OPENCLAW_HOME` nor `HOME` is set.
+    pub home: Option<PathBuf>,
+    /// Now, ms since the Unix epoch (token expiry).
+    pub now_ms: i64,
 }
 
 /// Reads the OpenClaw install (if enabled) and the standalone targets into a plan.
 /// Never writes anything.
 pub fn build(config: &Config) -> Result<ProbePlan, PlanError> {
-    let _ = config;
-    Ok(ProbePlan::default())
+    let env = |k: &str| std::env::var(k).ok();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    build_with(
+        config,
+        &Inputs {
+            env: &env,
+            home: dirs::home_dir(),
+            now_ms,
+        },
+    )
+}
+
+/// [`build`] with explicit inputs.
+pub fn build_with(config: &Config, inputs: &Inputs<'_>) -> Result<ProbePlan, PlanError> {
+    let mut plan = ProbePlan::default();
+    if config.openclaw.enabled {
+        match locate::locate(&config.openclaw, inputs.env, inputs.home.as_deref()) {
+            Located::Found(loc) => discover(config, &loc, inputs, &mut plan)?,
+            Located::NotFound { looked } => {
+                let looked = looked
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if config.openclaw.required {
+                    return Err(PlanError::NotFound { looked });
+                }
+                tracing::warn!(
+                    looked = %looked,
+                    "no OpenClaw install found; the plan has only [[targets]] (set [openclaw].config_path, or enabled = false to silence this)"
+                );
+            }
+        }
+    }
+    add_standalone_targets(config, inputs, &mut plan);
+    Ok(plan)
+}
+
+fn finding(class: Class, reason: &str, message: String) -> Option<Finding> {
+    Some(Finding {
+        class,
+        reason: reason.to_string(),
+        message,
+    })
+}
+
+fn new_entry(position: usize, raw_ref: &str) -> ChainEntry {
+    ChainEntry {
+        position,
+        role: if position == 0 {
+            Role::Primary
+        } else {
+            Role::Fallback
+        },
+        raw_ref: raw_ref.to_string(),
+        provider: None,
+        model: None,
+        api: None,
+        target: None,
+        finding: None,
+        credential_label: None,
+    }
+}
+
+fn string_list(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn missing_credential_message(base: &str, info: &ProviderInfo) -> String {
+    let p = &info.id;
+    let env = if info.env_vars.is_empty() {
+        format!("set models.providers.{p}.apiKey")
+    } else {
+        format!("set {}", info.env_vars.join(" or "))
+    };
+    format!("{base}; fix: `openclaw models auth paste-token --provider {p}` or {env}")
+}
+
+fn discover(
+    config: &Config,
+    loc: &Location,
+    inputs: &Inputs<'_>,
+    plan: &mut ProbePlan,
+) -> Result<(), PlanError> {
+    let loaded = config_file::load(&loc.config_path, &loc.state_dir, inputs.env)?;
+    let cfg = &loaded.value;
+    for m in &loaded.missing_vars {
+        tracing::warn!("{m}");
+    }
+    // Unset `${VAR}`s under `models.providers.<id>.*`, by normalised provider id: every route
+    // to that provider gets a finding instead of being probed with a literal `${VAR}`.
+    let mut provider_missing: BTreeMap<String, Vec<&MissingVar>> = BTreeMap::new();
+    if let Some(map) = cfg.pointer("/models/providers").and_then(Value::as_object) {
+        for raw in map.keys() {
+            let prefix = format!("models.providers.{raw}.");
+            for m in loaded
+                .missing_vars
+                .iter()
+                .filter(|m| m.key.starts_with(&prefix))
+            {
+                provider_missing
+                    .entry(modelref::normalize_provider(raw))
+                    .or_default()
+                    .push(m);
+            }
+        }
+    }
+    let home = locate::home_dir(inputs.env, inputs.home.as_deref());
+    let mut specs = agents::agents(cfg, &loaded.path, &loc.state_dir, home.as_deref())?;
+    if let Some(filter) = &config.openclaw.agents {
+        for name in filter {
+            if !specs.iter().any(|s| s.id.eq_ignore_ascii_case(name)) {
+                tracing::warn!(agent = %name, config = %loaded.path.display(), "[openclaw].agents names an agent the OpenClaw config does not have");
+            }
+        }
+        specs.retain(|s| filter.iter().any(|f| f.eq_ignore_ascii_case(&s.id)));
+    }
+    let dirs: Vec<AgentDir> = specs
+        .iter()
+        .map(|s| AgentDir {
+            agent: s.id.clone(),
+            dir: s.agent_dir.clone(),
+        })
+        .collect();
+    let stores = AuthStores::load(&loc.state_dir, &dirs)?;
+
+    let aliases = agents::aliases(cfg);
+    let configured = providers::configured_providers(cfg);
+    let configured_models: BTreeMap<String, Vec<String>> = configured
+        .iter()
+        .map(|(k, v)| (k.clone(), v.models.clone()))
+        .collect();
+    let mut known: Vec<String> = providers::CATALOG
+        .iter()
+        .map(|c| c.id.to_string())
+        .collect();
+    known.extend(configured.keys().cloned());
+    let ctx = RefContext {
+        aliases: &aliases,
+        configured: &configured_models,
+    };
+    let mut auth_order: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    if let Some(o) = cfg.pointer("/auth/order").and_then(Value::as_object) {
+        for (p, ids) in o {
+            auth_order.insert(modelref::normalize_provider(p), string_list(ids));
+        }
+    }
+    let mut auth_profiles: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    if let Some(o) = cfg.pointer("/auth/profiles").and_then(Value::as_object) {
+        for (id, meta) in o {
+            let provider = meta
+                .get("provider")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .or_else(|| id.split_once(':').map(|(p, _)| p.to_string()));
+            if let Some(p) = provider {
+                auth_profiles
+                    .entry(modelref::normalize_provider(&p))
+                    .or_default()
+                    .push(id.clone());
+            }
+        }
+    }
+    let env_lookup = |k: &str| loaded.env.get(k);
+    let config_dir = loaded.dir().to_path_buf();
+    let no_profiles: Vec<String> = Vec::new();
+    let mut cache: HashMap<(String, String, Option<String>), CredentialOutcome> = HashMap::new();
+
+    for spec in &specs {
+        let mut chain = AgentChain {
+            agent: spec.id.clone(),
+            entries: Vec::new(),
+        };
+        let refs = spec.chain();
+        if refs.is_empty() {
+            let mut e = new_entry(0, "");
+            e.finding = finding(
+                Class::UnresolvedRef,
+                "no_model",
+                format!(
+                    "agent `{}` has no model; set agents.defaults.model (or the agent's model) in {}",
+                    spec.id,
+                    loaded.path.display()
+                ),
+            );
+            chain.entries.push(e);
+        }
+        for (pos, raw) in refs.iter().enumerate() {
+            let mut e = new_entry(pos, raw);
+            if let Some(m) = loaded
+                .missing_vars
+                .iter()
+                .find(|m| raw.contains(&format!("${{{}}}", m.var)))
+            {
+                e.finding = finding(Class::UnresolvedRef, "missing_env_var", m.to_string());
+                chain.entries.push(e);
+                continue;
+            }
+            let r = match modelref::resolve(raw, &ctx) {
+                Ok(r) => r,
+                Err(err) => {
+                    e.finding = finding(Class::UnresolvedRef, err.reason, err.message);
+                    chain.entries.push(e);
+                    continue;
+                }
+            };
+            e.provider = Some(r.provider.clone());
+            e.model = Some(r.model.clone());
+            let Some(info) = providers::resolve(&r.provider, &configured) else {
+                e.finding = finding(
+                    Class::UnresolvedRef,
+                    "unknown_provider",
+                    modelref::unknown_provider_message(&r.provider, &r.model, &known),
+                );
+                chain.entries.push(e);
+                continue;
+            };
+            e.api = Some(info.api.clone());
+            if !info.api.is_probeable() {
+                e.finding = finding(
+                    Class::Skipped,
+                    "unsupported_api",
+                    format!(
+                        "clawprobe cannot probe API style `{}` (provider `{}`); this route is reported as skipped, never as healthy",
+                        info.api, info.id
+                    ),
+                );
+                chain.entries.push(e);
+                continue;
+            }
+            if let Some(m) = provider_missing.get(&info.id).and_then(|ms| ms.first()) {
+                let class = if m.key.contains(".apiKey") || m.key.contains(".headers") {
+                    Class::Auth
+                } else {
+                    Class::UnresolvedRef
+                };
+                e.finding = finding(class, "missing_env_var", m.to_string());
+                chain.entries.push(e);
+                continue;
+            }
+            let Some(base_url) = info.base_url.clone() else {
+                e.finding = finding(
+                    Class::Skipped,
+                    "no_base_url",
+                    format!(
+                        "clawprobe has no built-in base URL for provider `{}`; set models.providers.{}.baseUrl in {} to probe it",
+                        info.id,
+                        info.id,
+                        loaded.path.display()
+                    ),
+                );
+                chain.entries.push(e);
+                continue;
+            };
+            let key = (spec.id.clone(), info.id.clone(), r.profile.clone());
+            let outcome = cache
+                .entry(key)
+                .or_insert_with(|| {
+                    stores.resolve(&CredentialRequest {
+                        agent: &spec.id,
+                        provider: &info.id,
+                        profile_override: r.profile.as_deref(),
+                        config_order: auth_order.get(&info.id).map(Vec::as_slice),
+                        config_profiles: auth_profiles.get(&info.id).unwrap_or(&no_profiles),
+                        env: &env_lookup,
+                        env_vars: &info.env_vars,
+                        provider_api_key: info.api_key.as_ref(),
+                        config_dir: &config_dir,
+                        now_ms: inputs.now_ms,
+                    })
+                })
+                .clone();
+            let mut credential = None;
+            match outcome {
+                CredentialOutcome::Found(c) => {
+                    note_expiry(plan, &spec.id, &info.id, &c);
+                    e.credential_label = Some(c.label());
+                    credential = Some(c);
+                }
+                CredentialOutcome::Expired(c) => {
+                    note_expiry(plan, &spec.id, &info.id, &c);
+                    e.credential_label = Some(c.label());
+                    e.finding = finding(
+                        Class::Auth,
+                        "token_expired",
+                        format!(
+                            "credential `{}` for provider `{}` has expired; fix: `openclaw models auth login --provider {}` (or paste a new token)",
+                            c.label(),
+                            info.id,
+                            info.id
+                        ),
+                    );
+                }
+                CredentialOutcome::Missing { message } => {
+                    if info.key_required {
+                        e.finding = finding(
+                            Class::Auth,
+                            "missing_credential",
+                            missing_credential_message(&message, &info),
+                        );
+                    }
+                }
+                CredentialOutcome::Unresolvable { reason, message } => {
+                    e.finding = finding(Class::Auth, &reason, message);
+                }
+            }
+            if e.finding.is_none() {
+                let id = plan.intern_target(Target {
+                    id: 0,
+                    provider: info.id.clone(),
+                    model: r.model.clone(),
+                    base_url,
+                    api: info.api.clone(),
+                    credential,
+                    headers: info.headers.clone(),
+                });
+                e.target = Some(id);
+            }
+            chain.entries.push(e);
+        }
+        plan.agents.push(chain);
+    }
+
+    plan.profile_states = stores.profile_states();
+    let mut files = loaded.files.clone();
+    files.extend(loaded.dotenv_path.clone());
+    files.extend(stores.files());
+    for f in files {
+        if !plan.watched_files.contains(&f) {
+            plan.watched_files.push(f);
+        }
+    }
+    Ok(())
+}
+
+fn note_expiry(plan: &mut ProbePlan, agent: &str, provider: &str, c: &Credential) {
+    let (Some(expires_at_ms), CredentialSource::Profile { id, .. }) = (c.expires_at_ms, &c.source)
+    else {
+        return;
+    };
+    let exp = CredentialExpiry {
+        agent: agent.to_string(),
+        provider: provider.to_string(),
+        profile: id.clone(),
+        expires_at_ms,
+    };
+    if !plan.credential_expiries.contains(&exp) {
+        plan.credential_expiries.push(exp);
+    }
+}
+
+/// Standalone `[[targets]]`: each joins the chain named by `agent` (default: its own
+/// `name`), in file order; the first entry of a chain is its primary.
+fn add_standalone_targets(config: &Config, inputs: &Inputs<'_>, plan: &mut ProbePlan) {
+    for (i, t) in config.targets.iter().enumerate() {
+        let agent = t.agent.clone().unwrap_or_else(|| t.name.clone());
+        let provider = modelref::normalize_provider(&t.provider);
+        let cat = providers::catalog(&provider);
+        let chain_idx = match plan.agents.iter().position(|a| a.agent == agent) {
+            Some(idx) => idx,
+            None => {
+                plan.agents.push(AgentChain {
+                    agent: agent.clone(),
+                    entries: Vec::new(),
+                });
+                plan.agents.len() - 1
+            }
+        };
+        let position = plan.agents[chain_idx].entries.len();
+        let mut e = new_entry(position, &format!("{provider}/{}", t.model));
+        e.provider = Some(provider.clone());
+        e.model = Some(t.model.clone());
+        let base_url = t
+            .base_url
+            .clone()
+            .or_else(|| cat.and_then(|c| c.base_url.map(str::to_string)))
+            .map(|u| u.trim_end_matches('/').to_string());
+        let api = t
+            .api
+            .as_deref()
+            .map(ApiStyle::parse)
+            .or_else(|| cat.map(|c| ApiStyle::parse(c.api)))
+            .unwrap_or(ApiStyle::OpenAiCompletions);
+        e.api = Some(api.clone());
+        let key = format!("targets[{i}] (`{}`) in {}", t.name, config.source);
+        let mut credential = None;
+        if let Some(var) = &t.api_key_env {
+            e.credential_label = Some(format!("env:{var}"));
+            match (inputs.env)(var).filter(|v| !v.trim().is_empty()) {
+                Some(v) => {
+                    credential = Some(Credential {
+                        source: CredentialSource::TargetEnv { var: var.clone() },
+                        kind: CredentialKind::ApiKey,
+                        secret: Secret::new(v),
+                        expires_at_ms: None,
+                    })
+                }
+                None => {
+                    e.finding = finding(
+                        Class::Auth,
+                        "missing_credential",
+                        format!("environment variable {var} (api_key_env of {key}) is not set; export it where clawprobe runs"),
+                    )
+                }
+            }
+        }
+        if e.finding.is_none() {
+            if !api.is_probeable() {
+                e.finding = finding(
+                    Class::Skipped,
+                    "unsupported_api",
+                    format!("clawprobe cannot probe API style `{api}` ({key}); this route is reported as skipped, never as healthy"),
+                );
+            } else if base_url.is_none() {
+                e.finding = finding(
+                    Class::UnresolvedRef,
+                    "unknown_provider",
+                    format!("provider `{provider}` of {key} has no built-in base URL; set base_url (and api) in that [[targets]] entry"),
+                );
+            }
+        }
+        if e.finding.is_none() {
+            let id = plan.intern_target(Target {
+                id: 0,
+                provider,
+                model: t.model.clone(),
+                base_url: base_url.expect("checked above"),
+                api,
+                credential,
+                headers: Vec::new(),
+            });
+            e.target = Some(id);
+        }
+        plan.agents[chain_idx].entries.push(e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{OpenClawSettings, TargetSettings};
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        let p = dir.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn run(config: &Config, vars: &[(&str, &str)]) -> Result<ProbePlan, PlanError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let env = move |k: &str| map.get(k).cloned();
+        build_with(
+            config,
+            &Inputs {
+                env: &env,
+                home: None,
+                now_ms: 1_800_000_000_000,
+            },
+        )
+    }
+
+    fn config_for(state: &Path) -> Config {
+        Config {
+            openclaw: OpenClawSettings {
+                state_dir: Some(state.to_path_buf()),
+                ..OpenClawSettings::default()
+            },
+            source: "test.toml".into(),
+            ..Config::default()
+        }
+    }
+
+    const INSTALL: &str = r#"{
+      // current era
+      $include: "./models.json5",
+      agents: {
+        defaults: {
+          model: { primary: "local/llama3", fallbacks: ["openai/gpt-5-mini", "moonshotai/kimi-k2", "bedrock/claude"] },
+          models: { "ollama/qwen3:8b": { alias: "qwen" } },
+        },
+        entries: {
+          main: {},
+          coder: { model: "local/llama3" },
+          helper: { model: { primary: "qwen", fallbacks: [] } },
+          typo: { model: "opnai/gpt-5" },
+        },
+      },
+    }"#;
+    const MODELS: &str = r#"{ models: { providers: {
+        local: { baseUrl: "${LOCAL_URL}", api: "ollama" },
+    } } }"#;
+
+    fn install() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "openclaw.json", INSTALL);
+        write(d.path(), "models.json5", MODELS);
+        write(d.path(), ".env", "LOCAL_URL=http://127.0.0.1:11999/\n");
+        d
+    }
+
+    fn entry<'a>(plan: &'a ProbePlan, agent: &str, pos: usize) -> &'a ChainEntry {
+        &plan
+            .agents
+            .iter()
+            .find(|a| a.agent == agent)
+            .unwrap()
+            .entries[pos]
+    }
+
+    #[test]
+    fn discovers_agents_chains_targets_and_findings() {
+        let d = install();
+        let plan = run(&config_for(d.path()), &[]).unwrap();
+        let names: Vec<&str> = plan.agents.iter().map(|a| a.agent.as_str()).collect();
+        assert_eq!(names, vec!["main", "coder", "helper", "typo"]);
+        // main: defaults chain of 4.
+        let main = &plan.agents[0];
+        assert_eq!(main.entries.len(), 4);
+        assert_eq!(main.fallback_count(), 3);
+        // local/llama3 from ${LOCAL_URL} via .env, no key needed: a target.
+        let e0 = entry(&plan, "main", 0);
+        let t = plan.target(e0.target.expect("local target"));
+        assert_eq!(t.base_url, "http://127.0.0.1:11999");
+        assert_eq!(t.api, ApiStyle::Ollama);
+        assert!(t.credential.is_none());
+        // Shared with coder: one target.
+        assert_eq!(entry(&plan, "coder", 0).target, e0.target);
+        assert_eq!(
+            plan.agents[1].entries.len(),
+            1,
+            "plain string model has no fallbacks"
+        );
+        // openai without a key: missing_credential with OpenClaw's message and the fix.
+        let f = entry(&plan, "main", 1).finding.clone().unwrap();
+        assert_eq!(
+            (f.class, f.reason.as_str()),
+            (Class::Auth, "missing_credential")
+        );
+        assert!(
+            f.message
+                .contains("No API key found for provider \"openai\""),
+            "{}",
+            f.message
+        );
+        assert!(
+            f.message
+                .contains("openclaw models auth paste-token --provider openai"),
+            "{}",
+            f.message
+        );
+        assert!(f.message.contains("OPENAI_API_KEY"), "{}", f.message);
+        // unknown provider with the openrouter suggestion.
+        let f = entry(&plan, "main", 2).finding.clone().unwrap();
+        assert_eq!(
+            (f.class, f.reason.as_str()),
+            (Class::UnresolvedRef, "unknown_provider")
+        );
+        assert!(
+            f.message.contains("`openrouter/moonshotai/kimi-k2`"),
+            "{}",
+            f.message
+        );
+        // bedrock: normalised and skipped.
+        let e = entry(&plan, "main", 3);
+        assert_eq!(e.provider.as_deref(), Some("amazon-bedrock"));
+        let f = e.finding.clone().unwrap();
+        assert_eq!(
+            (f.class, f.reason.as_str()),
+            (Class::Skipped, "unsupported_api")
+        );
+        // helper: alias to ollama, fallbacks disabled.
+        let h = &plan.agents[2];
+        assert_eq!(h.entries.len(), 1);
+        assert_eq!(h.entries[0].raw_ref, "qwen");
+        assert_eq!(
+            plan.target(h.entries[0].target.unwrap()).model_ref(),
+            "ollama/qwen3:8b"
+        );
+        assert_eq!(
+            plan.target(h.entries[0].target.unwrap()).base_url,
+            "http://127.0.0.1:11434"
+        );
+        // typo: suggests openai.
+        let f = entry(&plan, "typo", 0).finding.clone().unwrap();
+        assert!(f.message.contains("`openai/gpt-5`"), "{}", f.message);
+        assert_eq!(plan.targets.len(), 2);
+        assert!(plan.has_findings());
+        // Watched: config, include, .env.
+        for f in ["openclaw.json", "models.json5", ".env"] {
+            assert!(
+                plan.watched_files.contains(&d.path().join(f)),
+                "{f}: {:?}",
+                plan.watched_files
+            );
+        }
+    }
+
+    #[test]
+    fn process_env_beats_dotenv_and_agent_filter_applies() {
+        let d = install();
+        let mut c = config_for(d.path());
+        c.openclaw.agents = Some(vec!["coder".into()]);
+        let plan = run(&c, &[("LOCAL_URL", "http://127.0.0.1:12000")]).unwrap();
+        assert_eq!(plan.agents.len(), 1);
+        assert_eq!(plan.targets[0].base_url, "http://127.0.0.1:12000");
+        assert!(!plan.has_findings());
+    }
+
+    #[test]
+    fn missing_var_becomes_a_finding_not_an_error() {
+        let d = install();
+        std::fs::remove_file(d.path().join(".env")).unwrap();
+        let plan = run(&config_for(d.path()), &[]).unwrap();
+        let e = entry(&plan, "main", 0);
+        assert_eq!(e.target, None);
+        let f = e
+            .finding
+            .clone()
+            .expect("finding for the provider with an unset var");
+        assert_eq!(
+            (f.class, f.reason.as_str()),
+            (Class::UnresolvedRef, "missing_env_var")
+        );
+        assert!(
+            f.message.contains("models.providers.local.baseUrl"),
+            "{}",
+            f.message
+        );
+        assert!(f.message.contains("LOCAL_URL"), "{}", f.message);
+        assert!(f.message.contains("openclaw.json"), "{}", f.message);
+        // Other providers are unaffected: the ollama alias still has its target.
+        assert!(entry(&plan, "helper", 0).target.is_some());
+    }
+
+    #[test]
+    fn missing_var_in_a_model_ref() {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "openclaw.json",
+            "{ agents: { entries: { main: { model: 'ollama/${MODEL_NAME}' } } } }",
+        );
+        let plan = run(&config_for(d.path()), &[]).unwrap();
+        let f = entry(&plan, "main", 0).finding.clone().unwrap();
+        assert_eq!(f.reason, "missing_env_var");
+        assert!(
+            f.message.contains("agents.entries.main.model"),
+            "{}",
+            f.message
+        );
+        let plan = run(&config_for(d.path()), &[("MODEL_NAME", "qwen3")]).unwrap();
+        assert_eq!(plan.targets[0].model, "qwen3");
+    }
+
+    #[test]
+    fn not_found_required_or_not() {
+        let d = tempfile::tempdir().unwrap();
+        let mut c = config_for(&d.path().join("absent"));
+        let plan = run(&c, &[]).unwrap();
+        assert!(plan.agents.is_empty() && plan.targets.is_empty());
+        c.openclaw.required = true;
+        let err = run(&c, &[]).unwrap_err().to_string();
+        assert!(
+            err.contains(&d.path().join("absent/openclaw.json").display().to_string()),
+            "{err}"
+        );
+        assert!(err.contains("required"), "{err}");
+        c.openclaw.enabled = false;
+        assert!(run(&c, &[]).is_ok());
+    }
+
+    #[test]
+    fn standalone_targets() {
+        let mut c = Config {
+            source: "cp.toml".into(),
+            ..Config::default()
+        };
+        c.openclaw.enabled = false;
+        let t =
+            |name: &str, provider: &str, model: &str, env: Option<&str>, agent: Option<&str>| {
+                TargetSettings {
+                    name: name.into(),
+                    provider: provider.into(),
+                    model: model.into(),
+                    base_url: None,
+                    api: None,
+                    api_key_env: env.map(str::to_string),
+                    agent: agent.map(str::to_string),
+                }
+            };
+        c.targets = vec![
+            t("a", "openai", "gpt-5-mini", Some("KEY_A"), Some("team")),
+            t("b", "groq", "llama", Some("KEY_B"), Some("team")),
+            t("c", "ollama", "qwen3", None, None),
+            t("d", "mystery", "m", None, None),
+            t("e", "OpenAI", "gpt-5-mini", Some("KEY_A"), None),
+        ];
+        let plan = run(&c, &[("KEY_A", "sk-canary-DISCOVERY-7f3a")]).unwrap();
+        let names: Vec<&str> = plan.agents.iter().map(|a| a.agent.as_str()).collect();
+        assert_eq!(names, vec!["team", "c", "d", "e"]);
+        let team = &plan.agents[0];
+        assert_eq!(team.entries[0].role, Role::Primary);
+        assert_eq!(team.entries[1].role_label(), "fallback 1");
+        let ta = plan.target(team.entries[0].target.unwrap());
+        assert_eq!(ta.base_url, "https://api.openai.com/v1");
+        assert_eq!(ta.credential_label(), "env:KEY_A");
+        assert_eq!(
+            ta.credential.as_ref().unwrap().secret.expose(),
+            "sk-canary-DISCOVERY-7f3a"
+        );
+        // e shares a's target (same provider, model, base URL, key).
+        assert_eq!(plan.agents[3].entries[0].target, team.entries[0].target);
+        let f = team.entries[1].finding.clone().unwrap();
+        assert_eq!(f.reason, "missing_credential");
+        assert!(
+            f.message.contains("KEY_B") && f.message.contains("cp.toml"),
+            "{}",
+            f.message
+        );
+        assert!(plan.agents[1].entries[0].target.is_some());
+        assert_eq!(
+            plan.agents[2].entries[0].finding.as_ref().unwrap().reason,
+            "unknown_provider"
+        );
+        assert!(!format!("{plan:?}").contains("canary"));
+    }
 }

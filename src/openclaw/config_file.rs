@@ -1,0 +1,604 @@
+//! The OpenClaw config file: JSON5 with `$include` and `${VAR}` substitution, read the way
+//! OpenClaw reads it so clawprobe sees the same models and providers the gateway uses.
+//!
+//! Order: parse the file, resolve `$include`s (deep merge, siblings override included
+//! content), collect the config's own env (`env.vars`, and string keys directly under `env`),
+//! then substitute `${VAR}` in every string against process env, `<stateDir>/.env` and the
+//! config's env (first wins).
+//!
+//! A missing variable is not fatal, matching the real 2026.9.6 CLI, which logs
+//! `missing env var "X" at <key> - feature using this value will be unavailable`, keeps the
+//! literal `${X}` and carries on. clawprobe records each one ([`MissingVar`]) so the plan
+//! builder can warn and attach a finding to the routes that depend on it.
+
+use super::env::{MergedEnv, ProcessEnv};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Deepest `$include` nesting OpenClaw accepts.
+pub const MAX_INCLUDE_DEPTH: usize = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    #[error("cannot read OpenClaw config {path}: {message}; check OPENCLAW_CONFIG_PATH or [openclaw].config_path")]
+    Read { path: PathBuf, message: String },
+    #[error("invalid JSON5 in OpenClaw config {path} at line {line}, column {column}: {message}; fix the syntax there (comments and trailing commas are allowed)")]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("OpenClaw config {path}: `{key}`: {message}")]
+    Include {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+    #[error("cannot read {path}: {message}; fix its permissions or remove it")]
+    DotEnv { path: PathBuf, message: String },
+}
+
+/// A `${VAR}` that no env source defines; the literal `${VAR}` was kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MissingVar {
+    /// The config file (the main one; includes are merged into it).
+    pub path: PathBuf,
+    /// JSON key path of the string, e.g. `models.providers.local.baseUrl`.
+    pub key: String,
+    pub var: String,
+    /// `<stateDir>/.env`, named in the fix.
+    pub dotenv: PathBuf,
+}
+
+impl std::fmt::Display for MissingVar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "OpenClaw config {}: `{}` references ${{{}}} but {} is not set (OpenClaw keeps the literal and disables what uses it); set it in the environment, in {}, or in the config's env.vars, or write $${{{}}} for a literal",
+            self.path.display(),
+            self.key,
+            self.var,
+            self.var,
+            self.dotenv.display(),
+            self.var
+        )
+    }
+}
+
+/// A loaded, include-resolved and substituted config.
+pub struct LoadedConfig<'a> {
+    pub path: PathBuf,
+    pub value: Value,
+    /// The config file and every included file, in read order.
+    pub files: Vec<PathBuf>,
+    /// `<stateDir>/.env`, when it exists.
+    pub dotenv_path: Option<PathBuf>,
+    pub env: MergedEnv<'a>,
+    /// Every `${VAR}` left unsubstituted, in key order.
+    pub missing_vars: Vec<MissingVar>,
+}
+
+impl LoadedConfig<'_> {
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+}
+
+/// Reads `path` (JSON5), resolves includes, merges env, substitutes `${VAR}`.
+pub fn load<'a>(
+    path: &Path,
+    state_dir: &Path,
+    process: ProcessEnv<'a>,
+) -> Result<LoadedConfig<'a>, ConfigFileError> {
+    let mut files = Vec::new();
+    let raw = read_with_includes(path, &mut files)?;
+    let dotenv_file = state_dir.join(".env");
+    let dotenv = super::env::read_dotenv(&dotenv_file).map_err(|e| ConfigFileError::DotEnv {
+        path: dotenv_file.clone(),
+        message: e.to_string(),
+    })?;
+    let dotenv_path = dotenv.as_ref().map(|_| dotenv_file.clone());
+    let env = MergedEnv::new(process, dotenv.unwrap_or_default(), config_env_vars(&raw));
+    let mut value = raw;
+    let mut missing = Vec::new();
+    substitute(&mut value, "", &|name| env.get(name), &mut missing);
+    let missing_vars = missing
+        .into_iter()
+        .map(|(key, var)| MissingVar {
+            path: path.to_path_buf(),
+            key,
+            var,
+            dotenv: dotenv_file.clone(),
+        })
+        .collect();
+    Ok(LoadedConfig {
+        path: path.to_path_buf(),
+        value,
+        files,
+        dotenv_path,
+        env,
+        missing_vars,
+    })
+}
+
+/// Parses one JSON5 text; errors carry 1-based line and column.
+pub fn parse_json5(text: &str, path: &Path) -> Result<Value, ConfigFileError> {
+    json5::from_str::<Value>(text).map_err(|e| {
+        let (line, column) = e
+            .position()
+            .map(|p| (p.line + 1, p.column + 1))
+            .unwrap_or((0, 0));
+        let message = match e.code() {
+            Some(code) => code.to_string(),
+            None => e.to_string(),
+        };
+        ConfigFileError::Syntax {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message,
+        }
+    })
+}
+
+/// Reads `path` and resolves its `$include`s recursively.
+pub fn read_with_includes(path: &Path, files: &mut Vec<PathBuf>) -> Result<Value, ConfigFileError> {
+    let mut stack = Vec::new();
+    read_file(path, 0, &mut stack, files)
+}
+
+fn read_file(
+    path: &Path,
+    depth: usize,
+    stack: &mut Vec<PathBuf>,
+    files: &mut Vec<PathBuf>,
+) -> Result<Value, ConfigFileError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigFileError::Read {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let value = parse_json5(&text, path)?;
+    files.push(path.to_path_buf());
+    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    stack.push(canonical);
+    let out = resolve_includes(value, path, "", depth, stack, files);
+    stack.pop();
+    out
+}
+
+fn resolve_includes(
+    value: Value,
+    file: &Path,
+    key: &str,
+    depth: usize,
+    stack: &mut Vec<PathBuf>,
+    files: &mut Vec<PathBuf>,
+) -> Result<Value, ConfigFileError> {
+    match value {
+        Value::Object(map) => {
+            let mut base: Option<Value> = None;
+            let mut rest = Map::new();
+            for (k, v) in map {
+                if k == "$include" {
+                    base = Some(load_includes(
+                        &v,
+                        file,
+                        &join_key(key, &k),
+                        depth,
+                        stack,
+                        files,
+                    )?);
+                } else {
+                    let child = resolve_includes(v, file, &join_key(key, &k), depth, stack, files)?;
+                    rest.insert(k, child);
+                }
+            }
+            match base {
+                None => Ok(Value::Object(rest)),
+                Some(mut b) => {
+                    if rest.is_empty() {
+                        return Ok(b);
+                    }
+                    if !b.is_object() {
+                        return Err(ConfigFileError::Include {
+                            path: file.to_path_buf(),
+                            key: join_key(key, "$include"),
+                            message: "the included file is not an object, so sibling keys cannot be merged into it; remove the sibling keys or include an object".into(),
+                        });
+                    }
+                    deep_merge(&mut b, Value::Object(rest));
+                    Ok(b)
+                }
+            }
+        }
+        Value::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| resolve_includes(v, file, &format!("{key}[{i}]"), depth, stack, files))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        other => Ok(other),
+    }
+}
+
+fn load_includes(
+    spec: &Value,
+    file: &Path,
+    key: &str,
+    depth: usize,
+    stack: &mut Vec<PathBuf>,
+    files: &mut Vec<PathBuf>,
+) -> Result<Value, ConfigFileError> {
+    let bad = |message: String| ConfigFileError::Include {
+        path: file.to_path_buf(),
+        key: key.to_string(),
+        message,
+    };
+    let paths: Vec<&str> = match spec {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(items) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .ok_or_else(|| bad("every entry must be a path string".into()))
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err(bad("must be a path string or a list of path strings".into())),
+    };
+    if depth + 1 > MAX_INCLUDE_DEPTH {
+        return Err(bad(format!(
+            "includes are nested deeper than {MAX_INCLUDE_DEPTH} levels; flatten the include chain"
+        )));
+    }
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let mut merged: Option<Value> = None;
+    for p in paths {
+        let target = dir.join(p);
+        if !target.is_file() {
+            return Err(bad(format!(
+                "included file {} does not exist (paths are relative to {}); fix the path or create the file",
+                target.display(),
+                file.display()
+            )));
+        }
+        let canonical = std::fs::canonicalize(&target).unwrap_or_else(|_| target.clone());
+        if stack.contains(&canonical) {
+            return Err(bad(format!(
+                "include cycle: {} is already being included; remove one of the `$include`s",
+                target.display()
+            )));
+        }
+        let v = read_file(&target, depth + 1, stack, files)?;
+        match &mut merged {
+            None => merged = Some(v),
+            Some(m) => deep_merge(m, v),
+        }
+    }
+    Ok(merged.unwrap_or(Value::Object(Map::new())))
+}
+
+/// Merges `over` into `base`: objects key by key (recursively), anything else replaced.
+pub fn deep_merge(base: &mut Value, over: Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) if existing.is_object() && v.is_object() => {
+                        deep_merge(existing, v)
+                    }
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+fn join_key(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+/// The config's own env: `env.vars.*` and string values directly under `env` (both forms
+/// exist in OpenClaw configs). Values are taken raw (before substitution).
+pub fn config_env_vars(config: &Value) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Some(env) = config.get("env").and_then(Value::as_object) else {
+        return out;
+    };
+    if let Some(vars) = env.get("vars").and_then(Value::as_object) {
+        for (k, v) in vars {
+            if let Some(s) = v.as_str() {
+                out.insert(k.clone(), s.to_string());
+            }
+        }
+    }
+    for (k, v) in env {
+        if k == "vars" || k == "shellEnv" {
+            continue;
+        }
+        if let Some(s) = v.as_str() {
+            out.entry(k.clone()).or_insert_with(|| s.to_string());
+        }
+    }
+    out
+}
+
+fn is_var_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_uppercase() || c == '_')
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Substitutes `${VAR}` in one string. `$${VAR}` yields a literal `${VAR}`; `${lower}` and
+/// other non-matching forms are left as written. Unset variables stay as the literal
+/// `${VAR}` and are returned by name.
+pub fn substitute_str(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> (String, Vec<String>) {
+    let mut out = String::with_capacity(s.len());
+    let mut missing = Vec::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if let Some(after) = tail.strip_prefix("$${") {
+            if let Some(end) = after.find('}') {
+                if is_var_name(&after[..end]) {
+                    out.push_str("${");
+                    out.push_str(&after[..end]);
+                    out.push('}');
+                    rest = &after[end + 1..];
+                    continue;
+                }
+            }
+        } else if let Some(after) = tail.strip_prefix("${") {
+            if let Some(end) = after.find('}') {
+                let name = &after[..end];
+                if is_var_name(name) {
+                    match lookup(name) {
+                        Some(v) => out.push_str(&v),
+                        None => {
+                            out.push_str(&tail[..end + 3]);
+                            missing.push(name.to_string());
+                        }
+                    }
+                    rest = &after[end + 1..];
+                    continue;
+                }
+            }
+        }
+        out.push('$');
+        rest = &tail[1..];
+    }
+    out.push_str(rest);
+    (out, missing)
+}
+
+fn substitute(
+    value: &mut Value,
+    key: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    missing: &mut Vec<(String, String)>,
+) {
+    match value {
+        Value::String(s) if s.contains('$') => {
+            let (new, vars) = substitute_str(s, lookup);
+            *s = new;
+            missing.extend(vars.into_iter().map(|v| (key.to_string(), v)));
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter_mut().enumerate() {
+                substitute(v, &format!("{key}[{i}]"), lookup, missing);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                substitute(v, &join_key(key, k), lookup, missing);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn json5_comments_trailing_commas_and_big_ints() {
+        let v = parse_json5(
+            "{ // c\n a: 1, /* b */ 'b': [1,2,], big: 1767225600123456789, }",
+            Path::new("x"),
+        )
+        .unwrap();
+        assert_eq!(v["a"], json!(1));
+        assert_eq!(v["b"], json!([1, 2]));
+        assert_eq!(v["big"].as_i64(), Some(1767225600123456789));
+    }
+
+    #[test]
+    fn syntax_error_names_file_line_column() {
+        let err = parse_json5("{\n  a: 1,\n  b: ,\n}", Path::new("/x/openclaw.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/x/openclaw.json"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("column"), "{err}");
+    }
+
+    #[test]
+    fn includes_merge_with_siblings_overriding() {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "sub/models.json5",
+            "{ models: { providers: { a: { baseUrl: 'http://inc', api: 'ollama' } } }, x: 1 }",
+        );
+        write(d.path(), "sub/more.json5", "{ y: 2, x: 3 }");
+        let main = write(
+            d.path(),
+            "openclaw.json",
+            "{ $include: ['sub/models.json5', 'sub/more.json5'], x: 9, models: { providers: { a: { baseUrl: 'http://main' } } } }",
+        );
+        let mut files = vec![];
+        let v = read_with_includes(&main, &mut files).unwrap();
+        assert_eq!(v["x"], json!(9));
+        assert_eq!(v["y"], json!(2));
+        assert_eq!(
+            v["models"]["providers"]["a"]["baseUrl"],
+            json!("http://main")
+        );
+        assert_eq!(v["models"]["providers"]["a"]["api"], json!("ollama"));
+        assert_eq!(files.len(), 3);
+    }
+
+    #[test]
+    fn nested_include_is_relative_to_including_file() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "a/b/leaf.json5", "{ leaf: true }");
+        write(
+            d.path(),
+            "a/mid.json5",
+            "{ $include: 'b/leaf.json5', mid: true }",
+        );
+        let main = write(
+            d.path(),
+            "openclaw.json",
+            "{ agents: { $include: './a/mid.json5' } }",
+        );
+        let v = read_with_includes(&main, &mut vec![]).unwrap();
+        assert_eq!(v["agents"], json!({"leaf": true, "mid": true}));
+    }
+
+    #[test]
+    fn missing_include_names_including_file() {
+        let d = tempfile::tempdir().unwrap();
+        let main = write(d.path(), "openclaw.json", "{ $include: 'nope.json5' }");
+        let err = read_with_includes(&main, &mut vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("openclaw.json"), "{err}");
+        assert!(err.contains("nope.json5"), "{err}");
+        assert!(err.contains("$include"), "{err}");
+    }
+
+    #[test]
+    fn include_cycle_is_detected() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "a.json5", "{ $include: 'b.json5' }");
+        write(d.path(), "b.json5", "{ $include: 'a.json5' }");
+        let main = write(d.path(), "openclaw.json", "{ $include: 'a.json5' }");
+        let err = read_with_includes(&main, &mut vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cycle"), "{err}");
+    }
+
+    #[test]
+    fn include_depth_limit() {
+        let d = tempfile::tempdir().unwrap();
+        // openclaw.json -> f1 -> ... -> fN
+        let chain = |n: usize| {
+            for i in 1..=n {
+                let body = if i == n {
+                    "{ deep: true }".to_string()
+                } else {
+                    format!("{{ $include: 'f{}.json5' }}", i + 1)
+                };
+                write(d.path(), &format!("f{i}.json5"), &body);
+            }
+            write(d.path(), "openclaw.json", "{ $include: 'f1.json5' }")
+        };
+        let ok = chain(MAX_INCLUDE_DEPTH);
+        assert_eq!(
+            read_with_includes(&ok, &mut vec![]).unwrap()["deep"],
+            json!(true)
+        );
+        let too_deep = chain(MAX_INCLUDE_DEPTH + 1);
+        let err = read_with_includes(&too_deep, &mut vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("deeper than 10"), "{err}");
+    }
+
+    #[test]
+    fn substitution_and_escape() {
+        let look = |k: &str| match k {
+            "A_1" => Some("x".to_string()),
+            _ => None,
+        };
+        let ok = |s: &str| {
+            let (out, missing) = substitute_str(s, &look);
+            assert!(missing.is_empty(), "{s}: {missing:?}");
+            out
+        };
+        assert_eq!(ok("pre-${A_1}-post"), "pre-x-post");
+        assert_eq!(ok("$${A_1} and ${A_1}"), "${A_1} and x");
+        assert_eq!(ok("${lower} $5 $"), "${lower} $5 $");
+        assert_eq!(
+            substitute_str("a ${MISSING} ${A_1} ${ALSO_NOT}", &look),
+            (
+                "a ${MISSING} x ${ALSO_NOT}".to_string(),
+                vec!["MISSING".to_string(), "ALSO_NOT".to_string()]
+            )
+        );
+    }
+
+    #[test]
+    fn load_uses_env_sources_in_order_and_records_missing_vars() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), ".env", "FROM_DOT=dot\nBOTH=dot\n");
+        let cfg = write(
+            d.path(),
+            "openclaw.json",
+            "{ env: { vars: { FROM_CFG: 'cfg', BOTH: 'cfg' } }, a: '${FROM_DOT}', b: '${FROM_CFG}', c: '${BOTH}', d: '${PROC}' }",
+        );
+        let process = |k: &str| (k == "PROC").then(|| "proc".to_string());
+        let loaded = load(&cfg, d.path(), &process).unwrap();
+        assert_eq!(loaded.value["a"], json!("dot"));
+        assert_eq!(loaded.value["b"], json!("cfg"));
+        assert_eq!(loaded.value["c"], json!("dot"));
+        assert_eq!(loaded.value["d"], json!("proc"));
+        assert_eq!(loaded.dotenv_path, Some(d.path().join(".env")));
+
+        let bad = write(
+            d.path(),
+            "bad.json",
+            "{ models: { providers: { x: { headers: ['ok', '${NOPE_VAR}'] } } } }",
+        );
+        let loaded = load(&bad, d.path(), &no_env).unwrap();
+        // Kept literally, as OpenClaw 2026.9.6 does, and recorded with its key path.
+        assert_eq!(
+            loaded.value["models"]["providers"]["x"]["headers"][1],
+            json!("${NOPE_VAR}")
+        );
+        assert_eq!(loaded.missing_vars.len(), 1);
+        let m = &loaded.missing_vars[0];
+        assert_eq!(
+            (m.key.as_str(), m.var.as_str()),
+            ("models.providers.x.headers[1]", "NOPE_VAR")
+        );
+        let text = m.to_string();
+        assert!(text.contains("bad.json"), "{text}");
+        assert!(text.contains("models.providers.x.headers[1]"), "{text}");
+        assert!(text.contains("NOPE_VAR") && text.contains(".env"), "{text}");
+    }
+}
