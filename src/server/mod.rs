@@ -497,6 +497,120 @@ mod tests {
         assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
     }
 
+    /// How long until the server closes a connection on which the client sends `send`
+    /// and then nothing.
+    fn closed_after(port: u16, send: &[u8]) -> Duration {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let started = std::time::Instant::now();
+        s.write_all(send).unwrap();
+        let mut buf = [0u8; 1024];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return started.elapsed(),
+                Ok(_) => {}
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_connections_are_closed_and_capped() {
+        let listener = bind("127.0.0.1:0", "test.toml").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = watch::channel(false);
+        let limits = Limits {
+            max_connections: 2,
+            header_read_timeout: Duration::from_millis(400),
+            shutdown_grace: Duration::from_secs(1),
+        };
+        let task = tokio::spawn(serve(listener, Arc::new(Fake), limits, rx));
+
+        // A client that connects and never sends a byte is cut off too.
+        let t = tokio::task::spawn_blocking(move || closed_after(port, b""))
+            .await
+            .unwrap();
+        assert!(t < Duration::from_secs(3), "idle connection held for {t:?}");
+        // Keep-alive: after one answered request, an idle connection is closed as well.
+        let t = tokio::task::spawn_blocking(move || {
+            closed_after(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        })
+        .await
+        .unwrap();
+        assert!(
+            t < Duration::from_secs(3),
+            "keep-alive connection held for {t:?}"
+        );
+
+        // At the cap, a third client waits until a slot frees (here: the idle timeout).
+        let hold = || {
+            let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            s
+        };
+        let (a, b) = (hold(), hold());
+        let started = std::time::Instant::now();
+        let out = tokio::task::spawn_blocking(move || raw(port, "GET /healthz HTTP/1.0\r\n\r\n"))
+            .await
+            .unwrap();
+        assert!(out.starts_with("HTTP/1.0 200"), "{out}");
+        assert!(
+            started.elapsed() >= Duration::from_millis(250),
+            "served past the connection cap after {:?}",
+            started.elapsed()
+        );
+        drop((a, b));
+        tx.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(3), task)
+            .await
+            .expect("server stops")
+            .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tls_handshake_has_a_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::write(dir.path().join("c.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.path().join("k.pem"), key.serialize_pem()).unwrap();
+        let web = dir.path().join("web.yml");
+        std::fs::write(
+            &web,
+            "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n",
+        )
+        .unwrap();
+        let web = Arc::new(webconfig::WebConfig::load(&web).unwrap());
+        let listener = bind("127.0.0.1:0", "test.toml").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = watch::channel(false);
+        let limits = Limits {
+            max_connections: 4,
+            header_read_timeout: Duration::from_millis(400),
+            shutdown_grace: Duration::from_secs(1),
+        };
+        let task = tokio::spawn(serve_with(listener, Arc::new(Fake), limits, Some(web), rx));
+        // Silent client, and a client that starts a ClientHello and stalls.
+        for send in [&b""[..], &[0x16, 0x03, 0x01, 0x00, 0x40, 0x01][..]] {
+            let t = tokio::task::spawn_blocking(move || closed_after(port, send))
+                .await
+                .unwrap();
+            assert!(t < Duration::from_secs(3), "handshake held for {t:?}");
+        }
+        // Plain HTTP on the TLS port gets no HTTP answer.
+        let out = tokio::task::spawn_blocking(move || raw(port, "GET /metrics HTTP/1.0\r\n\r\n"))
+            .await
+            .unwrap();
+        assert!(!out.contains("200"), "{out}");
+        tx.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(3), task)
+            .await
+            .expect("server stops")
+            .unwrap();
+    }
+
     #[test]
     fn bind_error_names_address_and_key() {
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -304,6 +304,35 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// serde quotes the offending value in type errors (`invalid type: string "hunter2",
+/// expected a map`); in this file that value may be a password, so it is dropped. Key
+/// names (quoted with backticks) stay.
+fn scrub_values(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(i) = rest.find("string \"") {
+        out.push_str(&rest[..i]);
+        out.push_str("a string");
+        let after = &rest[i + "string \"".len()..];
+        // serde escapes inner quotes, so the first unescaped `"` ends the value.
+        let mut end = after.len();
+        let mut escaped = false;
+        for (j, c) in after.char_indices() {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => {
+                    end = j + 1;
+                    break;
+                }
+                _ => escaped = false,
+            }
+        }
+        rest = &after[end.min(after.len())..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn resolve(base: &Path, p: &str) -> PathBuf {
     let p = Path::new(p);
     if p.is_absolute() {
@@ -325,7 +354,7 @@ fn read(path: &Path) -> Result<Loaded, WebConfigError> {
         serde_yaml::from_str::<Option<RawFile>>(&text)
             .map_err(|e| WebConfigError::Parse {
                 path: path.display().to_string(),
-                msg: e.to_string(),
+                msg: scrub_values(&e.to_string()),
             })?
             .unwrap_or_default()
     };
@@ -467,6 +496,16 @@ mod tests {
         assert!(e.contains("key_fiel"), "{e}");
         let e = err("basic_auth_user:\n  a: b\n");
         assert!(e.contains("basic_auth_user"), "{e}");
+        // A password typed where a map belongs is not echoed back.
+        let e = err("basic_auth_users: \"hunter2\"\n");
+        assert!(
+            e.contains("basic_auth_users") && !e.contains("hunter2"),
+            "{e}"
+        );
+        assert_eq!(
+            scrub_values(r#"x: invalid type: string "a\"b", expected y; string "c""#),
+            "x: invalid type: a string, expected y; a string"
+        );
     }
 
     #[test]
