@@ -7,12 +7,16 @@
 use sha2::{Digest, Sha256};
 
 /// A credential value. Cloning is cheap enough for the number of keys an install holds.
+/// The fingerprint is computed once: target keys (which hold it) are compared on every
+/// scheduling decision.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret(String, String);
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        let value = value.into();
+        let fp = fingerprint_of(&value);
+        Secret(value, fp)
     }
 
     /// The raw value, for building an auth header. Never log or format the result.
@@ -26,10 +30,14 @@ impl Secret {
 
     /// A short, stable, non-reversible label: `fp:` and the first 8 hex digits of SHA-256.
     pub fn fingerprint(&self) -> String {
-        let digest = Sha256::digest(self.0.as_bytes());
-        let hex: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
-        format!("fp:{hex}")
+        self.1.clone()
     }
+}
+
+fn fingerprint_of(value: &str) -> String {
+    let digest = Sha256::digest(value.as_bytes());
+    let hex: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("fp:{hex}")
 }
 
 impl std::fmt::Debug for Secret {

@@ -37,12 +37,7 @@ pub(crate) trait Engine: Send + Sync + 'static {
     fn spawn(self: Arc<Self>, shutdown: watch::Receiver<bool>) -> JoinHandle<()>;
 }
 
-// ---------------------------------------------------------------------------------------
-// MERGE: the real engine. Enable this block (delete its `#[cfg(any())]`) and disable the
-// idle block below (put `#[cfg(any())]` on it) once `crate::schedule::Scheduler` and
-// `crate::probe::http::HttpExecutor` are merged; adapt the executor constructor if needed.
-// ---------------------------------------------------------------------------------------
-#[cfg(any())]
+/// The real engine: the budgeted scheduler driving the HTTP executor.
 mod engine_impl {
     use super::*;
     use crate::schedule::Scheduler;
@@ -84,11 +79,11 @@ mod engine_impl {
         plan: Arc<ProbePlan>,
         store: Arc<Store>,
         metrics: Arc<Metrics>,
-    ) -> Arc<dyn Engine> {
-        let executor: Arc<dyn crate::probe::Executor> =
-            Arc::new(crate::probe::http::HttpExecutor::new(
-                Duration::from_secs_f64(config.schedule.probe_timeout_seconds),
-            ));
+    ) -> anyhow::Result<Arc<dyn Engine>> {
+        let executor: Arc<dyn crate::probe::Executor> = Arc::new(
+            crate::probe::http::HttpExecutor::from_config(config)
+                .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?,
+        );
         let s = Scheduler::new(
             config.schedule.clone(),
             config.budget.clone(),
@@ -97,52 +92,7 @@ mod engine_impl {
             metrics,
         );
         s.set_plan(plan);
-        s
-    }
-}
-
-// MERGE: temporary stand-in until the scheduler is merged: holds the plan, never probes.
-mod engine_impl {
-    use super::*;
-
-    struct IdleEngine {
-        plan: Mutex<Arc<ProbePlan>>,
-    }
-
-    impl Engine for IdleEngine {
-        fn set_plan(&self, plan: Arc<ProbePlan>) {
-            *self.plan.lock().expect("plan lock") = plan;
-        }
-        fn plan(&self) -> Arc<ProbePlan> {
-            self.plan.lock().expect("plan lock").clone()
-        }
-        fn set_settings(&self, _: ScheduleSettings, _: BudgetSettings) {}
-        fn first_cycle_done(&self) -> bool {
-            true
-        }
-        fn budget_remaining(&self) -> Vec<BudgetRemaining> {
-            Vec::new()
-        }
-        fn probe_now(&self, _: TargetId, _: Tier) -> BoxFuture<'_, Result<ProbeResult, NotSent>> {
-            Box::pin(async { Err(NotSent("scheduler_unavailable".into())) })
-        }
-        fn spawn(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
-            tokio::spawn(async move {
-                let _ = shutdown.wait_for(|s| *s).await;
-            })
-        }
-    }
-
-    pub(super) fn make_engine(
-        _config: &Config,
-        plan: Arc<ProbePlan>,
-        _store: Arc<Store>,
-        _metrics: Arc<Metrics>,
-    ) -> Arc<dyn Engine> {
-        tracing::warn!("this build has no scheduler: nothing is probed");
-        Arc::new(IdleEngine {
-            plan: Mutex::new(plan),
-        })
+        Ok(s)
     }
 }
 
@@ -418,7 +368,7 @@ pub async fn run_with(
     let store = Arc::new(Store::new());
     metrics.sync_plan(&plan);
     metrics.set_reload(true, SystemTime::now());
-    let engine = engine_impl::make_engine(&config, plan.clone(), store.clone(), metrics.clone());
+    let engine = engine_impl::make_engine(&config, plan.clone(), store.clone(), metrics.clone())?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let engine_task = engine.clone().spawn(stop_rx.clone());

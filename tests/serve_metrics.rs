@@ -386,9 +386,8 @@ fn port_in_use_is_a_clear_error() {
 }
 
 /// Needs `plan::build` to turn `[[targets]]` into targets (discovery branch) and the
-/// scheduler + HTTP executor (schedule/probe branches). MERGE: remove the `#[ignore]`.
+/// scheduler + HTTP executor (schedule/probe branches).
 #[test]
-#[ignore = "needs plan::build, the scheduler and the HTTP executor merged"]
 fn standalone_targets_are_probed_and_exported() {
     let srv = Server::start();
     let body = srv.get("/metrics").2;

@@ -1,0 +1,253 @@
+//! Per-credential gates: retry-after, exponential backoff and minimum spacing.
+//!
+//! Keyed by [`Target::credential_key`](crate::plan::Target::credential_key) (provider + base
+//! URL + credential fingerprint), because rate limits, retry-after and key spacing belong
+//! to the credential, not to one model. Pure logic: every call takes `now`.
+
+use crate::class::Class;
+use crate::probe::ProbeResult;
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
+
+/// Retry-after or reset times further out than this are treated as this: a provider
+/// (or a parsing slip) must not silence a credential for a week.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Why a probe was not sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SkipReason {
+    /// The generation budget is spent.
+    Budget,
+    /// The credential is backing off after rate_limit / overloaded results.
+    Backoff,
+    /// The provider asked to wait (retry-after, or a rate-limit reset with nothing left).
+    RetryAfter,
+}
+
+impl SkipReason {
+    /// The `reason` label of `clawprobe_probes_skipped_total`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Budget => "budget",
+            SkipReason::Backoff => "backoff",
+            SkipReason::RetryAfter => "retry_after",
+        }
+    }
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Exponential backoff: `base`, doubling per step, at most `max`.
+pub fn backoff_delay(base: Duration, max: Duration, level: u32) -> Duration {
+    if level == 0 {
+        return Duration::ZERO;
+    }
+    let factor = 1u32
+        .checked_shl(level.saturating_sub(1).min(31))
+        .unwrap_or(u32::MAX);
+    base.checked_mul(factor).unwrap_or(max).min(max)
+}
+
+/// The state of one credential.
+#[derive(Clone, Debug, Default)]
+pub struct CredentialGate {
+    /// No request before this (retry-after / rate-limit reset).
+    pub retry_until: Option<Instant>,
+    /// No request before this (exponential backoff).
+    pub backoff_until: Option<Instant>,
+    /// Consecutive rate_limit / overloaded results.
+    pub backoff_level: u32,
+    /// When the last request with this credential was sent.
+    pub last_sent: Option<Instant>,
+    /// The next free start slot for spreading same-credential probes (reserved ahead).
+    pub next_slot: Option<Instant>,
+}
+
+impl CredentialGate {
+    /// Whether a request may be sent now, and if not, why.
+    pub fn check(&self, now: Instant) -> Result<(), SkipReason> {
+        if self.retry_until.is_some_and(|t| now < t) {
+            return Err(SkipReason::RetryAfter);
+        }
+        if self.backoff_until.is_some_and(|t| now < t) {
+            return Err(SkipReason::Backoff);
+        }
+        Ok(())
+    }
+
+    /// When the gate opens (now if it is open).
+    pub fn open_at(&self, now: Instant) -> Instant {
+        [self.retry_until, self.backoff_until]
+            .into_iter()
+            .flatten()
+            .fold(now, Instant::max)
+    }
+
+    /// Reserves a start slot at least `spacing` after the previous reservation.
+    pub fn reserve_slot(&mut self, now: Instant, spacing: Duration) -> Instant {
+        let slot = self.next_slot.map_or(now, |s| s.max(now));
+        self.next_slot = Some(slot + spacing);
+        slot
+    }
+
+    /// When the next request may start given the spacing to the last one sent.
+    pub fn spacing_ready_at(&self, now: Instant, spacing: Duration) -> Instant {
+        self.last_sent.map_or(now, |t| (t + spacing).max(now))
+    }
+
+    /// Learns from a finished probe: retry-after, exhausted limits with a reset time,
+    /// and backoff on rate_limit / overloaded (reset by an ok).
+    pub fn observe(
+        &mut self,
+        result: &ProbeResult,
+        now: Instant,
+        wall_now: SystemTime,
+        base: Duration,
+        max: Duration,
+    ) {
+        let mut wait: Option<Duration> = result.rate_limits.retry_after;
+        for e in &result.rate_limits.entries {
+            if e.remaining.is_some_and(|r| r <= 0.0) {
+                if let Some(reset) = e.reset_at {
+                    let d = reset.duration_since(wall_now).unwrap_or(Duration::ZERO);
+                    wait = Some(wait.map_or(d, |w| w.max(d)));
+                }
+            }
+        }
+        if let Some(w) = wait {
+            let until = now + w.min(MAX_RETRY_AFTER);
+            self.retry_until = Some(self.retry_until.map_or(until, |t| t.max(until)));
+        }
+        match result.class {
+            Class::RateLimit | Class::Overloaded => {
+                self.backoff_level = self.backoff_level.saturating_add(1);
+                self.backoff_until = Some(now + backoff_delay(base, max, self.backoff_level));
+            }
+            Class::Ok => {
+                self.backoff_level = 0;
+                self.backoff_until = None;
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::Tier;
+    use crate::ratelimit::{RateLimitEntry, RateLimitInfo};
+
+    fn result(class: Class, rl: RateLimitInfo) -> ProbeResult {
+        ProbeResult {
+            target: 0,
+            tier: Tier::Metadata,
+            class,
+            reason: String::new(),
+            http_status: None,
+            latency: Duration::ZERO,
+            rate_limits: rl,
+            usage: None,
+            at: SystemTime::now(),
+            message: None,
+        }
+    }
+
+    #[test]
+    fn delay_doubles_and_caps() {
+        let b = Duration::from_secs(60);
+        let m = Duration::from_secs(3600);
+        let d: Vec<u64> = (0..9).map(|l| backoff_delay(b, m, l).as_secs()).collect();
+        assert_eq!(d, [0, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+        assert_eq!(backoff_delay(b, m, 200), m);
+    }
+
+    #[test]
+    fn rate_limit_backs_off_and_ok_resets() {
+        let t = Instant::now();
+        let (b, m) = (Duration::from_secs(10), Duration::from_secs(100));
+        let mut g = CredentialGate::default();
+        g.observe(
+            &result(Class::RateLimit, RateLimitInfo::default()),
+            t,
+            SystemTime::now(),
+            b,
+            m,
+        );
+        assert_eq!(
+            g.check(t + Duration::from_secs(9)),
+            Err(SkipReason::Backoff)
+        );
+        assert_eq!(g.check(t + Duration::from_secs(10)), Ok(()));
+        g.observe(
+            &result(Class::Overloaded, RateLimitInfo::default()),
+            t,
+            SystemTime::now(),
+            b,
+            m,
+        );
+        assert_eq!(g.open_at(t), t + Duration::from_secs(20));
+        g.observe(
+            &result(Class::Ok, RateLimitInfo::default()),
+            t,
+            SystemTime::now(),
+            b,
+            m,
+        );
+        assert_eq!(g.backoff_level, 0);
+        assert_eq!(g.check(t), Ok(()));
+    }
+
+    #[test]
+    fn retry_after_and_exhausted_reset_block() {
+        let t = Instant::now();
+        let wall = SystemTime::now();
+        let (b, m) = (Duration::from_secs(10), Duration::from_secs(100));
+        let mut g = CredentialGate::default();
+        let rl = RateLimitInfo {
+            entries: vec![],
+            retry_after: Some(Duration::from_secs(30)),
+        };
+        g.observe(&result(Class::Auth, rl), t, wall, b, m);
+        assert_eq!(
+            g.check(t + Duration::from_secs(29)),
+            Err(SkipReason::RetryAfter)
+        );
+        assert_eq!(g.check(t + Duration::from_secs(30)), Ok(()));
+
+        let rl = RateLimitInfo {
+            entries: vec![RateLimitEntry {
+                resource: "requests".into(),
+                limit: Some(100.0),
+                remaining: Some(0.0),
+                reset_at: Some(wall + Duration::from_secs(90)),
+            }],
+            retry_after: None,
+        };
+        g.observe(&result(Class::Ok, rl), t, wall, b, m);
+        assert_eq!(
+            g.check(t + Duration::from_secs(89)),
+            Err(SkipReason::RetryAfter)
+        );
+        assert_eq!(g.check(t + Duration::from_secs(90)), Ok(()));
+    }
+
+    #[test]
+    fn slots_are_spaced() {
+        let t = Instant::now();
+        let s = Duration::from_secs(2);
+        let mut g = CredentialGate::default();
+        assert_eq!(g.reserve_slot(t, s), t);
+        assert_eq!(g.reserve_slot(t, s), t + s);
+        assert_eq!(
+            g.reserve_slot(t + Duration::from_secs(10), s),
+            t + Duration::from_secs(10)
+        );
+        g.last_sent = Some(t);
+        assert_eq!(g.spacing_ready_at(t + Duration::from_secs(1), s), t + s);
+    }
+}

@@ -1,0 +1,476 @@
+//! The generation budget: the ONE place that decides whether a generation probe may be sent.
+//!
+//! Pure logic (no I/O, no clock of its own: every call takes `now`), so it is unit-tested
+//! directly and driven by a paused tokio clock in the scheduler simulation.
+//!
+//! Rules:
+//! - Caps per day on generation requests and tokens, per provider (`provider_*_per_day`,
+//!   overridden by `[budget.providers.<id>]`) and global (`global_*_per_day`). A cap of 0
+//!   allows nothing: a cap is a promise about spend, so 0 never means "unlimited".
+//! - The day is a fixed 24-hour window on the monotonic clock, starting when the scheduler
+//!   was created (not the UTC day): it cannot jump with NTP or DST, and a paused test clock
+//!   drives it. A restart starts a fresh window (the state is not persisted).
+//! - A probe *reserves* one request and an estimate of its tokens before it is sent; when
+//!   the response arrives the reservation is settled with the tokens the response reported
+//!   (`ProbeResult.usage`). The estimate is the largest probe seen for that provider (at
+//!   least [`DEFAULT_TOKEN_ESTIMATE`]), so concurrent probes cannot jointly overshoot a cap
+//!   unless a provider suddenly reports more tokens than it ever did before.
+//! - A caller may ask to leave `headroom` untouched: model-generation probes leave room for
+//!   the per-credential probes still due in the window, so a large fleet of models cannot
+//!   starve the per-credential checks (billing and key limits are per key).
+
+use crate::config::BudgetSettings;
+use crate::metrics::BudgetRemaining;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Length of one budget window.
+pub const WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Tokens assumed for a generation probe of a provider never seen before (a one-token
+/// completion of a one-word prompt reports about 10).
+pub const DEFAULT_TOKEN_ESTIMATE: u64 = 32;
+
+/// Requests and tokens, used, reserved or to be left free.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Amount {
+    pub requests: u64,
+    pub tokens: u64,
+}
+
+/// What a caller asks to leave free after its reservation, per provider and globally.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Headroom {
+    pub provider: Amount,
+    pub global: Amount,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Counter {
+    /// Requests sent (reserved or settled) in this window.
+    requests: u64,
+    /// Tokens reported by settled probes.
+    tokens: u64,
+    /// Tokens reserved by probes still in flight.
+    reserved_tokens: u64,
+}
+
+impl Counter {
+    fn fits(&self, cap: Amount, want_tokens: u64, headroom: Amount) -> bool {
+        let requests = self
+            .requests
+            .saturating_add(1)
+            .saturating_add(headroom.requests);
+        let tokens = self
+            .tokens
+            .saturating_add(self.reserved_tokens)
+            .saturating_add(want_tokens)
+            .saturating_add(headroom.tokens);
+        requests <= cap.requests && tokens <= cap.tokens
+    }
+
+    fn used(&self) -> Amount {
+        Amount {
+            requests: self.requests,
+            tokens: self.tokens.saturating_add(self.reserved_tokens),
+        }
+    }
+}
+
+/// A granted reservation; hand it back to [`Budget::settle`] or [`Budget::cancel`].
+#[derive(Debug, PartialEq, Eq)]
+#[must_use = "settle or cancel a reservation"]
+pub struct Reservation {
+    provider: String,
+    window: u64,
+    tokens: u64,
+}
+
+/// Per-day generation budget state.
+#[derive(Debug)]
+pub struct Budget {
+    settings: BudgetSettings,
+    start: Instant,
+    window: u64,
+    global: Counter,
+    providers: BTreeMap<String, Counter>,
+    /// Largest token count a probe of each provider reported (survives windows).
+    estimates: BTreeMap<String, u64>,
+}
+
+impl Budget {
+    pub fn new(settings: BudgetSettings, now: Instant) -> Self {
+        Budget {
+            settings,
+            start: now,
+            window: 0,
+            global: Counter::default(),
+            providers: BTreeMap::new(),
+            estimates: BTreeMap::new(),
+        }
+    }
+
+    /// New caps apply at once; what was spent in this window still counts.
+    pub fn set_settings(&mut self, settings: BudgetSettings) {
+        self.settings = settings;
+    }
+
+    /// The caps that apply to `provider`.
+    pub fn provider_cap(&self, provider: &str) -> Amount {
+        let o = self.settings.providers.get(provider);
+        Amount {
+            requests: o
+                .and_then(|o| o.requests_per_day)
+                .unwrap_or(self.settings.provider_requests_per_day),
+            tokens: o
+                .and_then(|o| o.tokens_per_day)
+                .unwrap_or(self.settings.provider_tokens_per_day),
+        }
+    }
+
+    pub fn global_cap(&self) -> Amount {
+        Amount {
+            requests: self.settings.global_requests_per_day,
+            tokens: self.settings.global_tokens_per_day,
+        }
+    }
+
+    /// Tokens a probe of `provider` is assumed to cost before it reports.
+    pub fn estimate(&self, provider: &str) -> u64 {
+        self.estimates
+            .get(provider)
+            .copied()
+            .unwrap_or(0)
+            .max(DEFAULT_TOKEN_ESTIMATE)
+    }
+
+    /// When the current window started and ends (after rolling to `now`).
+    pub fn window_bounds(&mut self, now: Instant) -> (Instant, Instant) {
+        self.roll(now);
+        let begin = self.start + WINDOW * (self.window as u32);
+        (begin, begin + WINDOW)
+    }
+
+    fn roll(&mut self, now: Instant) {
+        let idx = now.saturating_duration_since(self.start).as_secs() / WINDOW.as_secs();
+        if idx != self.window {
+            self.window = idx;
+            self.global = Counter::default();
+            self.providers.clear();
+        }
+    }
+
+    /// Reserves one generation request of `provider` if every cap still fits it plus
+    /// `headroom`; `None` means over budget: skip the probe, do not send it.
+    pub fn try_reserve(
+        &mut self,
+        provider: &str,
+        headroom: Headroom,
+        now: Instant,
+    ) -> Option<Reservation> {
+        self.roll(now);
+        let tokens = self.estimate(provider);
+        let pcap = self.provider_cap(provider);
+        let gcap = self.global_cap();
+        let pc = self.providers.get(provider).copied().unwrap_or_default();
+        if !pc.fits(pcap, tokens, headroom.provider)
+            || !self.global.fits(gcap, tokens, headroom.global)
+        {
+            return None;
+        }
+        for c in [
+            self.providers.entry(provider.to_string()).or_default(),
+            &mut self.global,
+        ] {
+            c.requests += 1;
+            c.reserved_tokens += tokens;
+        }
+        Some(Reservation {
+            provider: provider.to_string(),
+            window: self.window,
+            tokens,
+        })
+    }
+
+    /// Settles a reservation with the tokens the response reported. A reservation from an
+    /// earlier window only updates the estimate (that window's counters are gone).
+    pub fn settle(&mut self, r: Reservation, actual_tokens: u64, now: Instant) {
+        self.roll(now);
+        let est = self.estimates.entry(r.provider.clone()).or_insert(0);
+        *est = (*est).max(actual_tokens);
+        if r.window != self.window {
+            return;
+        }
+        for c in [
+            self.providers.entry(r.provider.clone()).or_default(),
+            &mut self.global,
+        ] {
+            c.reserved_tokens = c.reserved_tokens.saturating_sub(r.tokens);
+            c.tokens = c.tokens.saturating_add(actual_tokens);
+        }
+    }
+
+    /// Counts a request that spent tokens without a reservation: a metadata probe the prober
+    /// had to send as a generation call (no metadata endpoint). The scheduler learns from
+    /// it and reserves for that target from then on; this only keeps the books honest.
+    pub fn charge(&mut self, provider: &str, tokens: u64, now: Instant) {
+        self.roll(now);
+        let est = self.estimates.entry(provider.to_string()).or_insert(0);
+        *est = (*est).max(tokens);
+        for c in [
+            self.providers.entry(provider.to_string()).or_default(),
+            &mut self.global,
+        ] {
+            c.requests = c.requests.saturating_add(1);
+            c.tokens = c.tokens.saturating_add(tokens);
+        }
+    }
+
+    /// Returns a reservation whose request was never sent.
+    pub fn cancel(&mut self, r: Reservation, now: Instant) {
+        self.roll(now);
+        if r.window != self.window {
+            return;
+        }
+        for c in [
+            self.providers.entry(r.provider.clone()).or_default(),
+            &mut self.global,
+        ] {
+            c.reserved_tokens = c.reserved_tokens.saturating_sub(r.tokens);
+            c.requests = c.requests.saturating_sub(1);
+        }
+    }
+
+    /// Spent (and reserved) in the current window by `provider`.
+    pub fn used(&mut self, provider: &str, now: Instant) -> Amount {
+        self.roll(now);
+        self.providers
+            .get(provider)
+            .map(Counter::used)
+            .unwrap_or_default()
+    }
+
+    pub fn used_global(&mut self, now: Instant) -> Amount {
+        self.roll(now);
+        self.global.used()
+    }
+
+    /// Remaining budget for `_global` and for each of `providers` (plus every provider
+    /// with an override or with spend in this window).
+    pub fn remaining<'a>(
+        &mut self,
+        providers: impl IntoIterator<Item = &'a str>,
+        now: Instant,
+    ) -> Vec<BudgetRemaining> {
+        self.roll(now);
+        let mut names: BTreeSet<String> = providers.into_iter().map(str::to_string).collect();
+        names.extend(self.settings.providers.keys().cloned());
+        names.extend(self.providers.keys().cloned());
+        let mut out = Vec::new();
+        let mut push = |name: &str, cap: Amount, used: Amount| {
+            out.push(BudgetRemaining {
+                provider: name.to_string(),
+                unit: "requests",
+                remaining: cap.requests.saturating_sub(used.requests) as f64,
+            });
+            out.push(BudgetRemaining {
+                provider: name.to_string(),
+                unit: "tokens",
+                remaining: cap.tokens.saturating_sub(used.tokens) as f64,
+            });
+        };
+        push("_global", self.global_cap(), self.global.used());
+        for name in &names {
+            let used = self
+                .providers
+                .get(name)
+                .map(Counter::used)
+                .unwrap_or_default();
+            push(name, self.provider_cap(name), used);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ProviderBudget;
+
+    fn settings(gr: u64, gt: u64, pr: u64, pt: u64) -> BudgetSettings {
+        BudgetSettings {
+            global_requests_per_day: gr,
+            global_tokens_per_day: gt,
+            provider_requests_per_day: pr,
+            provider_tokens_per_day: pt,
+            providers: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn provider_request_cap_is_enforced_and_others_unaffected() {
+        let now = Instant::now();
+        let mut b = Budget::new(settings(100, 100_000, 3, 100_000), now);
+        for _ in 0..3 {
+            let r = b
+                .try_reserve("openai", Headroom::default(), now)
+                .expect("fits");
+            b.settle(r, 10, now);
+        }
+        assert!(b.try_reserve("openai", Headroom::default(), now).is_none());
+        assert!(b
+            .try_reserve("anthropic", Headroom::default(), now)
+            .is_some());
+        assert_eq!(
+            b.used("openai", now),
+            Amount {
+                requests: 3,
+                tokens: 30
+            }
+        );
+    }
+
+    #[test]
+    fn global_caps_span_providers() {
+        let now = Instant::now();
+        let mut b = Budget::new(settings(2, 100_000, 10, 100_000), now);
+        let r1 = b.try_reserve("a", Headroom::default(), now).unwrap();
+        let r2 = b.try_reserve("b", Headroom::default(), now).unwrap();
+        assert!(b.try_reserve("c", Headroom::default(), now).is_none());
+        b.settle(r1, 5, now);
+        b.cancel(r2, now);
+        // The cancelled request was never sent: its slot is free again.
+        assert!(b.try_reserve("c", Headroom::default(), now).is_some());
+    }
+
+    #[test]
+    fn tokens_reserve_an_estimate_then_settle_to_reported_usage() {
+        let now = Instant::now();
+        // 100 tokens/day: with the default estimate of 32, three reservations fit at once.
+        let mut b = Budget::new(settings(100, 100_000, 100, 100), now);
+        let rs: Vec<_> = (0..3)
+            .map(|_| b.try_reserve("p", Headroom::default(), now).unwrap())
+            .collect();
+        assert!(
+            b.try_reserve("p", Headroom::default(), now).is_none(),
+            "96 reserved + 32 > 100"
+        );
+        for r in rs {
+            b.settle(r, 10, now);
+        }
+        assert_eq!(b.used("p", now).tokens, 30);
+        // Estimate stays at the default floor while reported usage is smaller.
+        assert_eq!(b.estimate("p"), DEFAULT_TOKEN_ESTIMATE);
+        let r = b.try_reserve("p", Headroom::default(), now).unwrap();
+        b.settle(r, 60, now);
+        assert_eq!(
+            b.estimate("p"),
+            60,
+            "largest probe seen becomes the estimate"
+        );
+        assert!(
+            b.try_reserve("p", Headroom::default(), now).is_none(),
+            "90 + 60 > 100"
+        );
+    }
+
+    #[test]
+    fn per_provider_override_wins() {
+        let now = Instant::now();
+        let mut s = settings(100, 100_000, 50, 100_000);
+        s.providers.insert(
+            "openai".into(),
+            ProviderBudget {
+                requests_per_day: Some(1),
+                tokens_per_day: None,
+            },
+        );
+        let mut b = Budget::new(s, now);
+        assert_eq!(
+            b.provider_cap("openai"),
+            Amount {
+                requests: 1,
+                tokens: 100_000
+            }
+        );
+        assert_eq!(
+            b.provider_cap("groq"),
+            Amount {
+                requests: 50,
+                tokens: 100_000
+            }
+        );
+        let r = b.try_reserve("openai", Headroom::default(), now).unwrap();
+        b.settle(r, 1, now);
+        assert!(b.try_reserve("openai", Headroom::default(), now).is_none());
+    }
+
+    #[test]
+    fn zero_cap_allows_nothing() {
+        let now = Instant::now();
+        let mut b = Budget::new(settings(0, 0, 0, 0), now);
+        assert!(b.try_reserve("p", Headroom::default(), now).is_none());
+    }
+
+    #[test]
+    fn window_rolls_after_24h_and_late_settle_is_ignored() {
+        let t0 = Instant::now();
+        let mut b = Budget::new(settings(100, 100_000, 1, 100_000), t0);
+        let r = b.try_reserve("p", Headroom::default(), t0).unwrap();
+        assert!(b
+            .try_reserve(
+                "p",
+                Headroom::default(),
+                t0 + WINDOW - Duration::from_secs(1)
+            )
+            .is_none());
+        let t1 = t0 + WINDOW;
+        assert_eq!(b.window_bounds(t1), (t1, t1 + WINDOW));
+        // The old reservation settles into the old window: nothing counted now.
+        b.settle(r, 20, t1);
+        assert_eq!(b.used("p", t1), Amount::default());
+        assert!(b.try_reserve("p", Headroom::default(), t1).is_some());
+    }
+
+    #[test]
+    fn headroom_is_left_free() {
+        let now = Instant::now();
+        let mut b = Budget::new(settings(100, 100_000, 5, 100_000), now);
+        let keep = Headroom {
+            provider: Amount {
+                requests: 3,
+                tokens: 0,
+            },
+            global: Amount::default(),
+        };
+        let mut granted = 0;
+        while let Some(r) = b.try_reserve("p", keep, now) {
+            b.settle(r, 1, now);
+            granted += 1;
+        }
+        assert_eq!(granted, 2, "5 requests minus 3 kept free");
+        // A caller without headroom (the per-credential probe) still gets the rest.
+        assert!(b.try_reserve("p", Headroom::default(), now).is_some());
+    }
+
+    #[test]
+    fn remaining_lists_global_and_providers() {
+        let now = Instant::now();
+        let mut b = Budget::new(settings(10, 1000, 4, 100), now);
+        let r = b.try_reserve("openai", Headroom::default(), now).unwrap();
+        b.settle(r, 7, now);
+        let rem = b.remaining(["openai", "anthropic"], now);
+        let get = |p: &str, u: &str| {
+            rem.iter()
+                .find(|x| x.provider == p && x.unit == u)
+                .map(|x| x.remaining)
+                .unwrap()
+        };
+        assert_eq!(get("_global", "requests"), 9.0);
+        assert_eq!(get("_global", "tokens"), 993.0);
+        assert_eq!(get("openai", "requests"), 3.0);
+        assert_eq!(get("openai", "tokens"), 93.0);
+        assert_eq!(get("anthropic", "requests"), 4.0);
+    }
+}

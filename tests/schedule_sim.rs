@@ -1,0 +1,825 @@
+//! Scheduler simulations on a paused tokio clock with a fake executor that records every
+//! call and returns scripted results. No network.
+
+use clawprobe::class::Class;
+use clawprobe::config::{BudgetSettings, ScheduleSettings};
+use clawprobe::metrics::Metrics;
+use clawprobe::plan::{
+    AgentChain, ApiStyle, ChainEntry, Credential, CredentialKind, CredentialSource, ProbePlan,
+    Role, Target, TargetId,
+};
+use clawprobe::probe::{Executor, ProbeResult, Tier, Usage};
+use clawprobe::ratelimit::RateLimitInfo;
+use clawprobe::schedule::{cron, CycleKind, Scheduler, SkipReason};
+use clawprobe::secret::Secret;
+use clawprobe::state::Store;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use tokio::time::{sleep, sleep_until, Instant};
+
+/// Tokens the fake reports for one generation probe (a one-word prompt, one-token reply).
+const GEN_INPUT: u64 = 9;
+const GEN_OUTPUT: u64 = 1;
+
+#[derive(Clone, Debug)]
+struct Call {
+    at: Instant,
+    target: TargetId,
+    tier: Tier,
+}
+
+#[derive(Clone, Debug)]
+struct Scripted {
+    class: Class,
+    retry_after: Option<Duration>,
+}
+
+struct Fake {
+    calls: Mutex<Vec<Call>>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    latency: Duration,
+    /// Results to return, per model name, in order; then `ok`.
+    script: Mutex<HashMap<String, VecDeque<Scripted>>>,
+}
+
+impl Fake {
+    fn new(latency: Duration) -> Arc<Fake> {
+        Arc::new(Fake {
+            calls: Mutex::new(Vec::new()),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+            latency,
+            script: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn script(&self, model: &str, results: &[(Class, Option<u64>)]) {
+        self.script.lock().unwrap().insert(
+            model.to_string(),
+            results
+                .iter()
+                .map(|(c, ra)| Scripted {
+                    class: *c,
+                    retry_after: ra.map(Duration::from_secs),
+                })
+                .collect(),
+        );
+    }
+
+    fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+impl Executor for Fake {
+    fn execute<'a>(
+        &'a self,
+        target: &'a Target,
+        tier: Tier,
+    ) -> Pin<Box<dyn Future<Output = ProbeResult> + Send + 'a>> {
+        Box::pin(async move {
+            self.calls.lock().unwrap().push(Call {
+                at: Instant::now(),
+                target: target.id,
+                tier,
+            });
+            let n = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max_in_flight.fetch_max(n, Ordering::SeqCst);
+            sleep(self.latency).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            let scripted = self
+                .script
+                .lock()
+                .unwrap()
+                .get_mut(&target.model)
+                .and_then(|q| q.pop_front())
+                .unwrap_or(Scripted {
+                    class: Class::Ok,
+                    retry_after: None,
+                });
+            ProbeResult {
+                target: target.id,
+                tier,
+                class: scripted.class,
+                reason: scripted.class.as_str().to_string(),
+                http_status: Some(if scripted.class == Class::Ok {
+                    200
+                } else {
+                    429
+                }),
+                latency: self.latency,
+                rate_limits: RateLimitInfo {
+                    entries: vec![],
+                    retry_after: scripted.retry_after,
+                },
+                usage: (tier == Tier::Generation && scripted.class == Class::Ok).then_some(Usage {
+                    input_tokens: GEN_INPUT,
+                    output_tokens: GEN_OUTPUT,
+                }),
+                at: SystemTime::now(),
+                message: None,
+            }
+        })
+    }
+}
+
+fn target(provider: &str, model: &str, key: &str) -> Target {
+    Target {
+        id: 0,
+        provider: provider.into(),
+        model: model.into(),
+        base_url: format!("http://127.0.0.1:9/{provider}"),
+        api: ApiStyle::OpenAiCompletions,
+        credential: Some(Credential {
+            source: CredentialSource::Env {
+                var: format!("{}_KEY", provider.to_uppercase()),
+            },
+            kind: CredentialKind::ApiKey,
+            secret: Secret::new(key),
+            expires_at_ms: None,
+        }),
+        headers: vec![],
+    }
+}
+
+/// A plan with one agent per target (primary only), or several agents on one target.
+fn plan_of(targets: Vec<Target>, agents_per_target: usize) -> Arc<ProbePlan> {
+    let mut plan = ProbePlan::default();
+    for t in targets {
+        let raw = t.model_ref();
+        let (provider, model) = (t.provider.clone(), t.model.clone());
+        let id = plan.intern_target(t);
+        for a in 0..agents_per_target {
+            plan.agents.push(AgentChain {
+                agent: format!("agent-{}-{a}", plan.agents.len()),
+                entries: vec![ChainEntry {
+                    position: 0,
+                    role: Role::Primary,
+                    raw_ref: raw.clone(),
+                    provider: Some(provider.clone()),
+                    model: Some(model.clone()),
+                    api: Some(ApiStyle::OpenAiCompletions),
+                    target: Some(id),
+                    finding: None,
+                    credential_label: None,
+                }],
+            });
+        }
+    }
+    Arc::new(plan)
+}
+
+fn scheduler(
+    settings: ScheduleSettings,
+    budget: BudgetSettings,
+    fake: &Arc<Fake>,
+) -> (Arc<Scheduler>, Arc<Store>) {
+    let store = Arc::new(Store::new());
+    let s = Scheduler::new(
+        settings,
+        budget,
+        fake.clone(),
+        store.clone(),
+        Arc::new(Metrics::new()),
+    );
+    (s, store)
+}
+
+/// 2026-11-27T00:00:00Z: the simulated day starts at midnight UTC.
+fn midnight() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_737_600)
+}
+
+/// Emulates the cron trigger for `duration` on the paused clock: a startup metadata cycle,
+/// then every tick of every non-empty expression spawns its cycle, exactly like `run`.
+/// Returns how many cycles of each kind were triggered (started or skipped).
+async fn drive(
+    sched: &Arc<Scheduler>,
+    settings: &ScheduleSettings,
+    duration: Duration,
+) -> BTreeMap<CycleKind, usize> {
+    let t0 = Instant::now();
+    let wall0 = sched.wall_now();
+    let mut fired = BTreeMap::new();
+    sched.spawn_cycle(CycleKind::Metadata, sched.interval_for(CycleKind::Metadata));
+    *fired.entry(CycleKind::Metadata).or_default() += 1;
+    loop {
+        let wall = sched.wall_now();
+        let next: Vec<(SystemTime, CycleKind)> = CycleKind::ALL
+            .iter()
+            .filter_map(|k| cron::next_tick(k.cron(settings), wall).map(|t| (t, *k)))
+            .collect();
+        let Some(t) = next.iter().map(|(t, _)| *t).min() else {
+            break;
+        };
+        let at = t0 + t.duration_since(wall0).unwrap();
+        if at >= t0 + duration {
+            break;
+        }
+        sleep_until(at).await;
+        for (_, k) in next.iter().filter(|(tt, _)| *tt == t) {
+            sched.spawn_cycle(*k, sched.interval_for(*k));
+            *fired.entry(*k).or_default() += 1;
+        }
+    }
+    // Stop just short of the end, still inside the scheduler's budget window.
+    sleep_until(t0 + duration - Duration::from_secs(1)).await;
+    fired
+}
+
+/// The simulated day: 1,000 targets on 5 providers × 4 credentials × 50 models, default
+/// settings. Checks budget caps, spacing, concurrency, and the per-model and
+/// per-credential token targets, and prints the figures.
+#[tokio::test(start_paused = true)]
+async fn simulated_day_with_1000_targets_stays_within_budget() {
+    let providers = ["openai", "anthropic", "google", "groq", "mistral"];
+    let mut targets = Vec::new();
+    for p in providers {
+        for c in 0..4 {
+            for m in 0..50 {
+                // One cheap model per credential, named like real cheap ones.
+                let model = if m == 7 {
+                    format!("{p}-k{c}-mini")
+                } else {
+                    format!("{p}-k{c}-model-{m}")
+                };
+                targets.push(target(p, &model, &format!("sk-{p}-{c}")));
+            }
+        }
+    }
+    let plan = plan_of(targets, 1);
+    assert_eq!(plan.targets.len(), 1000);
+    let settings = ScheduleSettings::default();
+    let budget = BudgetSettings::default();
+    let fake = Fake::new(Duration::from_millis(800));
+    let (sched, store) = scheduler(settings.clone(), budget.clone(), &fake);
+    sched.set_wall_clock(midnight());
+    sched.set_plan(plan.clone());
+
+    let day = Duration::from_secs(86_400);
+    let fired = drive(&sched, &settings, day).await;
+    let calls = fake.calls();
+    assert!(sched.first_cycle_done());
+
+    // --- Budget: per provider and global, requests and tokens, from what was really sent.
+    let mut gen_req: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut gen_tok: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut per_model_gen: BTreeMap<TargetId, u64> = BTreeMap::new();
+    let mut per_model_meta: BTreeMap<TargetId, u64> = BTreeMap::new();
+    for c in &calls {
+        let t = plan.target(c.target);
+        match c.tier {
+            Tier::Generation => {
+                *gen_req.entry(&t.provider).or_default() += 1;
+                *gen_tok.entry(&t.provider).or_default() += GEN_INPUT + GEN_OUTPUT;
+                *per_model_gen.entry(c.target).or_default() += 1;
+            }
+            Tier::Metadata => *per_model_meta.entry(c.target).or_default() += 1,
+        }
+    }
+    let total_req: u64 = gen_req.values().sum();
+    let total_tok: u64 = gen_tok.values().sum();
+    println!("generation requests per provider: {gen_req:?}");
+    println!("generation tokens per provider:   {gen_tok:?}");
+    println!(
+        "global: {total_req} requests, {total_tok} tokens (caps {} / {})",
+        budget.global_requests_per_day, budget.global_tokens_per_day
+    );
+    assert!(total_req <= budget.global_requests_per_day, "{total_req}");
+    assert!(total_tok <= budget.global_tokens_per_day, "{total_tok}");
+    for p in providers {
+        let r = gen_req.get(p).copied().unwrap_or(0);
+        let t = gen_tok.get(p).copied().unwrap_or(0);
+        assert!(r <= budget.provider_requests_per_day, "{p}: {r} requests");
+        assert!(t <= budget.provider_tokens_per_day, "{p}: {t} tokens");
+        // The scheduler's own books agree with what was sent.
+        assert_eq!(sched.budget_used(Some(p)).requests, r, "{p}");
+        assert_eq!(
+            sched.budget_used(Some(p)).tokens,
+            t,
+            "{p}: metadata spent no tokens"
+        );
+    }
+    assert_eq!(sched.budget_used(None).requests, total_req);
+    assert_eq!(
+        sched.budget_used(None).tokens,
+        total_tok,
+        "only generation probes spend"
+    );
+
+    // --- Every generation probe due was either sent or skipped for budget, never lost,
+    // and the budget did bite (4 model cycles × 1,000 models alone exceed 2,000 requests).
+    let cred_ticks = cron::ticks_between(
+        &settings.credential_generation,
+        midnight(),
+        midnight() + day,
+        10_000,
+    );
+    let model_ticks = cron::ticks_between(
+        &settings.model_generation,
+        midnight(),
+        midnight() + day,
+        10_000,
+    );
+    let meta_ticks = cron::ticks_between(
+        &settings.metadata,
+        midnight(),
+        midnight() + day - Duration::from_secs(1),
+        10_000,
+    );
+    assert_eq!(fired[&CycleKind::CredentialGeneration] as u64, cred_ticks);
+    assert_eq!(fired[&CycleKind::ModelGeneration] as u64, model_ticks);
+    let due = cred_ticks * 20 + model_ticks * 1000;
+    let skipped_budget = sched.skipped_total(SkipReason::Budget);
+    println!("generation probes due {due}, sent {total_req}, skipped for budget {skipped_budget}");
+    assert!(skipped_budget > 0);
+    assert_eq!(total_req + skipped_budget, due);
+    assert_eq!(sched.skipped_total(SkipReason::Backoff), 0);
+    assert_eq!(sched.skipped_total(SkipReason::RetryAfter), 0);
+
+    // --- Per model and per credential, against the targets.
+    let cheap: Vec<TargetId> = plan
+        .targets
+        .iter()
+        .filter(|t| t.model.ends_with("-mini"))
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(cheap.len(), 20);
+    let mut max_model_tokens = 0;
+    let mut max_cheap_tokens = 0;
+    for t in &plan.targets {
+        let tokens = per_model_gen.get(&t.id).copied().unwrap_or(0) * (GEN_INPUT + GEN_OUTPUT);
+        if cheap.contains(&t.id) {
+            max_cheap_tokens = max_cheap_tokens.max(tokens);
+            // Per credential: every hourly credential probe went out (never starved by the
+            // model probes), on the cheap model.
+            assert!(
+                per_model_gen[&t.id] >= cred_ticks,
+                "{}: {} generation probes",
+                t.model,
+                per_model_gen[&t.id]
+            );
+            assert!(tokens <= 50 + 250, "{}: {tokens} tokens", t.model);
+        } else {
+            max_model_tokens = max_model_tokens.max(tokens);
+            assert!(tokens <= 50, "{}: {tokens} tokens", t.model);
+        }
+        // Metadata tier: every target in every metadata cycle, zero tokens.
+        assert_eq!(
+            per_model_meta.get(&t.id).copied().unwrap_or(0),
+            meta_ticks + 1,
+            "{}: metadata probes",
+            t.model
+        );
+    }
+    let mut histogram: BTreeMap<u64, usize> = BTreeMap::new();
+    for t in &plan.targets {
+        *histogram
+            .entry(per_model_gen.get(&t.id).copied().unwrap_or(0))
+            .or_default() += 1;
+    }
+    println!("models by generation requests per day (requests: models): {histogram:?}");
+    println!(
+        "per model per day: ≤ {max_model_tokens} tokens (model tier); cheap model per credential: ≤ {max_cheap_tokens} tokens (50 model + 250 credential allowed); metadata: 0 tokens, {} probes per target",
+        meta_ticks + 1
+    );
+
+    // --- Concurrency and per-credential spacing over the whole day.
+    let max_in_flight = fake.max_in_flight.load(Ordering::SeqCst);
+    println!(
+        "max in flight: {max_in_flight}, total calls: {}",
+        calls.len()
+    );
+    assert!(max_in_flight <= settings.concurrency);
+    assert_spacing(
+        &plan,
+        &calls,
+        Duration::from_secs_f64(settings.min_key_spacing_seconds),
+    );
+
+    // --- Never a burst: no more than 12 requests start in any one second.
+    let mut per_sec: HashMap<u64, usize> = HashMap::new();
+    let t0 = calls.iter().map(|c| c.at).min().unwrap();
+    for c in &calls {
+        *per_sec.entry((c.at - t0).as_secs()).or_default() += 1;
+    }
+    let burst = per_sec.values().max().copied().unwrap_or(0);
+    println!("max requests started in one second: {burst}");
+    assert!(burst <= 12, "{burst}");
+
+    // The landing page knows when each target is probed next.
+    assert!(store.get(plan.target(0)).unwrap().next_probe_at.is_some());
+    let remaining = sched.budget_remaining();
+    assert!(remaining
+        .iter()
+        .any(|r| r.provider == "_global" && r.unit == "requests"));
+}
+
+fn assert_spacing(plan: &ProbePlan, calls: &[Call], spacing: Duration) {
+    let mut by_cred: HashMap<String, Vec<Instant>> = HashMap::new();
+    for c in calls {
+        by_cred
+            .entry(plan.target(c.target).credential_key())
+            .or_default()
+            .push(c.at);
+    }
+    for (k, mut times) in by_cred {
+        times.sort();
+        for w in times.windows(2) {
+            assert!(
+                w[1] - w[0] >= spacing,
+                "{k}: requests {:?} apart",
+                w[1] - w[0]
+            );
+        }
+    }
+}
+
+fn quick_settings() -> ScheduleSettings {
+    ScheduleSettings {
+        spread_fraction: 0.0,
+        ..ScheduleSettings::default()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn never_more_than_concurrency_in_flight() {
+    let targets = (0..40)
+        .map(|i| target("openai", &format!("m{i}"), &format!("key-{i}")))
+        .collect();
+    let plan = plan_of(targets, 1);
+    let fake = Fake::new(Duration::from_secs(5));
+    let settings = ScheduleSettings {
+        concurrency: 3,
+        ..quick_settings()
+    };
+    let (sched, _) = scheduler(settings, BudgetSettings::default(), &fake);
+    sched.set_plan(plan);
+    sched
+        .run_cycle(CycleKind::Metadata, Duration::from_secs(300))
+        .await;
+    assert_eq!(fake.calls().len(), 40);
+    // All 40 were due at once: the limit was reached and never exceeded.
+    assert_eq!(fake.max_in_flight.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn min_spacing_per_credential() {
+    let mut targets: Vec<Target> = (0..20)
+        .map(|i| target("openai", &format!("m{i}"), "one-key"))
+        .collect();
+    targets.push(target("openai", "other", "second-key"));
+    let plan = plan_of(targets, 1);
+    let fake = Fake::new(Duration::from_millis(100));
+    let (sched, _) = scheduler(quick_settings(), BudgetSettings::default(), &fake);
+    sched.set_plan(plan.clone());
+    let t0 = Instant::now();
+    sched
+        .run_cycle(CycleKind::Metadata, Duration::from_secs(300))
+        .await;
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 21);
+    assert_spacing(&plan, &calls, Duration::from_secs(2));
+    // 20 requests on one key at 2 s spacing take 38 s; the other key is not held up.
+    let last = calls.iter().map(|c| c.at).max().unwrap();
+    assert_eq!(last - t0, Duration::from_secs(38));
+    let other = calls
+        .iter()
+        .find(|c| plan.target(c.target).model == "other")
+        .unwrap();
+    assert!(other.at - t0 < Duration::from_secs(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn shared_target_probed_once_per_cycle() {
+    // 25 agents all use the same model with the same key: one target.
+    let targets = (0..25)
+        .map(|_| target("anthropic", "claude-haiku", "shared-key"))
+        .collect();
+    let plan = plan_of(targets, 1);
+    assert_eq!(plan.agents.len(), 25);
+    assert_eq!(plan.targets.len(), 1);
+    let fake = Fake::new(Duration::from_millis(100));
+    let (sched, _) = scheduler(quick_settings(), BudgetSettings::default(), &fake);
+    sched.set_plan(plan);
+    for kind in CycleKind::ALL {
+        sched.run_cycle(kind, Duration::from_secs(60)).await;
+    }
+    let calls = fake.calls();
+    let tiers: Vec<Tier> = calls.iter().map(|c| c.tier).collect();
+    assert_eq!(tiers, [Tier::Metadata, Tier::Generation, Tier::Generation]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn never_sends_before_retry_after() {
+    let targets = vec![
+        target("groq", "llama-small", "k"),
+        target("groq", "llama-big", "k"),
+        target("groq", "other-key-model", "k2"),
+    ];
+    let plan = plan_of(targets, 1);
+    let fake = Fake::new(Duration::from_millis(200));
+    // 429 with retry-after 900 s on the first call of the key.
+    fake.script("llama-small", &[(Class::RateLimit, Some(900))]);
+    let settings = ScheduleSettings {
+        spread_fraction: 0.5,
+        ..ScheduleSettings::default()
+    };
+    let (sched, _) = scheduler(settings.clone(), BudgetSettings::default(), &fake);
+    sched.set_wall_clock(midnight());
+    sched.set_plan(plan.clone());
+    drive(&sched, &settings, Duration::from_secs(3600)).await;
+    let calls = fake.calls();
+    let k = plan.target(0).credential_key();
+    let on_k: Vec<Instant> = calls
+        .iter()
+        .filter(|c| plan.target(c.target).credential_key() == k)
+        .map(|c| c.at)
+        .collect();
+    let limited = calls
+        .iter()
+        .find(|c| c.target == 0)
+        .expect("llama-small probed")
+        .at;
+    let blocked_until = limited + Duration::from_millis(200) + Duration::from_secs(900);
+    for t in &on_k {
+        assert!(
+            *t <= limited || *t >= blocked_until,
+            "request {:?} after the 429, before retry-after ended",
+            *t - limited
+        );
+    }
+    assert!(
+        on_k.iter().any(|t| *t >= blocked_until),
+        "probing resumed after retry-after"
+    );
+    assert!(sched.skipped_total(SkipReason::RetryAfter) > 0);
+    // The other key was never held up: probed in every metadata cycle (startup + 12 ticks).
+    let other = calls.iter().filter(|c| c.target == 2).count();
+    assert_eq!(other, 13);
+}
+
+#[tokio::test(start_paused = true)]
+async fn over_budget_probes_are_skipped_and_counted() {
+    let targets = (0..10)
+        .map(|i| target("openai", &format!("gpt-{i}"), &format!("key-{i}")))
+        .chain((0..2).map(|i| target("mistral", &format!("m-{i}"), "mk")))
+        .collect();
+    let plan = plan_of(targets, 1);
+    let fake = Fake::new(Duration::from_millis(100));
+    let mut budget = BudgetSettings::default();
+    budget.providers.insert(
+        "openai".into(),
+        clawprobe::config::ProviderBudget {
+            requests_per_day: Some(3),
+            tokens_per_day: None,
+        },
+    );
+    let (sched, _) = scheduler(quick_settings(), budget, &fake);
+    sched.set_plan(plan.clone());
+    // One generation probe per credential: 10 openai keys, 1 mistral key.
+    sched
+        .run_cycle(CycleKind::CredentialGeneration, Duration::from_secs(600))
+        .await;
+    let calls = fake.calls();
+    let sent_openai = calls
+        .iter()
+        .filter(|c| plan.target(c.target).provider == "openai")
+        .count();
+    assert_eq!(sent_openai, 3);
+    assert_eq!(calls.len(), 3 + 1, "mistral has its own budget");
+    let skipped = sched.skipped();
+    assert_eq!(
+        skipped.get(&("openai".to_string(), SkipReason::Budget)),
+        Some(&7)
+    );
+    assert_eq!(skipped.len(), 1);
+    let rem = sched.budget_remaining();
+    let openai_req = rem
+        .iter()
+        .find(|r| r.provider == "openai" && r.unit == "requests")
+        .unwrap();
+    assert_eq!(openai_req.remaining, 0.0);
+    // On-demand generation is budgeted too; metadata is not.
+    assert_eq!(
+        sched.probe_now(0, Tier::Generation).await.unwrap_err(),
+        SkipReason::Budget
+    );
+    assert_eq!(SkipReason::Budget.as_str(), "budget");
+    assert!(sched.probe_now(0, Tier::Metadata).await.is_ok());
+    assert_eq!(fake.calls().len(), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn backoff_doubles_on_rate_limit_and_resets_on_ok() {
+    let plan = plan_of(vec![target("openai", "gpt-mini", "k")], 1);
+    let key = plan.target(0).credential_key();
+    let fake = Fake::new(Duration::ZERO);
+    fake.script(
+        "gpt-mini",
+        &[
+            (Class::RateLimit, None),
+            (Class::RateLimit, None),
+            (Class::Overloaded, None),
+        ],
+    );
+    let settings = ScheduleSettings {
+        recheck_after_failure_seconds: 60.0,
+        max_backoff_seconds: 3600.0,
+        ..quick_settings()
+    };
+    let (sched, _) = scheduler(settings, BudgetSettings::default(), &fake);
+    sched.set_plan(plan.clone());
+    let t0 = Instant::now();
+    let r = sched.probe_now(0, Tier::Metadata).await.unwrap();
+    assert_eq!(r.class, Class::RateLimit);
+    assert_eq!(sched.backoff_level(&key), 1);
+    // Inside the backoff: not sent.
+    sleep(Duration::from_secs(30)).await;
+    assert_eq!(
+        sched.probe_now(0, Tier::Metadata).await.unwrap_err(),
+        SkipReason::Backoff
+    );
+    assert_eq!(SkipReason::Backoff.as_str(), "backoff");
+    // Early rechecks run by themselves: 60 s, then 120 s, then 240 s later (ok).
+    sleep(Duration::from_secs(3600)).await;
+    let times: Vec<u64> = fake.calls().iter().map(|c| (c.at - t0).as_secs()).collect();
+    assert_eq!(times, [0, 60, 180, 420]);
+    assert_eq!(sched.backoff_level(&key), 0, "reset by the ok");
+    assert!(!sched.recheck_pending(&plan.target(0).key()));
+    assert!(sched.probe_now(0, Tier::Metadata).await.is_ok());
+    assert_eq!(sched.skipped_total(SkipReason::Backoff), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn failing_target_gets_early_recheck() {
+    let plan = plan_of(
+        vec![
+            target("anthropic", "claude-haiku", "bad"),
+            target("openai", "gpt-mini", "good"),
+        ],
+        1,
+    );
+    let fake = Fake::new(Duration::from_millis(100));
+    fake.script(
+        "claude-haiku",
+        &[(Class::Auth, None), (Class::Auth, None), (Class::Ok, None)],
+    );
+    let settings = ScheduleSettings {
+        recheck_after_failure_seconds: 20.0,
+        ..quick_settings()
+    };
+    let (sched, store) = scheduler(settings, BudgetSettings::default(), &fake);
+    sched.set_plan(plan.clone());
+    let t0 = Instant::now();
+    sched
+        .run_cycle(CycleKind::Metadata, Duration::from_secs(300))
+        .await;
+    assert!(sched.recheck_pending(&plan.target(0).key()));
+    assert!(!sched.recheck_pending(&plan.target(1).key()));
+    let next = store.get(plan.target(0)).unwrap().next_probe_at.unwrap();
+    assert!(next > sched.wall_now());
+    // Well before the next 5-minute cycle.
+    sleep(Duration::from_secs(200)).await;
+    let bad: Vec<u64> = fake
+        .calls()
+        .iter()
+        .filter(|c| c.target == 0)
+        .map(|c| (c.at - t0).as_millis() as u64)
+        .collect();
+    // Failure at 0, recheck 20 s after it finished (fails again), then 40 s later: ok.
+    assert_eq!(bad, [0, 20_100, 60_200]);
+    assert_eq!(fake.calls().iter().filter(|c| c.target == 1).count(), 1);
+    assert!(!sched.recheck_pending(&plan.target(0).key()));
+    assert_eq!(
+        store.get(plan.target(0)).unwrap().last.unwrap().class,
+        Class::Ok
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn overlapping_cycle_ticks_are_skipped() {
+    let plan = plan_of(
+        (0..5)
+            .map(|i| target("openai", &format!("m{i}"), &format!("k{i}")))
+            .collect(),
+        1,
+    );
+    // Probes take longer than the interval between ticks.
+    let fake = Fake::new(Duration::from_secs(90));
+    let settings = ScheduleSettings {
+        probe_timeout_seconds: 120.0,
+        ..quick_settings()
+    };
+    let (sched, _) = scheduler(settings, BudgetSettings::default(), &fake);
+    sched.set_plan(plan);
+    assert!(sched.spawn_cycle(CycleKind::Metadata, Duration::from_secs(60)));
+    sleep(Duration::from_secs(60)).await;
+    // The next tick finds the cycle still running: skipped, not queued.
+    assert!(!sched.spawn_cycle(CycleKind::Metadata, Duration::from_secs(60)));
+    let t = Instant::now();
+    sched
+        .run_cycle(CycleKind::Metadata, Duration::from_secs(60))
+        .await;
+    assert_eq!(
+        t.elapsed(),
+        Duration::ZERO,
+        "run_cycle skipped too, without waiting"
+    );
+    assert!(!sched.first_cycle_done());
+    // Other kinds are independent.
+    assert!(sched.spawn_cycle(CycleKind::ModelGeneration, Duration::from_secs(60)));
+    // 5 probes of 90 s at concurrency 4: the first metadata cycle ends at 180 s.
+    sleep(Duration::from_secs(150)).await;
+    assert!(sched.first_cycle_done());
+    assert!(sched.spawn_cycle(CycleKind::Metadata, Duration::from_secs(60)));
+    sleep(Duration::from_secs(400)).await;
+    let calls = fake.calls();
+    let meta = calls.iter().filter(|c| c.tier == Tier::Metadata).count();
+    assert_eq!(
+        meta, 10,
+        "two metadata cycles of 5 targets, the skipped ticks sent nothing"
+    );
+    assert_eq!(calls.len(), 15);
+}
+
+#[tokio::test(start_paused = true)]
+async fn unprobeable_targets_are_recorded_skipped_without_a_request() {
+    let mut t = target("amazon-bedrock", "claude-haiku", "k");
+    t.api = ApiStyle::Other("bedrock-converse-stream".into());
+    let plan = plan_of(vec![t, target("openai", "gpt-mini", "k2")], 1);
+    let fake = Fake::new(Duration::from_millis(10));
+    let (sched, store) = scheduler(quick_settings(), BudgetSettings::default(), &fake);
+    sched.set_plan(plan.clone());
+    for kind in CycleKind::ALL {
+        sched.run_cycle(kind, Duration::from_secs(60)).await;
+    }
+    assert!(fake.calls().iter().all(|c| c.target == 1));
+    assert_eq!(fake.calls().len(), 3);
+    let st = store.get(plan.target(0)).unwrap();
+    assert_eq!(st.last.unwrap().class, Class::Skipped);
+    assert_eq!(sched.budget_used(Some("amazon-bedrock")).requests, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn set_plan_drops_gone_targets_and_keeps_backoff() {
+    let a = target("openai", "gpt-a", "k");
+    let b = target("openai", "gpt-b", "k");
+    let plan1 = plan_of(vec![a.clone(), b.clone()], 1);
+    let fake = Fake::new(Duration::ZERO);
+    fake.script("gpt-a", &[(Class::RateLimit, Some(600))]);
+    let (sched, store) = scheduler(quick_settings(), BudgetSettings::default(), &fake);
+    sched.set_plan(plan1.clone());
+    sched
+        .run_cycle(CycleKind::Metadata, Duration::from_secs(60))
+        .await;
+    assert!(store.get(plan1.target(0)).is_some());
+    // Reload: gpt-a is gone, gpt-b stays (same key), so the credential's retry-after holds.
+    let plan2 = plan_of(vec![b], 1);
+    sched.set_plan(plan2.clone());
+    assert!(store.get(plan1.target(0)).is_none());
+    assert!(store.get(plan2.target(0)).is_some());
+    assert!(!sched.recheck_pending(&plan1.target(0).key()));
+    assert_eq!(
+        sched.probe_now(0, Tier::Metadata).await.unwrap_err(),
+        SkipReason::RetryAfter
+    );
+    assert_eq!(SkipReason::RetryAfter.as_str(), "retry_after");
+    assert_eq!(sched.backoff_level(&plan2.target(0).credential_key()), 1);
+}
+
+/// The real cron trigger (tokio-cron-scheduler on the wall clock): starts with a metadata
+/// cycle, fires every second, stops on shutdown.
+#[tokio::test]
+async fn run_triggers_cycles_from_cron_until_shutdown() {
+    let plan = plan_of(vec![target("openai", "gpt-mini", "k")], 1);
+    let fake = Fake::new(Duration::from_millis(10));
+    let settings = ScheduleSettings {
+        metadata: "* * * * * *".into(),
+        credential_generation: String::new(),
+        model_generation: String::new(),
+        min_key_spacing_seconds: 0.0,
+        ..quick_settings()
+    };
+    let (sched, _) = scheduler(settings, BudgetSettings::default(), &fake);
+    sched.set_plan(plan);
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(sched.clone().run(rx));
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    tx.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("run stops on shutdown")
+        .unwrap();
+    let n = fake.calls().len();
+    assert!(sched.first_cycle_done());
+    assert!((2..=5).contains(&n), "{n} metadata probes in ~3 s");
+    assert!(fake.calls().iter().all(|c| c.tier == Tier::Metadata));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(fake.calls().len(), n, "nothing sent after shutdown");
+}
