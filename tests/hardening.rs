@@ -61,16 +61,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Whether `plan::build` turns `[[targets]]` into targets (discovery merged).
-fn plan_landed() -> bool {
-    let c = clawprobe::config::Config::parse_str(
-        "[openclaw]\nenabled = false\n[[targets]]\nname='x'\nprovider='openai'\nmodel='m'\nbase_url='http://127.0.0.1:1/v1'\napi='openai-completions'\n",
-        Path::new("hardening.toml"),
-    )
-    .unwrap();
-    clawprobe::plan::build(&c).is_ok_and(|p| !p.targets.is_empty())
-}
-
 /// A 401 that echoes the key in full and as a `prefix****suffix`, as providers do.
 fn echo_401(key: &str) -> Reply {
     let masked = format!("{}****{}", &key[..14], &key[key.len() - 4..]);
@@ -268,11 +258,6 @@ impl Serve {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// Whether this build probes on a schedule (the scheduler is merged).
-    fn has_scheduler(&self) -> bool {
-        !self.log_text().contains("no scheduler")
-    }
-
     fn wait_metrics(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + timeout;
         loop {
@@ -335,7 +320,6 @@ fn canary_keys_never_leak_from_check_probe_or_serve() {
         toml(Some(&state), &format!("127.0.0.1:{port}"), &extra),
     )
     .unwrap();
-    let landed = plan_landed();
 
     for args in [
         vec!["--log.level", "trace", "check"],
@@ -344,14 +328,12 @@ fn canary_keys_never_leak_from_check_probe_or_serve() {
         let o = run(home.path(), &config, &args);
         assert_clean(&format!("{args:?} stdout"), &o.stdout);
         assert_clean(&format!("{args:?} stderr"), &o.stderr);
-        if landed {
-            assert!(
-                o.stdout.contains("gpt-h") && o.stdout.contains("m3"),
-                "{}",
-                o.stdout
-            );
-            assert!(o.stdout.contains("env:TARGET_KEY"), "{}", o.stdout);
-        }
+        assert!(
+            o.stdout.contains("gpt-h") && o.stdout.contains("m3"),
+            "{}",
+            o.stdout
+        );
+        assert!(o.stdout.contains("env:TARGET_KEY"), "{}", o.stdout);
     }
     // Whether OpenClaw credentials resolve yet (the auth store reader is merged): then the
     // profile key and the `${VAR}` key are sent too, and must be redacted as well.
@@ -375,7 +357,7 @@ fn canary_keys_never_leak_from_check_probe_or_serve() {
         assert_clean(&format!("{args:?} stdout"), &o.stdout);
         assert_clean(&format!("{args:?} stderr"), &o.stderr);
         assert_eq!(o.code, 1, "{}\n{}", o.stdout, o.stderr);
-        if landed && args.contains(&"--json") {
+        if args.contains(&"--json") {
             let rows: Vec<Value> = serde_json::from_str(&o.stdout).unwrap();
             assert_eq!(rows.len(), 3, "{}", o.stdout);
             let sent = rows.iter().filter(|r| r["http_status"] == 401).count();
@@ -392,26 +374,22 @@ fn canary_keys_never_leak_from_check_probe_or_serve() {
             );
         }
     }
-    if landed {
-        // The keys really went out (so they really came back in the 401 bodies).
-        let sent: String = fake.requests().iter().map(|r| r.dump()).collect();
-        let keys: &[&str] = if auth {
-            &[KEY_PROFILE, KEY_ENV, KEY_TARGET, KEY_HEADER]
-        } else {
-            eprintln!("note: OpenClaw credentials do not resolve in this build; only the [[targets]] key is exercised");
-            &[KEY_TARGET]
-        };
-        for k in keys {
-            assert!(sent.contains(k), "{k} was never sent:\n{sent}");
-        }
+    // The keys really went out (so they really came back in the 401 bodies).
+    let sent: String = fake.requests().iter().map(|r| r.dump()).collect();
+    let keys: &[&str] = if auth {
+        &[KEY_PROFILE, KEY_ENV, KEY_TARGET, KEY_HEADER]
+    } else {
+        eprintln!("note: OpenClaw credentials do not resolve in this build; only the [[targets]] key is exercised");
+        &[KEY_TARGET]
+    };
+    for k in keys {
+        assert!(sent.contains(k), "{k} was never sent:\n{sent}");
     }
 
     let s = Serve::start(home.path(), &config, port, "trace");
-    if landed && s.has_scheduler() {
-        s.wait_metrics("probe results", Duration::from_secs(20), |m| {
-            m.matches("clawprobe_model_status{").count() > 0 && m.contains("class=\"auth\"")
-        });
-    }
+    s.wait_metrics("probe results", Duration::from_secs(20), |m| {
+        m.matches("clawprobe_model_status{").count() > 0 && m.contains("class=\"auth\"")
+    });
     let mut outputs = Vec::new();
     for (m, p) in [
         ("GET", "/metrics"),
@@ -426,10 +404,8 @@ fn canary_keys_never_leak_from_check_probe_or_serve() {
         assert_clean(&format!("{m} {p}"), &body);
         outputs.push(body);
     }
-    if landed {
-        assert!(outputs[0].contains("gpt-h"), "{}", outputs[0]);
-        assert!(outputs[1].contains("openai/m3"), "{}", outputs[1]);
-    }
+    assert!(outputs[0].contains("gpt-h"), "{}", outputs[0]);
+    assert!(outputs[1].contains("openai/m3"), "{}", outputs[1]);
     // Reload with a changed OpenClaw config (file watcher) and by SIGHUP.
     let oc = state.join("openclaw.json");
     let text = std::fs::read_to_string(&oc).unwrap();
@@ -684,31 +660,29 @@ fn faults_are_classified_by_probe_and_serve_keeps_serving() {
     assert_clean("probe stderr", &o.stderr);
     assert_eq!(o.code, 1, "{}\n{}", o.stdout, o.stderr);
     assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
-    if plan_landed() {
-        // 12 targets at concurrency 8 with a 2 s deadline each: two waves at most.
-        assert!(took < Duration::from_secs(12), "probe took {took:?}");
-        let rows: Vec<Value> = serde_json::from_str(&o.stdout).unwrap();
-        assert_eq!(rows.len(), faults.len(), "{}", o.stdout);
-        for (name, _, class, reason) in &faults {
-            let row = rows
-                .iter()
-                .find(|r| r["agent"] == *name)
-                .unwrap_or_else(|| panic!("no row for {name}: {}", o.stdout));
-            assert_ne!(row["class"], "ok", "{name}: {row}");
-            assert_ne!(row["class"], "unknown", "{name}: {row}");
-            if !class.is_empty() {
-                assert_eq!(row["class"], *class, "{name}: {row}");
-            }
-            if !reason.is_empty() {
-                assert_eq!(row["reason"], *reason, "{name}: {row}");
-            }
-            let msg = row["message"].as_str().unwrap_or("");
-            assert!(
-                msg.len() < 2000,
-                "{name}: message not bounded: {} bytes",
-                msg.len()
-            );
+    // 12 targets at concurrency 8 with a 2 s deadline each: two waves at most.
+    assert!(took < Duration::from_secs(12), "probe took {took:?}");
+    let rows: Vec<Value> = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(rows.len(), faults.len(), "{}", o.stdout);
+    for (name, _, class, reason) in &faults {
+        let row = rows
+            .iter()
+            .find(|r| r["agent"] == *name)
+            .unwrap_or_else(|| panic!("no row for {name}: {}", o.stdout));
+        assert_ne!(row["class"], "ok", "{name}: {row}");
+        assert_ne!(row["class"], "unknown", "{name}: {row}");
+        if !class.is_empty() {
+            assert_eq!(row["class"], *class, "{name}: {row}");
         }
+        if !reason.is_empty() {
+            assert_eq!(row["reason"], *reason, "{name}: {row}");
+        }
+        let msg = row["message"].as_str().unwrap_or("");
+        assert!(
+            msg.len() < 2000,
+            "{name}: message not bounded: {} bytes",
+            msg.len()
+        );
     }
 
     // The exporter under the same faults: every scrape answers, quickly.
@@ -729,14 +703,12 @@ fn faults_are_classified_by_probe_and_serve_keeps_serving() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(scrapes >= 10, "{scrapes}");
-    if plan_landed() && s.has_scheduler() {
-        let m = s.wait_metrics("fault classes", Duration::from_secs(20), |m| {
-            ["timeout", "network", "bad_response", "auth"]
-                .iter()
-                .all(|c| m.contains(&format!("class=\"{c}\"")))
-        });
-        assert!(m.contains("agent=\"hugechunked\""), "{m}");
-    }
+    let m = s.wait_metrics("fault classes", Duration::from_secs(20), |m| {
+        ["timeout", "network", "bad_response", "auth"]
+            .iter()
+            .all(|c| m.contains(&format!("class=\"{c}\"")))
+    });
+    assert!(m.contains("agent=\"hugechunked\""), "{m}");
     let (code, _) = s.get("GET", "/probe?agent=hang&ref=openai/m");
     assert!(code == 200 || code == 429, "{code}");
     assert!(s.alive());
@@ -760,9 +732,6 @@ fn openclaw_config_turned_invalid_mid_run_keeps_last_good_plan() {
         toml(Some(&state), &format!("127.0.0.1:{port}"), ""),
     )
     .unwrap();
-    if !plan_landed() {
-        return;
-    }
     let s = Serve::start(home.path(), &config, port, "info");
     let (_, before) = s.get("GET", "/metrics");
     assert!(before.contains("model=\"gpt-h\""), "{before}");
