@@ -3,7 +3,6 @@
 //! fake on loopback that answers like the real APIs. Asserts what Prometheus would see.
 
 #[path = "support/fake_provider.rs"]
-#[allow(dead_code)]
 mod fake_provider;
 
 use fake_provider::{FakeProvider, Reply};
