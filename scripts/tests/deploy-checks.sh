@@ -235,6 +235,13 @@ elif mode == "policy":
     if not cms:
         errors.append('no ConfigMap labelled grafana_dashboard: "1"')
     for c in cms:
+        size = sum(len(v.encode()) for v in (c.get("data") or {}).values())
+        if size > 1000 * 1024:
+            errors.append(f"ConfigMap {c['metadata']['name']}: {size} bytes of dashboards, over "
+                          "the 1 MiB ConfigMap limit: split dashboards/ into several ConfigMaps")
+        elif size > 256 * 1024:
+            print(f"note: ConfigMap {c['metadata']['name']} is {size} bytes: too big for the "
+                  "client-side apply annotation, use kubectl apply --server-side")
         if not c.get("data"):
             print(f"note: ConfigMap {c['metadata']['name']} has no dashboards yet (dashboards/*.json)")
 
