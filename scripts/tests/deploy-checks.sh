@@ -306,12 +306,22 @@ for name, svc in doc["services"].items():
     for p in svc.get("ports", []):
         if not str(p).startswith("127.0.0.1:"):
             errors.append(f"{name}: port {p} is not bound to 127.0.0.1")
+# Alertmanager: every receiver a route names exists (amtool checks more, when installed).
+am = yaml.safe_load(open(f"{base}/alertmanager/alertmanager.yml"))
+have = {r["name"] for r in am.get("receivers", [])}
+def routes(r):
+    yield r
+    for c in r.get("routes", []):
+        yield from routes(c)
+for r in routes(am["route"]):
+    if "receiver" in r and r["receiver"] not in have:
+        errors.append(f"alertmanager.yml: route receiver {r['receiver']!r} is not defined")
 for e in errors:
     print(e)
 sys.exit(1 if errors else 0)
 PY
 }
-run "compose: build context, bind mounts, pinned images, loopback ports" compose_structure
+run "compose: build context, bind mounts, pinned images, loopback ports, alert receivers" compose_structure
 
 if docker compose version >/dev/null 2>&1; then
   run "compose: docker compose config" docker compose -f deploy/compose/docker-compose.yml config -q
