@@ -87,6 +87,24 @@ fi
 run "generated files match alerts/ and dashboards/ (scripts/sync-prometheusrule.py --check)" \
   "$PY" scripts/sync-prometheusrule.py --check
 
+sync_rejects_bad_input() {
+  # The generator must refuse input that would make a broken PrometheusRule.
+  local t="$WORK/sync-selftest" rc
+  mkdir -p "$t/alerts" "$t/dashboards" "$t/deploy/kubernetes/base"
+  printf 'groups:\n  - name: a\n    rules: []\n' >"$t/alerts/one.rules.yml"
+  printf 'groups:\n  - name: a\n    rules: []\n' >"$t/alerts/two.rules.yml"
+  rc=0; "$PY" scripts/sync-prometheusrule.py --root "$t" >"$t/out" 2>&1 || rc=$?
+  grep -q "group name 'a' is also used" "$t/out" && [ "$rc" = 2 ] || { echo "duplicate group names not rejected (rc=$rc)"; cat "$t/out"; return 1; }
+  rm "$t/alerts/two.rules.yml"
+  printf '{"title": ' >"$t/dashboards/bad.json"
+  rc=0; "$PY" scripts/sync-prometheusrule.py --root "$t" >"$t/out" 2>&1 || rc=$?
+  grep -q "bad.json: not valid JSON" "$t/out" && [ "$rc" = 2 ] || { echo "invalid dashboard JSON not rejected (rc=$rc)"; cat "$t/out"; return 1; }
+  rm "$t/dashboards/bad.json" "$t/alerts/one.rules.yml"
+  rc=0; "$PY" scripts/sync-prometheusrule.py --root "$t" >"$t/out" 2>&1 || rc=$?
+  grep -q "no rule files" "$t/out" && [ "$rc" = 2 ] || { echo "missing alerts/ not rejected (rc=$rc)"; cat "$t/out"; return 1; }
+}
+run "sync-prometheusrule.py rejects duplicate groups, bad JSON, no rules" sync_rejects_bad_input
+
 # --- lint ------------------------------------------------------------------------------
 run "yamllint (strict, .yamllint)" yamllint --strict .
 run "hadolint Dockerfile" hadolint --no-color Dockerfile
