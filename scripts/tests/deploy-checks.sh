@@ -89,25 +89,37 @@ run "generated files match alerts/ and dashboards/ (scripts/sync-prometheusrule.
 
 sync_rejects_bad_input() {
   # The generator must refuse input that would make a broken PrometheusRule.
-  local t="$WORK/sync-selftest" rc
+  local t="$WORK/sync-selftest"
   mkdir -p "$t/alerts" "$t/dashboards" "$t/deploy/kubernetes/base"
+  expect_error() { # MESSAGE-PATTERN WHAT
+    local rc=0
+    "$PY" scripts/sync-prometheusrule.py --root "$t" >"$t/out" 2>&1 || rc=$?
+    if [ "$rc" != 2 ] || ! grep -q "$1" "$t/out"; then
+      echo "$2 not rejected (exit $rc, want 2 and '$1')"
+      cat "$t/out"
+      return 1
+    fi
+  }
   printf 'groups:\n  - name: a\n    rules: []\n' >"$t/alerts/one.rules.yml"
   printf 'groups:\n  - name: a\n    rules: []\n' >"$t/alerts/two.rules.yml"
-  rc=0; "$PY" scripts/sync-prometheusrule.py --root "$t" >"$t/out" 2>&1 || rc=$?
-  grep -q "group name 'a' is also used" "$t/out" && [ "$rc" = 2 ] || { echo "duplicate group names not rejected (rc=$rc)"; cat "$t/out"; return 1; }
+  expect_error "group name 'a' is also used" "duplicate group names" || return 1
   rm "$t/alerts/two.rules.yml"
   printf '{"title": ' >"$t/dashboards/bad.json"
-  rc=0; "$PY" scripts/sync-prometheusrule.py --root "$t" >"$t/out" 2>&1 || rc=$?
-  grep -q "bad.json: not valid JSON" "$t/out" && [ "$rc" = 2 ] || { echo "invalid dashboard JSON not rejected (rc=$rc)"; cat "$t/out"; return 1; }
+  expect_error "bad.json: not valid JSON" "invalid dashboard JSON" || return 1
   rm "$t/dashboards/bad.json" "$t/alerts/one.rules.yml"
-  rc=0; "$PY" scripts/sync-prometheusrule.py --root "$t" >"$t/out" 2>&1 || rc=$?
-  grep -q "no rule files" "$t/out" && [ "$rc" = 2 ] || { echo "missing alerts/ not rejected (rc=$rc)"; cat "$t/out"; return 1; }
+  expect_error "no rule files" "missing alerts/*.rules.yml" || return 1
 }
 run "sync-prometheusrule.py rejects duplicate groups, bad JSON, no rules" sync_rejects_bad_input
 
 # --- lint ------------------------------------------------------------------------------
 run "yamllint (strict, .yamllint)" yamllint --strict .
 run "hadolint Dockerfile" hadolint --no-color Dockerfile
+if command -v shellcheck >/dev/null 2>&1; then
+  run "shellcheck packaging scripts" shellcheck scripts/build-release.sh scripts/tests/deploy-checks.sh \
+    scripts/tests/release-build.sh
+else
+  skip "shellcheck packaging scripts" "shellcheck not installed"
+fi
 
 one_build_command() {
   # The Dockerfile and the CI release build must both go through scripts/build-release.sh.
