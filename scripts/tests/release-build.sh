@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Builds the release binary exactly as the Dockerfile does (scripts/build-release.sh) and
-# checks that it runs. Slow (a full optimized build with thin LTO): CI runs it only when
-# CLAWPROBE_RELEASE_BUILD=1, or always with --force.
+# checks that it runs. Slow (a full optimized build with thin LTO), so it runs in CI
+# (CI=true) and when asked (CLAWPROBE_RELEASE_BUILD=1 or --force); CLAWPROBE_RELEASE_BUILD=0
+# turns it off even in CI.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-if [ "${CLAWPROBE_RELEASE_BUILD:-0}" != 1 ] && [ "${1:-}" != --force ]; then
-  echo "release-build: skipped (set CLAWPROBE_RELEASE_BUILD=1 or pass --force)"
+want_build=${CLAWPROBE_RELEASE_BUILD:-}
+if [ -z "$want_build" ]; then
+  [ "${CI:-}" = true ] && want_build=1 || want_build=0
+fi
+[ "${1:-}" = --force ] && want_build=1
+if [ "$want_build" != 1 ]; then
+  echo "release-build: skipped (runs when CI=true, CLAWPROBE_RELEASE_BUILD=1 or --force)"
   exit 0
 fi
 start=$(date +%s)
