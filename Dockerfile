@@ -4,7 +4,10 @@
 # glibc) on distroless, running as non-root with no shell.
 #
 #   docker build -t clawprobe:dev .
-#   docker run --rm -p 9847:9847 -v ~/.openclaw:/openclaw:ro --user "$(id -u):$(id -g)" clawprobe:dev
+#   docker run --rm -p 127.0.0.1:9847:9847 --read-only --tmpfs /tmp \
+#     -v ~/.openclaw:/openclaw:ro --user "$(id -u):$(id -g)" clawprobe:dev
+#
+# /tmp must be writable (SQLite auth stores are read through a private copy there).
 #
 # Health checks: there is deliberately no HEALTHCHECK instruction. The runtime image has no
 # shell and no curl, and clawprobe has no self-check subcommand, so a HEALTHCHECK could only

@@ -226,6 +226,10 @@ elif mode == "policy":
             if sc.get("readOnlyRootFilesystem") is not True:
                 errors.append("clawprobe: readOnlyRootFilesystem is not true")
             mounts = {m["name"]: m for m in c.get("volumeMounts", [])}
+            # The auth store reader copies SQLite files into $TMPDIR (default /tmp).
+            tmpdir = {e["name"]: e.get("value") for e in c.get("env", [])}.get("TMPDIR", "/tmp")
+            if not any(m["mountPath"] == tmpdir and not m.get("readOnly") for m in mounts.values()):
+                errors.append(f"clawprobe: no writable volume at {tmpdir} (TMPDIR) on a read-only root")
             st = mounts.get("openclaw-state")
             if not st or st.get("readOnly") is not True:
                 errors.append("clawprobe: the openclaw-state volume is not mounted readOnly")
