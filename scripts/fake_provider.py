@@ -153,6 +153,16 @@ class Handler(BaseHTTPRequestHandler):
                                              "rate_limit": {"requests": 100, "interval": "10s"}}})
         if path == "/credits":
             return self._send(200, {"data": {"total_credits": 10.0, "total_usage": 0.5}})
+        if path.startswith("/models/") and path.endswith("/endpoints"):
+            # OpenRouter: GET /models/{author}/{slug}/endpoints lists the providers serving it.
+            model = path[len("/models/"):-len("/endpoints")]
+            if "missing" in model:
+                return self._error(404)
+            return self._send(200, {"data": {"id": model, "name": model, "created": 1700000000,
+                                             "endpoints": [{"name": f"Fake | {model}",
+                                                            "provider_name": "Fake",
+                                                            "context_length": 131072,
+                                                            "status": 0}]}})
         if path.startswith("/models/"):
             model = path[len("/models/"):]
             if "missing" in model:

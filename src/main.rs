@@ -84,7 +84,13 @@ enum ConfigCommand {
 }
 
 fn init_logging(level: &str, format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
+    // tokio-cron-scheduler logs its own lifecycle at info; keep it quiet unless asked for.
+    let directives = if level.contains("tokio_cron_scheduler") {
+        level.to_string()
+    } else {
+        format!("{level},tokio_cron_scheduler=warn")
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(directives)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -400,6 +400,11 @@ fn discover(
 }
 
 fn note_expiry(plan: &mut ProbePlan, agent: &str, provider: &str, c: &Credential) {
+    // OAuth access tokens last hours and OpenClaw refreshes them itself: exporting their
+    // expiry would page on every refresh cycle. Setup/static tokens do not refresh.
+    if c.kind == crate::plan::CredentialKind::Oauth {
+        return;
+    }
     let (Some(expires_at_ms), CredentialSource::Profile { id, .. }) = (c.expires_at_ms, &c.source)
     else {
         return;

@@ -1,0 +1,275 @@
+//! `clawprobe serve` on an install written by the real OpenClaw CLI (three agents, four
+//! providers, keys in the shared and a per-agent SQLite store), its providers pointed at a
+//! fake on loopback that answers like the real APIs. Asserts what Prometheus would see.
+
+#[path = "support/fake_provider.rs"]
+mod fake_provider;
+
+use fake_provider::{FakeProvider, Reply};
+use serde_json::json;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), &dst).unwrap();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn get(port: u16, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// The value of the first sample whose line starts with `series` (name and labels as
+/// clawprobe renders them, labels sorted).
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+struct Kill(Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn fake() -> FakeProvider {
+    let f = FakeProvider::start();
+    // openai (both profiles): the key was revoked.
+    f.route(
+        "GET",
+        "/v1/models/gpt-5-mini",
+        Reply::json(
+            401,
+            json!({"error": {"message": "Incorrect API key provided: sk-canar***9d2e. You can find your API key at https://platform.openai.com/account/api-keys.", "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}),
+        ),
+    );
+    // anthropic: both models exist.
+    for m in ["claude-sonnet-4-5", "claude-haiku-4-5"] {
+        f.route(
+            "GET",
+            &format!("/v1/models/{m}"),
+            Reply::json(
+                200,
+                json!({"type": "model", "id": m, "display_name": m, "created_at": "2025-09-29T00:00:00Z"}),
+            ),
+        );
+    }
+    // openrouter: the key's credit limit is used up.
+    f.route(
+        "GET",
+        "/api/v1/key",
+        Reply::json(
+            200,
+            json!({"data": {"label": "sk-or-v1-abc...", "limit": 10, "limit_remaining": 0, "usage": 10, "is_free_tier": false}}),
+        ),
+    );
+    f.route(
+        "GET",
+        "/api/v1/models/moonshotai/kimi-k2/endpoints",
+        Reply::json(
+            200,
+            json!({"data": {"id": "moonshotai/kimi-k2", "endpoints": [{"name": "Moonshot | kimi-k2", "status": 0}]}}),
+        ),
+    );
+    f
+}
+
+#[test]
+fn serve_exports_the_cli_fixture_chains() {
+    let provider = fake();
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let state = home.join(".openclaw");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/openclaw/cli-2026.9.6"),
+        &state,
+    );
+    let cfg = state.join("openclaw.json");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("<HOME>", &home.display().to_string())
+        .replace("http://127.0.0.1:9", &provider.url(""));
+    std::fs::write(&cfg, text).unwrap();
+
+    let port = free_port();
+    let conf: PathBuf = tmp.path().join("clawprobe.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[schedule]\nmetadata = \"0 0 0 1 1 *\"\ncredential_generation = \"\"\nmodel_generation = \"\"\nspread_fraction = 0.0\nmin_key_spacing_seconds = 0.0\nprobe_timeout_seconds = 5.0\n"
+        ),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_clawprobe"))
+        .args(["--config", conf.to_str().unwrap(), "serve"])
+        .env_clear()
+        .env("HOME", &home)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Kill(child);
+
+    // The first metadata cycle runs at start; wait until every agent has a verdict.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let metrics = loop {
+        if Instant::now() > deadline {
+            panic!("no agent_up for all agents in time");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let Ok(_) = TcpStream::connect(("127.0.0.1", port)) else {
+            continue;
+        };
+        let m = get(port, "/metrics");
+        if ["main", "research", "coder"]
+            .iter()
+            .all(|a| sample(&m, &format!("clawprobe_agent_up{{agent=\"{a}\"}}")).is_some())
+        {
+            break m;
+        }
+    };
+
+    // main: anthropic primary works; research: its only model's key is out of credit;
+    // coder: primary key revoked, localai has no key, anthropic fallback works.
+    assert_eq!(
+        sample(&metrics, "clawprobe_agent_up{agent=\"main\"}"),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(&metrics, "clawprobe_agent_up{agent=\"research\"}"),
+        Some(0.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(&metrics, "clawprobe_agent_up{agent=\"coder\"}"),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(&metrics, "clawprobe_agent_primary_up{agent=\"coder\"}"),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&metrics, "clawprobe_agent_fallbacks{agent=\"main\"}"),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(&metrics, "clawprobe_agent_fallbacks{agent=\"research\"}"),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "clawprobe_model_status{agent=\"research\",class=\"billing\",model=\"moonshotai/kimi-k2\",provider=\"openrouter\",role=\"primary\"}"
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "clawprobe_model_status{agent=\"coder\",class=\"auth\",model=\"gpt-5-mini\",provider=\"openai\",role=\"primary\"}"
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "clawprobe_model_up{agent=\"main\",model=\"claude-sonnet-4-5\",position=\"0\",provider=\"anthropic\",role=\"primary\"}"
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert!(
+        sample(
+            &metrics,
+            "clawprobe_probe_errors_total{class=\"auth\",model=\"gpt-5-mini\",provider=\"openai\",tier=\"metadata\"}"
+        )
+        .is_some_and(|v| v >= 1.0),
+        "{metrics}"
+    );
+    // The anthropic setup token (365 days) has an expiry; its label is the profile id.
+    assert!(
+        sample(
+            &metrics,
+            "clawprobe_credential_expiry_timestamp_seconds{agent=\"main\",profile=\"anthropic:manual\",provider=\"anthropic\"}"
+        )
+        .is_some_and(|v| v > 1.7e9),
+        "{metrics}"
+    );
+    // Probes shared by agents go out once: gpt-5-mini has two credentials (openai:manual
+    // for main, openai:coder for coder), so two requests, not three.
+    let openai = provider.requests_to("/v1/models/gpt-5-mini");
+    assert_eq!(openai.len(), 2, "{openai:?}");
+    // Anthropic probes carry the setup token as a bearer token, never as x-api-key.
+    let anth = provider.requests_to("/v1/models/claude-sonnet-4-5");
+    assert!(!anth.is_empty());
+    assert!(anth[0]
+        .header("authorization")
+        .is_some_and(|v| v.starts_with("Bearer ")));
+    assert!(anth[0].header("x-api-key").is_none());
+
+    let landing = get(port, "/");
+    for text in [&metrics, &landing] {
+        assert!(!text.contains("sk-canary"), "key leaked");
+        assert!(!text.contains("sk-ant-oat01"), "token leaked");
+    }
+    assert!(
+        landing.contains("research") && landing.contains("billing"),
+        "{landing}"
+    );
+
+    send_sigterm(&mut child.0);
+    let status = child.0.wait().unwrap();
+    let mut err = String::new();
+    child
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "exit {status:?}: {err}");
+    assert!(
+        !err.contains("sk-canary") && !err.contains("sk-ant-oat01"),
+        "{err}"
+    );
+}
+
+fn send_sigterm(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+}
