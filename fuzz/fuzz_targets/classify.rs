@@ -7,7 +7,15 @@
 use clawprobe::classify::{self, Observation, TransportError};
 use libfuzzer_sys::fuzz_target;
 
-const PROVIDERS: &[&str] = &["openai", "anthropic", "google", "openrouter", "groq", "ollama", "x"];
+const PROVIDERS: &[&str] = &[
+    "openai",
+    "anthropic",
+    "google",
+    "openrouter",
+    "groq",
+    "ollama",
+    "x",
+];
 const APIS: &[&str] = &[
     "openai-completions",
     "openai-responses",

@@ -10,13 +10,20 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let n = (n as usize).min(rest.len());
-    let (Ok(secret), Ok(text)) = (std::str::from_utf8(&rest[..n]), std::str::from_utf8(&rest[n..])) else {
+    let (Ok(secret), Ok(text)) = (
+        std::str::from_utf8(&rest[..n]),
+        std::str::from_utf8(&rest[n..]),
+    ) else {
         return;
     };
     let _ = redact_key_shapes(text);
     let s = Secret::new(secret);
     let out = redact(&format!("{text}{secret}{text}"), &[&s]);
-    if secret.len() >= 8 && !secret.contains('[') && !secret.contains(']') && !"[REDACTED]".contains(secret) {
+    if secret.len() >= 8
+        && !secret.contains('[')
+        && !secret.contains(']')
+        && !"[REDACTED]".contains(secret)
+    {
         assert!(!out.contains(secret), "secret survived redaction");
     }
 });
