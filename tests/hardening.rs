@@ -335,11 +335,13 @@ fn canary_keys_never_leak_from_check_probe_or_serve() {
         );
         assert!(o.stdout.contains("env:TARGET_KEY"), "{}", o.stdout);
     }
-    // Whether OpenClaw credentials resolve yet (the auth store reader is merged): then the
-    // profile key and the `${VAR}` key are sent too, and must be redacted as well.
-    let auth = run(home.path(), &config, &["check"])
-        .stdout
-        .contains("openai:default");
+    // OpenClaw credentials resolve: the profile key and the `${VAR}` key are sent too.
+    let o = run(home.path(), &config, &["check"]);
+    assert!(
+        o.stdout.contains("openai:default") && !o.stdout.contains("missing_credential"),
+        "{}",
+        o.stdout
+    );
 
     for args in [
         vec!["--log.level", "trace", "probe", "--json"],
@@ -361,7 +363,7 @@ fn canary_keys_never_leak_from_check_probe_or_serve() {
             let rows: Vec<Value> = serde_json::from_str(&o.stdout).unwrap();
             assert_eq!(rows.len(), 3, "{}", o.stdout);
             let sent = rows.iter().filter(|r| r["http_status"] == 401).count();
-            assert_eq!(sent, if auth { 3 } else { 1 }, "{}", o.stdout);
+            assert_eq!(sent, 3, "{}", o.stdout);
             for r in &rows {
                 assert_eq!(r["class"], "auth", "{r}");
             }
@@ -376,12 +378,7 @@ fn canary_keys_never_leak_from_check_probe_or_serve() {
     }
     // The keys really went out (so they really came back in the 401 bodies).
     let sent: String = fake.requests().iter().map(|r| r.dump()).collect();
-    let keys: &[&str] = if auth {
-        &[KEY_PROFILE, KEY_ENV, KEY_TARGET, KEY_HEADER]
-    } else {
-        eprintln!("note: OpenClaw credentials do not resolve in this build; only the [[targets]] key is exercised");
-        &[KEY_TARGET]
-    };
+    let keys = [KEY_PROFILE, KEY_ENV, KEY_TARGET, KEY_HEADER];
     for k in keys {
         assert!(sent.contains(k), "{k} was never sent:\n{sent}");
     }
