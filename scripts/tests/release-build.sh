@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the release binary exactly as the Dockerfile does (scripts/build-release.sh) and
-# checks that it runs. Slow (a full optimized build with thin LTO), so it runs in CI
+# checks that it runs. Slow (a full optimized build), so it runs in CI
 # (CI=true) and when asked (CLAWPROBE_RELEASE_BUILD=1 or --force); CLAWPROBE_RELEASE_BUILD=0
 # turns it off even in CI.
 set -euo pipefail
