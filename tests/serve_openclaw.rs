@@ -119,6 +119,7 @@ fn serve_exports_the_cli_fixture_chains() {
         .replace("<HOME>", &home.display().to_string())
         .replace("http://127.0.0.1:9", &provider.url(""));
     std::fs::write(&cfg, text).unwrap();
+    let before = snapshot(&state);
 
     let port = free_port();
     let conf: PathBuf = tmp.path().join("clawprobe.toml");
@@ -251,6 +252,18 @@ fn serve_exports_the_cli_fixture_chains() {
         "{landing}"
     );
 
+    // Reloads (HTTP and SIGHUP) re-read every store; none may touch the OpenClaw dir.
+    let reload = post(port, "/-/reload");
+    assert!(
+        reload.starts_with("HTTP/1.1 200") || reload.starts_with("HTTP/1.0 200"),
+        "{reload}"
+    );
+    let _ = Command::new("kill")
+        .args(["-HUP", &child.0.id().to_string()])
+        .status();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(get(port, "/healthz").contains("200"));
+
     send_sigterm(&mut child.0);
     let status = child.0.wait().unwrap();
     let mut err = String::new();
@@ -266,10 +279,45 @@ fn serve_exports_the_cli_fixture_chains() {
         !err.contains("sk-canary") && !err.contains("sk-ant-oat01"),
         "{err}"
     );
+    assert!(
+        before == snapshot(&state),
+        "clawprobe changed, created or removed a file in the OpenClaw directory"
+    );
 }
 
 fn send_sigterm(child: &mut Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
+}
+
+fn post(port: u16, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.0\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// (bytes, mtime) of every file under `dir`, so any write, creation or removal shows.
+fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let m = std::fs::metadata(&p).unwrap().modified().unwrap();
+                out.insert(p.clone(), (std::fs::read(&p).unwrap(), m));
+            }
+        }
+    }
+    out
 }
