@@ -4,27 +4,17 @@
 
 #[path = "support/fake_provider.rs"]
 mod fake_provider;
+#[path = "support/fs.rs"]
+mod fs;
 
 use fake_provider::{FakeProvider, Reply};
+use fs::{install_cli_fixture, snapshot};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), &dst).unwrap();
-        }
-    }
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -108,17 +98,7 @@ fn serve_exports_the_cli_fixture_chains() {
     let provider = fake();
     let tmp = tempfile::tempdir().unwrap();
     let home = tmp.path().join("home");
-    let state = home.join(".openclaw");
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/openclaw/cli-2026.9.6"),
-        &state,
-    );
-    let cfg = state.join("openclaw.json");
-    let text = std::fs::read_to_string(&cfg)
-        .unwrap()
-        .replace("<HOME>", &home.display().to_string())
-        .replace("http://127.0.0.1:9", &provider.url(""));
-    std::fs::write(&cfg, text).unwrap();
+    let state = install_cli_fixture(&home, Some(&provider.url("")));
     let before = snapshot(&state);
 
     let port = free_port();
@@ -301,23 +281,5 @@ fn post(port: u16, path: &str) -> String {
     .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
-    out
-}
-
-/// (bytes, mtime) of every file under `dir`, so any write, creation or removal shows.
-fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let m = std::fs::metadata(&p).unwrap().modified().unwrap();
-                out.insert(p.clone(), (std::fs::read(&p).unwrap(), m));
-            }
-        }
-    }
     out
 }
