@@ -24,6 +24,10 @@ struct Cli {
         env = "CLAWPROBE_LOG"
     )]
     log_level: String,
+    /// Web config file (Prometheus exporter-toolkit format) for TLS and basic auth on every
+    /// endpoint of `serve`; see docs/web-config.md. Re-read when it or its files change.
+    #[arg(long = "web.config.file", global = true, env = "CLAWPROBE_WEB_CONFIG")]
+    web_config_file: Option<PathBuf>,
     /// Log format.
     #[arg(long = "log.format", global = true, value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -80,7 +84,13 @@ enum ConfigCommand {
 }
 
 fn init_logging(level: &str, format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
+    // tokio-cron-scheduler logs its own lifecycle at info; keep it quiet unless asked for.
+    let directives = if level.contains("tokio_cron_scheduler") {
+        level.to_string()
+    } else {
+        format!("{level},tokio_cron_scheduler=warn")
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(directives)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -124,7 +134,14 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Config { .. } => unreachable!("handled above"),
         Command::Serve => {
             let rt = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
-            rt.block_on(clawprobe::serve::run(config, cli.config.clone()))?;
+            let options = clawprobe::serve::ServeOptions {
+                web_config_file: cli.web_config_file.clone(),
+            };
+            rt.block_on(clawprobe::serve::run_with(
+                config,
+                cli.config.clone(),
+                options,
+            ))?;
             Ok(0)
         }
         Command::Check { json } => {

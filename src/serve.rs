@@ -322,9 +322,41 @@ async fn terminate(mut term: tokio::signal::unix::Signal, mut int: tokio::signal
     }
 }
 
+/// Options of `serve` that come from the command line rather than the TOML config.
+#[derive(Clone, Debug, Default)]
+pub struct ServeOptions {
+    /// `--web.config.file`: TLS and basic auth (exporter-toolkit format).
+    pub web_config_file: Option<PathBuf>,
+}
+
 /// Runs the exporter until SIGTERM/SIGINT.
 pub async fn run(config: Config, config_path: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    run_with(config, config_path, ServeOptions::default()).await
+}
+
+/// [`run`] with command-line options.
+pub async fn run_with(
+    config: Config,
+    config_path: Option<std::path::PathBuf>,
+    options: ServeOptions,
+) -> anyhow::Result<()> {
     let signals = Signals::install()?;
+    // The web config is checked before anything listens: a typo in it must not leave an
+    // exporter running without the TLS or authentication the operator asked for.
+    let web = match &options.web_config_file {
+        Some(p) => {
+            let w = server::webconfig::WebConfig::load(p)?;
+            let l = w.current();
+            tracing::info!(
+                file = %p.display(),
+                tls = l.tls.is_some(),
+                basic_auth = l.auth_required(),
+                "web config loaded"
+            );
+            Some(Arc::new(w))
+        }
+        None => None,
+    };
     let planner: Planner = Box::new(|c: &Config| crate::plan::build(c).map_err(|e| e.to_string()));
     let plan = Arc::new(planner(&config).map_err(anyhow::Error::msg)?);
     let listener = server::bind(&config.server.listen, &config.source).await?;
@@ -354,10 +386,11 @@ pub async fn run(config: Config, config_path: Option<std::path::PathBuf>) -> any
     let hup = tokio::spawn(reload_on_sighup(app.clone(), signals.hup));
 
     tracing::info!(listen = %addr, agents, targets, findings, "clawprobe serving /metrics");
-    let server_task = tokio::spawn(server::serve(
+    let server_task = tokio::spawn(server::serve_with(
         listener,
         app.clone() as Arc<dyn Backend>,
         server::Limits::default(),
+        web,
         stop_rx,
     ));
 

@@ -2,11 +2,13 @@
 //! (tests/fixtures/openclaw/handwritten-*). The child gets a clean environment with HOME in
 //! a temp dir, so the developer's real home and keys are never read.
 
+#[path = "support/fs.rs"]
+mod fs;
+
+use fs::snapshot;
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::SystemTime;
 
 const CANARY: &str = "sk-canary-DISCOVERY-7f3a";
 /// Fake keys stored in the fixtures themselves.
@@ -20,24 +22,6 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/openclaw")
         .join(name)
-}
-
-/// Bytes and mtime of every file under `dir`.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, SystemTime)> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let mtime = std::fs::metadata(&p).unwrap().modified().unwrap();
-                out.insert(p.clone(), (std::fs::read(&p).unwrap(), mtime));
-            }
-        }
-    }
-    out
 }
 
 struct Out {

@@ -2,55 +2,14 @@
 //! (tests/fixtures/openclaw/cli-2026.9.6, made by scripts/gen-fixtures.sh): every agent's
 //! chain and credential must equal what `openclaw models status --agent <id> --json` said.
 
+#[path = "support/fs.rs"]
+mod fs;
+
+use fs::{cli_fixture as fixture, install_cli_fixture, snapshot};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/openclaw/cli-2026.9.6")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), &dst).unwrap();
-        }
-    }
-}
-
-/// Installs the fixture as `<home>/.openclaw`, with the `<HOME>` placeholder made real.
-fn install(home: &Path) -> PathBuf {
-    let state = home.join(".openclaw");
-    copy_dir(&fixture(), &state);
-    let cfg = state.join("openclaw.json");
-    let text = std::fs::read_to_string(&cfg).unwrap();
-    std::fs::write(&cfg, text.replace("<HOME>", &home.display().to_string())).unwrap();
-    state
-}
-
-/// (bytes, mtime) of every file under `dir`.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let m = std::fs::metadata(&p).unwrap().modified().unwrap();
-                out.insert(p.clone(), (std::fs::read(&p).unwrap(), m));
-            }
-        }
-    }
-    out
-}
 
 fn check_json(home: &Path) -> (Value, String, String, i32) {
     let out = Command::new(env!("CARGO_BIN_EXE_clawprobe"))
@@ -71,7 +30,7 @@ fn check_json(home: &Path) -> (Value, String, String, i32) {
 fn chains_and_credentials_equal_the_real_cli() {
     let tmp = tempfile::tempdir().unwrap();
     let home = tmp.path().join("home");
-    let state = install(&home);
+    let state = install_cli_fixture(&home, None);
     let before = snapshot(&state);
     let (v, stdout, stderr, code) = check_json(&home);
 

@@ -123,8 +123,81 @@ pub fn load<'a>(
     })
 }
 
+/// Deepest `{`/`[` nesting accepted in an OpenClaw config file.
+pub const MAX_NESTING: usize = 128;
+
+/// The 1-based (line, column) where bracket nesting outside strings and comments first
+/// exceeds `limit`, if it does.
+fn too_deep(text: &str, limit: usize) -> Option<(usize, usize)> {
+    let (mut depth, mut line, mut col) = (0usize, 1usize, 0usize);
+    let mut chars = text.chars().peekable();
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        col += 1;
+        if c == '\n' {
+            line += 1;
+            col = 0;
+        }
+        if let Some(q) = quote {
+            if c == '\\' {
+                chars.next();
+                col += 1;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' => quote = Some(c),
+            '/' if chars.peek() == Some(&'/') => {
+                for n in chars.by_ref() {
+                    if n == '\n' {
+                        line += 1;
+                        col = 0;
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut prev = ' ';
+                for n in chars.by_ref() {
+                    if n == '\n' {
+                        line += 1;
+                        col = 0;
+                    }
+                    if prev == '*' && n == '/' {
+                        break;
+                    }
+                    prev = n;
+                }
+            }
+            '{' | '[' => {
+                depth += 1;
+                if depth > limit {
+                    return Some((line, col));
+                }
+            }
+            '}' | ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Parses one JSON5 text; errors carry 1-based line and column.
 pub fn parse_json5(text: &str, path: &Path) -> Result<Value, ConfigFileError> {
+    // The json5 parser recurses per nesting level; a hostile or corrupt file with thousands
+    // of brackets would overflow the stack and abort the process (a reload must instead fail
+    // and keep the last good plan). Real configs nest a handful of levels.
+    if let Some((line, column)) = too_deep(text, MAX_NESTING) {
+        return Err(ConfigFileError::Syntax {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: format!("nesting deeper than {MAX_NESTING} levels"),
+        });
+    }
     json5::from_str::<Value>(text).map_err(|e| {
         let (line, column) = e
             .position()
@@ -403,6 +476,30 @@ fn substitute(
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use super::*;
+
+    #[test]
+    fn deep_nesting_is_a_syntax_error_not_a_crash() {
+        let text = format!("{{a: {}{}}}", "[".repeat(50_000), "]".repeat(50_000));
+        let err = parse_json5(&text, Path::new("/x/openclaw.json")).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("/x/openclaw.json") && msg.contains("nesting"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn brackets_in_strings_and_comments_do_not_count() {
+        let deep = "[".repeat(500);
+        let text = format!("// {deep}\n/* {deep} */ {{a: \"{deep}\", b: '{deep}', c: [[1]]}}");
+        let v = parse_json5(&text, Path::new("x.json")).unwrap();
+        assert_eq!(v["c"][0][0], 1);
     }
 }
 

@@ -179,7 +179,8 @@ pub fn catalog(id: &str) -> Option<&'static CatalogEntry> {
 }
 
 /// `models.providers.<id>` from the OpenClaw config (already `${VAR}`-substituted).
-#[derive(Clone, Debug, Default)]
+/// `Debug` is written by hand: `api_key` may hold a literal key.
+#[derive(Clone, Default)]
 pub struct ConfiguredProvider {
     pub base_url: Option<String>,
     pub api: Option<String>,
@@ -242,8 +243,9 @@ pub fn configured_providers(config: &Value) -> BTreeMap<String, ConfiguredProvid
     out
 }
 
-/// A provider as clawprobe will probe it.
-#[derive(Clone, Debug)]
+/// A provider as clawprobe will probe it. `Debug` is written by hand: `api_key` may hold a
+/// literal key.
+#[derive(Clone)]
 pub struct ProviderInfo {
     pub id: String,
     pub base_url: Option<String>,
@@ -345,5 +347,57 @@ mod tests {
         assert_eq!(conf["mybox"].models, vec!["m1", "m2"]);
         let l = resolve("local-ollama", &conf).unwrap();
         assert!(!l.key_required);
+    }
+}
+
+/// How `api_key` shows in `Debug`: its shape, never its value.
+fn api_key_shape(v: &Option<Value>) -> &'static str {
+    match v {
+        None => "none",
+        Some(Value::String(_)) => "<string, redacted>",
+        Some(Value::Object(_)) => "<secret ref>",
+        Some(_) => "<other>",
+    }
+}
+
+impl std::fmt::Debug for ConfiguredProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfiguredProvider")
+            .field("base_url", &self.base_url)
+            .field("api", &self.api)
+            .field("api_key", &api_key_shape(&self.api_key))
+            .field("headers", &self.headers)
+            .field("models", &self.models)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ProviderInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderInfo")
+            .field("id", &self.id)
+            .field("base_url", &self.base_url)
+            .field("api", &self.api)
+            .field("env_vars", &self.env_vars)
+            .field("key_required", &self.key_required)
+            .field("api_key", &api_key_shape(&self.api_key))
+            .field("headers", &self.headers)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_a_literal_api_key() {
+        let c = ConfiguredProvider {
+            api_key: Some(Value::String("sk-canary-PROVIDER-DEBUG-1234".into())),
+            ..Default::default()
+        };
+        let d = format!("{c:?}");
+        assert!(!d.contains("canary"), "{d}");
+        assert!(d.contains("redacted"), "{d}");
     }
 }

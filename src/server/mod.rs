@@ -6,6 +6,8 @@
 //! no network. Routing is a plain function ([`route`]) of method, URI and backend.
 
 pub mod landing;
+pub mod tls;
+pub mod webconfig;
 
 use crate::plan::{ProbePlan, TargetId};
 use crate::probe::{ProbeResult, Tier};
@@ -96,11 +98,23 @@ pub async fn bind(addr: &str, source_name: &str) -> Result<TcpListener, ServerEr
 }
 
 /// Serves until `shutdown` becomes true, then lets requests in flight finish (bounded by
-/// `limits.shutdown_grace`).
+/// `limits.shutdown_grace`). Plain HTTP, no authentication.
 pub async fn serve(
     listener: TcpListener,
     backend: Arc<dyn Backend>,
     limits: Limits,
+    shutdown: watch::Receiver<bool>,
+) {
+    serve_with(listener, backend, limits, None, shutdown).await
+}
+
+/// [`serve`] with an optional web config (`--web.config.file`): TLS (possibly mutual) and
+/// basic auth on every endpoint, re-read when its files change.
+pub async fn serve_with(
+    listener: TcpListener,
+    backend: Arc<dyn Backend>,
+    limits: Limits,
+    web: Option<Arc<webconfig::WebConfig>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -128,27 +142,35 @@ pub async fn serve(
         while conns.try_join_next().is_some() {}
         let backend = backend.clone();
         let limits = limits.clone();
-        let mut stop = shutdown.clone();
+        let stop = shutdown.clone();
+        let web = web.clone();
         conns.spawn(async move {
             let _permit = permit;
+            // TLS settings are taken per connection, so a rotated certificate is used from
+            // the next connection on.
+            let tls = web.as_ref().and_then(|w| w.current().tls.clone());
             let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let backend = backend.clone();
-                async move {
-                    let resp = route(backend.as_ref(), req.method(), req.uri()).await;
-                    Ok::<_, Infallible>(resp)
-                }
+                let web = web.clone();
+                async move { Ok::<_, Infallible>(handle(backend.as_ref(), web.as_deref(), req).await) }
             });
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read_timeout);
-            let conn = builder.serve_connection(TokioIo::new(stream), svc);
-            tokio::pin!(conn);
-            let res = tokio::select! {
-                r = conn.as_mut() => r,
-                _ = stop.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
+            let res = match tls {
+                None => serve_io(TokioIo::new(stream), svc, &limits, stop).await,
+                Some(config) => {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                    // The handshake gets the same deadline as the request headers, or a
+                    // client that opens a socket and says nothing would hold a slot forever.
+                    match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => serve_io(TokioIo::new(tls_stream), svc, &limits, stop).await,
+                        Ok(Err(e)) => {
+                            tracing::debug!(peer = %peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(peer = %peer, "TLS handshake timed out");
+                            return;
+                        }
+                    }
                 }
             };
             if let Err(e) = res {
@@ -162,6 +184,62 @@ pub async fn serve(
     })
     .await;
     conns.abort_all();
+}
+
+/// One HTTP/1.1 connection over any transport, with the header-read (and keep-alive idle)
+/// timeout, stopped gracefully when `stop` turns true.
+async fn serve_io<I, S>(
+    io: I,
+    svc: S,
+    limits: &Limits,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), hyper::Error>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = Full<Bytes>>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let conn = builder.serve_connection(io, svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => r,
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    }
+}
+
+/// Authentication (when the web config has users), then [`route`], then the configured
+/// extra response headers.
+async fn handle(
+    backend: &dyn Backend,
+    web: Option<&webconfig::WebConfig>,
+    req: hyper::Request<hyper::body::Incoming>,
+) -> Resp {
+    let Some(web) = web else {
+        return route(backend, req.method(), req.uri()).await;
+    };
+    let loaded = web.current();
+    let mut resp = if web
+        .authorize(&loaded, req.headers().get(header::AUTHORIZATION))
+        .await
+    {
+        route(backend, req.method(), req.uri()).await
+    } else {
+        let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Basic realm=\"clawprobe\", charset=\"UTF-8\""),
+        );
+        r
+    };
+    loaded.apply_headers(resp.headers_mut());
+    resp
 }
 
 /// The local address a listener is bound to, for the startup log.
@@ -417,6 +495,120 @@ mod tests {
             .expect("server stops")
             .unwrap();
         assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    }
+
+    /// How long until the server closes a connection on which the client sends `send`
+    /// and then nothing.
+    fn closed_after(port: u16, send: &[u8]) -> Duration {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let started = std::time::Instant::now();
+        s.write_all(send).unwrap();
+        let mut buf = [0u8; 1024];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return started.elapsed(),
+                Ok(_) => {}
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_connections_are_closed_and_capped() {
+        let listener = bind("127.0.0.1:0", "test.toml").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = watch::channel(false);
+        let limits = Limits {
+            max_connections: 2,
+            header_read_timeout: Duration::from_millis(400),
+            shutdown_grace: Duration::from_secs(1),
+        };
+        let task = tokio::spawn(serve(listener, Arc::new(Fake), limits, rx));
+
+        // A client that connects and never sends a byte is cut off too.
+        let t = tokio::task::spawn_blocking(move || closed_after(port, b""))
+            .await
+            .unwrap();
+        assert!(t < Duration::from_secs(3), "idle connection held for {t:?}");
+        // Keep-alive: after one answered request, an idle connection is closed as well.
+        let t = tokio::task::spawn_blocking(move || {
+            closed_after(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        })
+        .await
+        .unwrap();
+        assert!(
+            t < Duration::from_secs(3),
+            "keep-alive connection held for {t:?}"
+        );
+
+        // At the cap, a third client waits until a slot frees (here: the idle timeout).
+        let hold = || {
+            let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            s
+        };
+        let (a, b) = (hold(), hold());
+        let started = std::time::Instant::now();
+        let out = tokio::task::spawn_blocking(move || raw(port, "GET /healthz HTTP/1.0\r\n\r\n"))
+            .await
+            .unwrap();
+        assert!(out.starts_with("HTTP/1.0 200"), "{out}");
+        assert!(
+            started.elapsed() >= Duration::from_millis(250),
+            "served past the connection cap after {:?}",
+            started.elapsed()
+        );
+        drop((a, b));
+        tx.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(3), task)
+            .await
+            .expect("server stops")
+            .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tls_handshake_has_a_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::write(dir.path().join("c.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.path().join("k.pem"), key.serialize_pem()).unwrap();
+        let web = dir.path().join("web.yml");
+        std::fs::write(
+            &web,
+            "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n",
+        )
+        .unwrap();
+        let web = Arc::new(webconfig::WebConfig::load(&web).unwrap());
+        let listener = bind("127.0.0.1:0", "test.toml").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = watch::channel(false);
+        let limits = Limits {
+            max_connections: 4,
+            header_read_timeout: Duration::from_millis(400),
+            shutdown_grace: Duration::from_secs(1),
+        };
+        let task = tokio::spawn(serve_with(listener, Arc::new(Fake), limits, Some(web), rx));
+        // Silent client, and a client that starts a ClientHello and stalls.
+        for send in [&b""[..], &[0x16, 0x03, 0x01, 0x00, 0x40, 0x01][..]] {
+            let t = tokio::task::spawn_blocking(move || closed_after(port, send))
+                .await
+                .unwrap();
+            assert!(t < Duration::from_secs(3), "handshake held for {t:?}");
+        }
+        // Plain HTTP on the TLS port gets no HTTP answer.
+        let out = tokio::task::spawn_blocking(move || raw(port, "GET /metrics HTTP/1.0\r\n\r\n"))
+            .await
+            .unwrap();
+        assert!(!out.contains("200"), "{out}");
+        tx.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(3), task)
+            .await
+            .expect("server stops")
+            .unwrap();
     }
 
     #[test]
