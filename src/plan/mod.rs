@@ -281,6 +281,9 @@ pub struct ProbePlan {
     /// Files the plan was read from (OpenClaw config, includes, auth stores, .env): the
     /// reload watcher polls these.
     pub watched_files: Vec<std::path::PathBuf>,
+    /// `targets` by [`Target::key`], kept by [`ProbePlan::intern_target`] so building a plan
+    /// of thousands of targets stays linear (rebuilt if `targets` was changed directly).
+    pub target_index: std::collections::HashMap<String, TargetId>,
 }
 
 impl ProbePlan {
@@ -297,13 +300,18 @@ impl ProbePlan {
 
     /// Adds a target unless an identical one (same [`Target::key`]) exists; returns its id.
     pub fn intern_target(&mut self, mut target: Target) -> TargetId {
-        let key = target.key();
-        if let Some(t) = self.targets.iter().find(|t| t.key() == key) {
-            return t.id;
+        if self.target_index.len() != self.targets.len() {
+            self.target_index = self.targets.iter().map(|t| (t.key(), t.id)).collect();
         }
-        target.id = self.targets.len();
+        let key = target.key();
+        if let Some(&id) = self.target_index.get(&key) {
+            return id;
+        }
+        let id = self.targets.len();
+        target.id = id;
         self.targets.push(target);
-        self.targets.len() - 1
+        self.target_index.insert(key, id);
+        id
     }
 }
 
