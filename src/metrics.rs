@@ -661,7 +661,7 @@ mod tests {
     use super::*;
     use crate::plan::{
         AgentChain, ApiStyle, ChainEntry, Credential, CredentialExpiry, CredentialKind,
-        CredentialSource, Finding, ProfileState, Role,
+        CredentialSource, Finding, ProfileState,
     };
     use crate::probe::Tier;
     use crate::ratelimit::{RateLimitEntry, RateLimitInfo};
@@ -692,19 +692,10 @@ mod tests {
 
     fn entry(position: usize, target: Option<usize>, raw: &str) -> ChainEntry {
         ChainEntry {
-            position,
-            role: if position == 0 {
-                Role::Primary
-            } else {
-                Role::Fallback
-            },
-            raw_ref: raw.into(),
             provider: raw.split_once('/').map(|(p, _)| p.to_string()),
             model: raw.split_once('/').map(|(_, m)| m.to_string()),
-            api: None,
             target,
-            finding: None,
-            credential_label: None,
+            ..ChainEntry::new(position, raw)
         }
     }
 

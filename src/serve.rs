@@ -412,7 +412,7 @@ pub async fn run_with(
 mod tests {
     use super::*;
     use crate::class::Class;
-    use crate::plan::{AgentChain, ApiStyle, ChainEntry, Role, Target};
+    use crate::plan::{AgentChain, ApiStyle, ChainEntry, Target};
     use http::{Method, StatusCode, Uri};
     use http_body_util::BodyExt;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -490,19 +490,11 @@ mod tests {
                 headers: vec![],
             });
             entries.push(ChainEntry {
-                position: i,
-                role: if i == 0 {
-                    Role::Primary
-                } else {
-                    Role::Fallback
-                },
-                raw_ref: format!("openai/{m}"),
                 provider: Some("openai".into()),
                 model: Some(m.to_string()),
                 api: Some(ApiStyle::OpenAiCompletions),
                 target: Some(id),
-                finding: None,
-                credential_label: None,
+                ..ChainEntry::new(i, format!("openai/{m}"))
             });
         }
         p.agents.push(AgentChain {

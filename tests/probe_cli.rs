@@ -20,7 +20,7 @@ use clawprobe::classify::{classify, Observation, TransportError};
 use clawprobe::config::Config;
 use clawprobe::plan::{
     AgentChain, ApiStyle, ChainEntry, Credential, CredentialKind, CredentialSource, ProbePlan,
-    Role, Target,
+    Target,
 };
 use clawprobe::probe::http::HttpExecutor;
 use clawprobe::probe::oneshot::{self, Options, TierChoice};
@@ -720,19 +720,8 @@ async fn executor_maps_transport_errors() {
 
 fn entry(position: usize, target: usize, raw: &str) -> ChainEntry {
     ChainEntry {
-        position,
-        role: if position == 0 {
-            Role::Primary
-        } else {
-            Role::Fallback
-        },
-        raw_ref: raw.into(),
-        provider: None,
-        model: None,
-        api: None,
         target: Some(target),
-        finding: None,
-        credential_label: None,
+        ..ChainEntry::new(position, raw)
     }
 }
 

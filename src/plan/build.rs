@@ -8,7 +8,7 @@
 
 use super::{
     AgentChain, ApiStyle, ChainEntry, Credential, CredentialExpiry, CredentialKind,
-    CredentialSource, Finding, ProbePlan, Role, Target,
+    CredentialSource, Finding, ProbePlan, Target,
 };
 use crate::class::Class;
 use crate::config::Config;
@@ -104,21 +104,7 @@ fn finding(class: Class, reason: &str, message: String) -> Option<Finding> {
 }
 
 fn new_entry(position: usize, raw_ref: &str) -> ChainEntry {
-    ChainEntry {
-        position,
-        role: if position == 0 {
-            Role::Primary
-        } else {
-            Role::Fallback
-        },
-        raw_ref: raw_ref.to_string(),
-        provider: None,
-        model: None,
-        api: None,
-        target: None,
-        finding: None,
-        credential_label: None,
-    }
+    ChainEntry::new(position, raw_ref)
 }
 
 fn string_list(v: &Value) -> Vec<String> {
@@ -775,7 +761,7 @@ mod tests {
         let names: Vec<&str> = plan.agents.iter().map(|a| a.agent.as_str()).collect();
         assert_eq!(names, vec!["team", "c", "d", "e"]);
         let team = &plan.agents[0];
-        assert_eq!(team.entries[0].role, Role::Primary);
+        assert_eq!(team.entries[0].role, crate::plan::Role::Primary);
         assert_eq!(team.entries[1].role_label(), "fallback 1");
         let ta = plan.target(team.entries[0].target.unwrap());
         assert_eq!(ta.base_url, "https://api.openai.com/v1");

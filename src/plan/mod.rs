@@ -222,6 +222,25 @@ pub struct ChainEntry {
 }
 
 impl ChainEntry {
+    /// An entry at `position` (0 is the primary) with nothing resolved yet.
+    pub fn new(position: usize, raw_ref: impl Into<String>) -> ChainEntry {
+        ChainEntry {
+            position,
+            role: if position == 0 {
+                Role::Primary
+            } else {
+                Role::Fallback
+            },
+            raw_ref: raw_ref.into(),
+            provider: None,
+            model: None,
+            api: None,
+            target: None,
+            finding: None,
+            credential_label: None,
+        }
+    }
+
     /// `primary` or `fallback N` (1-based), as tables show it.
     pub fn role_label(&self) -> String {
         match self.role {

@@ -324,7 +324,7 @@ fn render_table(rows: &[Row]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{AgentChain, ApiStyle, Finding, Role};
+    use crate::plan::{AgentChain, ApiStyle, Finding};
     use crate::probe::test_support::target;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
@@ -375,19 +375,9 @@ mod tests {
 
     fn entry(position: usize, target: Option<TargetId>, finding: Option<Finding>) -> ChainEntry {
         ChainEntry {
-            position,
-            role: if position == 0 {
-                Role::Primary
-            } else {
-                Role::Fallback
-            },
-            raw_ref: format!("ref{position}"),
-            provider: None,
-            model: None,
-            api: None,
             target,
             finding,
-            credential_label: None,
+            ..ChainEntry::new(position, format!("ref{position}"))
         }
     }
 
