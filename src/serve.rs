@@ -233,10 +233,10 @@ impl App {
 }
 
 impl Backend for App {
-    fn metrics_text(&self) -> String {
+    fn metrics_text(&self) -> bytes::Bytes {
         let plan = self.engine.plan();
         self.metrics
-            .render(&plan, &self.store, &self.engine.budget_remaining())
+            .render_cached(&plan, &self.store, &self.engine.budget_remaining())
     }
 
     fn ready(&self) -> bool {
@@ -558,7 +558,8 @@ mod tests {
 
     async fn get(app: &Arc<App>, method: Method, uri: &str) -> (StatusCode, String) {
         let uri: Uri = uri.parse().unwrap();
-        let resp = server::route(app.as_ref(), &method, &uri).await;
+        let backend: Arc<dyn server::Backend> = app.clone();
+        let resp = server::route(&backend, &method, &uri).await;
         let status = resp.status();
         let body = resp.into_body().collect().await.unwrap().to_bytes();
         (status, String::from_utf8(body.to_vec()).unwrap())
@@ -660,16 +661,14 @@ mod tests {
         // A broken OpenClaw file: reload fails once, the plan stays.
         std::fs::write(dir.path().join("models.txt"), "broken!").unwrap();
         for _ in 0..100 {
-            if app
-                .metrics_text()
+            if String::from_utf8_lossy(&app.metrics_text())
                 .contains("clawprobe_config_last_reload_successful 0")
             {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert!(app
-            .metrics_text()
+        assert!(String::from_utf8_lossy(&app.metrics_text())
             .contains("clawprobe_config_last_reload_successful 0"));
         assert_eq!(engine.plan().targets.len(), 2);
         let before = engine.set_plans.load(Ordering::SeqCst);

@@ -4,7 +4,8 @@
 use crate::plan::Target;
 use crate::probe::{ProbeResult, Tier};
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{RwLock, RwLockReadGuard};
 use std::time::SystemTime;
 
 /// What is known about one target.
@@ -23,6 +24,20 @@ pub struct TargetStatus {
 #[derive(Debug, Default)]
 pub struct Store {
     inner: RwLock<HashMap<String, TargetStatus>>,
+    /// Bumped by every change `/metrics` can see, so a cached exposition knows it is stale.
+    version: AtomicU64,
+}
+
+/// A read-locked view of the store: statuses are borrowed, not cloned. Hold it only for
+/// as long as a render takes; probes waiting to record a result block meanwhile.
+pub struct StoreView<'a> {
+    map: RwLockReadGuard<'a, HashMap<String, TargetStatus>>,
+}
+
+impl StoreView<'_> {
+    pub fn get(&self, target: &Target) -> Option<&TargetStatus> {
+        self.map.get(&target.key())
+    }
 }
 
 impl Store {
@@ -42,6 +57,19 @@ impl Store {
         }
         st.last_by_tier.insert(result.tier, result.clone());
         st.last = Some(result);
+        self.version.fetch_add(1, Ordering::Release);
+    }
+
+    /// Changes whenever a result is recorded or entries are dropped.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// Borrows every status under one read lock (see [`StoreView`]).
+    pub fn read(&self) -> StoreView<'_> {
+        StoreView {
+            map: self.inner.read().expect("store lock"),
+        }
     }
 
     pub fn set_next_probe(&self, target: &Target, at: Option<SystemTime>) {
@@ -63,5 +91,6 @@ impl Store {
             .write()
             .expect("store lock")
             .retain(|k, _| keys.contains(k));
+        self.version.fetch_add(1, Ordering::Release);
     }
 }

@@ -36,8 +36,9 @@ pub struct NotSent(pub String);
 
 /// What the server needs from the running exporter.
 pub trait Backend: Send + Sync + 'static {
-    /// The `/metrics` text (cached probe results only; never probes).
-    fn metrics_text(&self) -> String;
+    /// The `/metrics` text (cached probe results only; never probes). Called on a blocking
+    /// thread: rendering a large plan takes milliseconds of CPU.
+    fn metrics_text(&self) -> Bytes;
     /// Plan loaded and the first cycle finished (or its timeout passed).
     fn ready(&self) -> bool;
     /// The plan now serving.
@@ -152,7 +153,7 @@ pub async fn serve_with(
             let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let backend = backend.clone();
                 let web = web.clone();
-                async move { Ok::<_, Infallible>(handle(backend.as_ref(), web.as_deref(), req).await) }
+                async move { Ok::<_, Infallible>(handle(&backend, web.as_deref(), req).await) }
             });
             let res = match tls {
                 None => serve_io(TokioIo::new(stream), svc, &limits, stop).await,
@@ -160,8 +161,12 @@ pub async fn serve_with(
                     let acceptor = tokio_rustls::TlsAcceptor::from(config);
                     // The handshake gets the same deadline as the request headers, or a
                     // client that opens a socket and says nothing would hold a slot forever.
-                    match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(tls_stream)) => serve_io(TokioIo::new(tls_stream), svc, &limits, stop).await,
+                    match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream))
+                        .await
+                    {
+                        Ok(Ok(tls_stream)) => {
+                            serve_io(TokioIo::new(tls_stream), svc, &limits, stop).await
+                        }
                         Ok(Err(e)) => {
                             tracing::debug!(peer = %peer, error = %e, "TLS handshake failed");
                             return;
@@ -217,7 +222,7 @@ where
 /// Authentication (when the web config has users), then [`route`], then the configured
 /// extra response headers.
 async fn handle(
-    backend: &dyn Backend,
+    backend: &Arc<dyn Backend>,
     web: Option<&webconfig::WebConfig>,
     req: hyper::Request<hyper::body::Incoming>,
 ) -> Resp {
@@ -276,14 +281,28 @@ fn method_not_allowed(allow: &str) -> Resp {
 }
 
 /// Routes one request. The body is never read: no endpoint takes one.
-pub async fn route(backend: &dyn Backend, method: &Method, uri: &Uri) -> Resp {
+pub async fn route(backend: &Arc<dyn Backend>, method: &Method, uri: &Uri) -> Resp {
     let get = method == Method::GET || method == Method::HEAD;
     match uri.path() {
-        "/metrics" if get => Response::builder()
-            .status(StatusCode::OK)
-            .header(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)
-            .body(Full::new(Bytes::from(backend.metrics_text())))
-            .expect("valid response"),
+        "/metrics" if get => {
+            // Off the async workers: a render holds a CPU for milliseconds at 10k series,
+            // and concurrent scrapes wait on one render (see Metrics::render_cached).
+            let b = backend.clone();
+            match tokio::task::spawn_blocking(move || b.metrics_text()).await {
+                Ok(body) => Response::builder()
+                    .status(StatusCode::OK)
+                    .header(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)
+                    .body(Full::new(body))
+                    .expect("valid response"),
+                Err(e) => {
+                    tracing::error!(error = %e, "rendering /metrics failed");
+                    text(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "rendering metrics failed\n",
+                    )
+                }
+            }
+        }
         "/healthz" if get => text(StatusCode::OK, "ok\n"),
         "/readyz" if get => {
             if backend.ready() {
@@ -314,7 +333,7 @@ pub async fn route(backend: &dyn Backend, method: &Method, uri: &Uri) -> Resp {
             }
         }
         "/-/reload" => method_not_allowed("POST"),
-        "/probe" if get => probe(backend, uri.query().unwrap_or("")).await,
+        "/probe" if get => probe(backend.as_ref(), uri.query().unwrap_or("")).await,
         "/metrics" | "/healthz" | "/readyz" | "/" | "/probe" => method_not_allowed("GET"),
         _ => text(
             StatusCode::NOT_FOUND,
@@ -415,8 +434,8 @@ mod tests {
     struct Fake;
 
     impl Backend for Fake {
-        fn metrics_text(&self) -> String {
-            "# HELP x y\n# TYPE x gauge\nx 1\n".into()
+        fn metrics_text(&self) -> Bytes {
+            Bytes::from_static(b"# HELP x y\n# TYPE x gauge\nx 1\n")
         }
         fn ready(&self) -> bool {
             false
