@@ -103,7 +103,7 @@ impl Default for ScheduleSettings {
             credential_generation: "30 7 * * * *".into(),
             model_generation: "45 17 */6 * * *".into(),
             concurrency: 4,
-            min_key_spacing_seconds: 2.0,
+            min_key_spacing_seconds: 1.0,
             probe_timeout_seconds: 15.0,
             recheck_after_failure_seconds: 60.0,
             max_backoff_seconds: 3600.0,
@@ -119,6 +119,12 @@ pub struct BudgetSettings {
     pub global_tokens_per_day: u64,
     pub provider_requests_per_day: u64,
     pub provider_tokens_per_day: u64,
+    /// Tokens per day for the model-generation probes of one model (target); 0 = no cap.
+    /// Unlike the request/token caps above, 0 switches this finer cap off: the provider
+    /// and global caps still bound the spend.
+    pub model_tokens_per_day: u64,
+    /// Tokens per day for the credential-generation probes of one credential; 0 = no cap.
+    pub credential_tokens_per_day: u64,
     pub providers: BTreeMap<String, ProviderBudget>,
 }
 
@@ -129,6 +135,8 @@ impl Default for BudgetSettings {
             global_tokens_per_day: 200_000,
             provider_requests_per_day: 500,
             provider_tokens_per_day: 50_000,
+            model_tokens_per_day: 50,
+            credential_tokens_per_day: 250,
             providers: BTreeMap::new(),
         }
     }
@@ -261,6 +269,24 @@ impl Config {
                 "must be between 0 and 1".into(),
             ));
         }
+        let cheapest = crate::schedule::budget::cheapest_probe_tokens();
+        for (key, v) in [
+            ("budget.model_tokens_per_day", self.budget.model_tokens_per_day),
+            (
+                "budget.credential_tokens_per_day",
+                self.budget.credential_tokens_per_day,
+            ),
+        ] {
+            if v != 0 && v < cheapest {
+                return Err(bad(
+                    key,
+                    format!(
+                        "{v} tokens cannot fit a single generation probe (the cheapest costs about \
+                         {cheapest}); use 0 for no cap, or at least {cheapest}"
+                    ),
+                ));
+            }
+        }
         let mut names = std::collections::HashSet::new();
         for (i, t) in self.targets.iter().enumerate() {
             let key = |k: &str| format!("targets[{i}].{k}");
@@ -344,6 +370,14 @@ mod tests {
                 "schedule.metadata",
             ),
             ("[schedule]\nconcurrency = 0\n", "schedule.concurrency"),
+            (
+                "[budget]\nmodel_tokens_per_day = 5\n",
+                "budget.model_tokens_per_day",
+            ),
+            (
+                "[budget]\ncredential_tokens_per_day = -1\n",
+                "credential_tokens_per_day",
+            ),
             (
                 "[[targets]]\nname='a'\nprovider='openai'\nmodel='m'\napi_key_env='sk-live-123'\n",
                 "targets[0].api_key_env",
