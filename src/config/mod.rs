@@ -184,12 +184,25 @@ impl Config {
 
     /// Parses and validates TOML text; `path` is only used in error messages.
     pub fn parse_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.message().to_string()
-                + &e.span()
-                    .map(|s| format!(" (at {})", line_col(text, s.start)))
-                    .unwrap_or_default(),
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let at = e.span().map(|s| s.start);
+            let message = e.message().to_string()
+                + &at
+                    .map(|s| format!(" (at {})", line_col(text, s)))
+                    .unwrap_or_default();
+            // A wrong type or value (`concurrency = -1`) is reported at the value; name its
+            // key like the validation errors do.
+            match at.and_then(|s| key_at(text, s)) {
+                Some(key) => ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    key,
+                    message,
+                },
+                None => ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    message,
+                },
+            }
         })?;
         config.validate(path)?;
         Ok(config)
@@ -326,6 +339,27 @@ impl Config {
     }
 }
 
+/// The dotted key (`budget.model_tokens_per_day`) whose value starts at `offset`: the
+/// `key = ` before it on its line, under the last `[table]` header above. `None` when the
+/// offset is not inside a simple `key = value` line.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset.min(text.len()))?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let (key, _) = before[line_start..].split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('#') || key.starts_with('[') {
+        return None;
+    }
+    let table = before[..line_start].lines().rev().find_map(|l| {
+        let l = l.trim();
+        l.starts_with('[').then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+    });
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key.to_string(),
+    })
+}
+
 fn line_col(text: &str, offset: usize) -> String {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
@@ -370,13 +404,14 @@ mod tests {
                 "schedule.metadata",
             ),
             ("[schedule]\nconcurrency = 0\n", "schedule.concurrency"),
+            ("[schedule]\nconcurrency = -2\n", "schedule.concurrency"),
             (
                 "[budget]\nmodel_tokens_per_day = 5\n",
                 "budget.model_tokens_per_day",
             ),
             (
                 "[budget]\ncredential_tokens_per_day = -1\n",
-                "credential_tokens_per_day",
+                "budget.credential_tokens_per_day",
             ),
             (
                 "[[targets]]\nname='a'\nprovider='openai'\nmodel='m'\napi_key_env='sk-live-123'\n",
