@@ -10,7 +10,8 @@ use clawprobe::plan::{
 };
 use clawprobe::probe::{Executor, ProbeResult, Tier, Usage};
 use clawprobe::ratelimit::RateLimitInfo;
-use clawprobe::schedule::{cron, CycleKind, Scheduler, SkipReason};
+use clawprobe::schedule::budget::Scope;
+use clawprobe::schedule::{cron, spread, CycleKind, Scheduler, SkipReason};
 use clawprobe::secret::Secret;
 use clawprobe::state::Store;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -24,12 +25,17 @@ use tokio::time::{sleep, sleep_until, Instant};
 /// Tokens the fake reports for one generation probe (a one-word prompt, one-token reply).
 const GEN_INPUT: u64 = 9;
 const GEN_OUTPUT: u64 = 1;
+/// What it reports on `openai-responses`, whose minimum `max_output_tokens` is 16.
+const RESPONSES_INPUT: u64 = 8;
+const RESPONSES_OUTPUT: u64 = 16;
 
 #[derive(Clone, Debug)]
 struct Call {
     at: Instant,
     target: TargetId,
     tier: Tier,
+    /// Tokens the fake reported for this call.
+    tokens: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -43,8 +49,12 @@ struct Fake {
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     latency: Duration,
+    /// Latency per model name, overriding `latency`.
+    slow: Mutex<HashMap<String, Duration>>,
     /// Results to return, per model name, in order; then `ok`.
     script: Mutex<HashMap<String, VecDeque<Scripted>>>,
+    /// When each call finished, in order.
+    finished: Mutex<Vec<(Instant, TargetId)>>,
 }
 
 impl Fake {
@@ -54,7 +64,9 @@ impl Fake {
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
             latency,
+            slow: Mutex::new(HashMap::new()),
             script: Mutex::new(HashMap::new()),
+            finished: Mutex::new(Vec::new()),
         })
     }
 
@@ -83,14 +95,37 @@ impl Executor for Fake {
         tier: Tier,
     ) -> Pin<Box<dyn Future<Output = ProbeResult> + Send + 'a>> {
         Box::pin(async move {
-            self.calls.lock().unwrap().push(Call {
-                at: Instant::now(),
-                target: target.id,
-                tier,
-            });
+            let usage = match target.api {
+                ApiStyle::OpenAiResponses => Usage {
+                    input_tokens: RESPONSES_INPUT,
+                    output_tokens: RESPONSES_OUTPUT,
+                },
+                _ => Usage {
+                    input_tokens: GEN_INPUT,
+                    output_tokens: GEN_OUTPUT,
+                },
+            };
+            let at = Instant::now();
+            let call_index = {
+                let mut calls = self.calls.lock().unwrap();
+                calls.push(Call {
+                    at,
+                    target: target.id,
+                    tier,
+                    tokens: 0,
+                });
+                calls.len() - 1
+            };
             let n = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.max_in_flight.fetch_max(n, Ordering::SeqCst);
-            sleep(self.latency).await;
+            let latency = self
+                .slow
+                .lock()
+                .unwrap()
+                .get(&target.model)
+                .copied()
+                .unwrap_or(self.latency);
+            sleep(latency).await;
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
             let scripted = self
                 .script
@@ -102,7 +137,7 @@ impl Executor for Fake {
                     class: Class::Ok,
                     retry_after: None,
                 });
-            ProbeResult {
+            let result = ProbeResult {
                 target: target.id,
                 tier,
                 class: scripted.class,
@@ -112,19 +147,31 @@ impl Executor for Fake {
                 } else {
                     429
                 }),
-                latency: self.latency,
+                latency,
                 rate_limits: RateLimitInfo {
                     entries: vec![],
                     retry_after: scripted.retry_after,
                 },
-                usage: (tier == Tier::Generation && scripted.class == Class::Ok).then_some(Usage {
-                    input_tokens: GEN_INPUT,
-                    output_tokens: GEN_OUTPUT,
-                }),
+                usage: (tier == Tier::Generation && scripted.class == Class::Ok).then_some(usage),
                 at: SystemTime::now(),
                 message: None,
+            };
+            if let Some(u) = result.usage {
+                self.calls.lock().unwrap()[call_index].tokens = u.input_tokens + u.output_tokens;
             }
+            self.finished
+                .lock()
+                .unwrap()
+                .push((Instant::now(), target.id));
+            result
         })
+    }
+}
+
+fn target_api(provider: &str, model: &str, key: &str, api: ApiStyle) -> Target {
+    Target {
+        api,
+        ..target(provider, model, key)
     }
 }
 
@@ -152,7 +199,7 @@ fn plan_of(targets: Vec<Target>, agents_per_target: usize) -> Arc<ProbePlan> {
     let mut plan = ProbePlan::default();
     for t in targets {
         let raw = t.model_ref();
-        let (provider, model) = (t.provider.clone(), t.model.clone());
+        let (provider, model, api) = (t.provider.clone(), t.model.clone(), t.api.clone());
         let id = plan.intern_target(t);
         for a in 0..agents_per_target {
             plan.agents.push(AgentChain {
@@ -163,7 +210,7 @@ fn plan_of(targets: Vec<Target>, agents_per_target: usize) -> Arc<ProbePlan> {
                     raw_ref: raw.clone(),
                     provider: Some(provider.clone()),
                     model: Some(model.clone()),
-                    api: Some(ApiStyle::OpenAiCompletions),
+                    api: Some(api.clone()),
                     target: Some(id),
                     finding: None,
                     credential_label: None,
@@ -195,8 +242,8 @@ fn midnight() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_737_600)
 }
 
-/// Emulates the cron trigger for `duration` on the paused clock: a startup metadata cycle,
-/// then every tick of every non-empty expression spawns its cycle, exactly like `run`.
+/// Emulates the cron trigger for `duration` on the paused clock: the startup metadata
+/// cycle, then every tick of every non-empty expression spawns its cycle, exactly like `run`.
 /// Returns how many cycles of each kind were triggered (started or skipped).
 async fn drive(
     sched: &Arc<Scheduler>,
@@ -206,7 +253,7 @@ async fn drive(
     let t0 = Instant::now();
     let wall0 = sched.wall_now();
     let mut fired = BTreeMap::new();
-    sched.spawn_cycle(CycleKind::Metadata, sched.interval_for(CycleKind::Metadata));
+    assert!(sched.spawn_startup_cycle());
     *fired.entry(CycleKind::Metadata).or_default() += 1;
     loop {
         let wall = sched.wall_now();
@@ -232,6 +279,18 @@ async fn drive(
     fired
 }
 
+/// The API style of model `m` of credential `c` of `provider` in the simulated day. OpenAI
+/// mixes `openai-responses` (24 tokens a probe) and chat completions (10): keys 0-2 have
+/// both, with the cheap-named `-mini` model on Responses, key 3 only Responses.
+fn sim_api(provider: &str, c: usize, m: usize) -> ApiStyle {
+    match provider {
+        "openai" if c == 3 || m == 7 || m % 2 == 0 => ApiStyle::OpenAiResponses,
+        "anthropic" => ApiStyle::AnthropicMessages,
+        "google" => ApiStyle::GoogleGenerativeAi,
+        _ => ApiStyle::OpenAiCompletions,
+    }
+}
+
 /// The simulated day: 1,000 targets on 5 providers × 4 credentials × 50 models, default
 /// settings. Checks budget caps, spacing, concurrency, and the per-model and
 /// per-credential token targets, and prints the figures.
@@ -248,7 +307,12 @@ async fn simulated_day_with_1000_targets_stays_within_budget() {
                 } else {
                     format!("{p}-k{c}-model-{m}")
                 };
-                targets.push(target(p, &model, &format!("sk-{p}-{c}")));
+                targets.push(target_api(
+                    p,
+                    &model,
+                    &format!("sk-{p}-{c}"),
+                    sim_api(p, c, m),
+                ));
             }
         }
     }
@@ -271,15 +335,20 @@ async fn simulated_day_with_1000_targets_stays_within_budget() {
     let mut gen_tok: BTreeMap<&str, u64> = BTreeMap::new();
     let mut per_model_gen: BTreeMap<TargetId, u64> = BTreeMap::new();
     let mut per_model_meta: BTreeMap<TargetId, u64> = BTreeMap::new();
+    let mut per_model_tok: BTreeMap<TargetId, u64> = BTreeMap::new();
     for c in &calls {
         let t = plan.target(c.target);
         match c.tier {
             Tier::Generation => {
                 *gen_req.entry(&t.provider).or_default() += 1;
-                *gen_tok.entry(&t.provider).or_default() += GEN_INPUT + GEN_OUTPUT;
+                *gen_tok.entry(&t.provider).or_default() += c.tokens;
                 *per_model_gen.entry(c.target).or_default() += 1;
+                *per_model_tok.entry(c.target).or_default() += c.tokens;
             }
-            Tier::Metadata => *per_model_meta.entry(c.target).or_default() += 1,
+            Tier::Metadata => {
+                assert_eq!(c.tokens, 0, "metadata spends nothing");
+                *per_model_meta.entry(c.target).or_default() += 1
+            }
         }
     }
     let total_req: u64 = gen_req.values().sum();
@@ -342,32 +411,73 @@ async fn simulated_day_with_1000_targets_stays_within_budget() {
     assert_eq!(sched.skipped_total(SkipReason::Backoff), 0);
     assert_eq!(sched.skipped_total(SkipReason::RetryAfter), 0);
 
-    // --- Per model and per credential, against the targets.
-    let cheap: Vec<TargetId> = plan
-        .targets
+    // --- Per model and per credential, against the targets (the default caps:
+    // model_tokens_per_day = 50, credential_tokens_per_day = 250).
+    assert_eq!(budget.model_tokens_per_day, 50);
+    assert_eq!(budget.credential_tokens_per_day, 250);
+    let chosen = spread::cheapest_per_credential(&plan);
+    assert_eq!(chosen.len(), 20);
+    for &id in &chosen {
+        let t = plan.target(id);
+        // The credential tier probes the cheapest API style the credential has: on OpenAI
+        // keys 0-2 a chat model, not the cheap-named `-mini` on the Responses API.
+        let only_responses = plan
+            .targets
+            .iter()
+            .filter(|o| o.credential_key() == t.credential_key())
+            .all(|o| o.api == ApiStyle::OpenAiResponses);
+        if t.api == ApiStyle::OpenAiResponses {
+            assert!(only_responses, "{}: a chat model was available", t.model);
+        } else if t.provider != "openai" {
+            assert!(t.model.ends_with("-mini"), "{}", t.model);
+        }
+    }
+    let responses_only_keys = chosen
         .iter()
-        .filter(|t| t.model.ends_with("-mini"))
-        .map(|t| t.id)
-        .collect();
-    assert_eq!(cheap.len(), 20);
+        .filter(|&&id| plan.target(id).api == ApiStyle::OpenAiResponses)
+        .count();
+    assert_eq!(responses_only_keys, 1, "openai key 3");
     let mut max_model_tokens = 0;
-    let mut max_cheap_tokens = 0;
+    let mut max_model_tokens_responses = 0;
+    let mut cred_tokens: BTreeMap<String, u64> = BTreeMap::new();
     for t in &plan.targets {
-        let tokens = per_model_gen.get(&t.id).copied().unwrap_or(0) * (GEN_INPUT + GEN_OUTPUT);
-        if cheap.contains(&t.id) {
-            max_cheap_tokens = max_cheap_tokens.max(tokens);
-            // Per credential: every hourly credential probe went out (never starved by the
-            // model probes), on the cheap model.
-            assert!(
-                per_model_gen[&t.id] >= cred_ticks,
-                "{}: {} generation probes",
-                t.model,
-                per_model_gen[&t.id]
-            );
-            assert!(tokens <= 50 + 250, "{}: {tokens} tokens", t.model);
+        let sent = per_model_tok.get(&t.id).copied().unwrap_or(0);
+        let key = t.key();
+        let ckey = t.credential_key();
+        // The scheduler's books, split by cap, agree with what was sent.
+        let model_used = sched.budget_used_in(Scope::Model(&key)).tokens;
+        let cred_used = if chosen.contains(&t.id) {
+            sched.budget_used_in(Scope::Credential(&ckey)).tokens
         } else {
-            max_model_tokens = max_model_tokens.max(tokens);
-            assert!(tokens <= 50, "{}: {tokens} tokens", t.model);
+            0
+        };
+        assert_eq!(sent, model_used + cred_used, "{}", t.model);
+        assert!(
+            model_used <= 50,
+            "{}: {model_used} model-tier tokens",
+            t.model
+        );
+        if !chosen.contains(&t.id) {
+            // Only model-tier probes: the cap is checked on what was really sent.
+            assert!(sent <= 50, "{}: {sent} tokens", t.model);
+        }
+        if t.api == ApiStyle::OpenAiResponses {
+            max_model_tokens_responses = max_model_tokens_responses.max(model_used);
+        } else {
+            max_model_tokens = max_model_tokens.max(model_used);
+        }
+        if chosen.contains(&t.id) {
+            assert!(
+                cred_used <= 250,
+                "{}: {cred_used} credential-tier tokens",
+                t.model
+            );
+            assert!(sent <= 50 + 250, "{}: {sent} tokens", t.model);
+            cred_tokens.insert(format!("{} ({})", t.model, t.api), cred_used);
+            // Every hourly credential probe went out (never starved by the model probes)
+            // on chat styles (24 × 10 = 240); on a Responses-only key the cap allows
+            // 10 × 24 = 240, and the other 14 were skipped for budget.
+            assert_eq!(cred_used, 240, "{}", t.model);
         }
         // Metadata tier: every target in every metadata cycle, zero tokens.
         assert_eq!(
@@ -377,6 +487,10 @@ async fn simulated_day_with_1000_targets_stays_within_budget() {
             t.model
         );
     }
+    // The model cap binds on Responses models (2 × 24 = 48; a 3rd would make 72); chat
+    // models get all 4 model-tier probes when the provider budget leaves them room.
+    assert!(max_model_tokens_responses <= 48);
+    println!("credential-tier tokens per credential per day: {cred_tokens:?}");
     let mut histogram: BTreeMap<u64, usize> = BTreeMap::new();
     for t in &plan.targets {
         *histogram
@@ -385,7 +499,8 @@ async fn simulated_day_with_1000_targets_stays_within_budget() {
     }
     println!("models by generation requests per day (requests: models): {histogram:?}");
     println!(
-        "per model per day: ≤ {max_model_tokens} tokens (model tier); cheap model per credential: ≤ {max_cheap_tokens} tokens (50 model + 250 credential allowed); metadata: 0 tokens, {} probes per target",
+        "per model per day (model tier): ≤ {max_model_tokens} tokens on chat styles, ≤ {max_model_tokens_responses} on openai-responses (cap 50); per credential per day (credential tier): ≤ {} tokens (cap 250); metadata: 0 tokens, {} probes per target",
+        cred_tokens.values().max().copied().unwrap_or(0),
         meta_ticks + 1
     );
 
@@ -476,7 +591,11 @@ async fn min_spacing_per_credential() {
     targets.push(target("openai", "other", "second-key"));
     let plan = plan_of(targets, 1);
     let fake = Fake::new(Duration::from_millis(100));
-    let (sched, _) = scheduler(quick_settings(), BudgetSettings::default(), &fake);
+    let settings = ScheduleSettings {
+        min_key_spacing_seconds: 2.0,
+        ..quick_settings()
+    };
+    let (sched, _) = scheduler(settings, BudgetSettings::default(), &fake);
     sched.set_plan(plan.clone());
     let t0 = Instant::now();
     sched

@@ -284,7 +284,10 @@ impl Config {
         }
         let cheapest = crate::schedule::budget::cheapest_probe_tokens();
         for (key, v) in [
-            ("budget.model_tokens_per_day", self.budget.model_tokens_per_day),
+            (
+                "budget.model_tokens_per_day",
+                self.budget.model_tokens_per_day,
+            ),
             (
                 "budget.credential_tokens_per_day",
                 self.budget.credential_tokens_per_day,
@@ -352,7 +355,8 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
     }
     let table = before[..line_start].lines().rev().find_map(|l| {
         let l = l.trim();
-        l.starts_with('[').then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+        l.starts_with('[')
+            .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
     });
     Some(match table {
         Some(t) if !t.is_empty() => format!("{t}.{key}"),

@@ -140,8 +140,6 @@ pub struct Scheduler {
     semaphore: Mutex<(usize, Arc<Semaphore>)>,
     running: [AtomicBool; 3],
     first_cycle_done: AtomicBool,
-    /// The next metadata cycle is the first (the startup cycle).
-    startup_pending: AtomicBool,
     plan_loaded: AtomicBool,
     /// Credential keys whose first probe finished (any tier, any result).
     first_probed: Mutex<HashSet<String>>,
@@ -254,7 +252,6 @@ impl Scheduler {
             semaphore: Mutex::new((concurrency, Arc::new(Semaphore::new(concurrency)))),
             running: Default::default(),
             first_cycle_done: AtomicBool::new(false),
-            startup_pending: AtomicBool::new(true),
             plan_loaded: AtomicBool::new(false),
             first_probed: Mutex::new(HashSet::new()),
             ready: AtomicBool::new(false),
@@ -381,8 +378,7 @@ impl Scheduler {
                 .count()
         };
         let credentials = idx.ready_creds.len();
-        let now_ready =
-            plan_loaded && (first_cycle_done || credentials_probed >= credentials);
+        let now_ready = plan_loaded && (first_cycle_done || credentials_probed >= credentials);
         let was = if now_ready {
             self.ready.swap(true, Ordering::SeqCst)
         } else {
@@ -490,8 +486,7 @@ impl Scheduler {
         if *shutdown.borrow() {
             return;
         }
-        let first = self.interval_for(CycleKind::Metadata).min(STARTUP_SPREAD);
-        self.spawn_cycle(CycleKind::Metadata, first);
+        self.spawn_startup_cycle();
         let mut cron_rx = self.cron_version.subscribe();
         loop {
             cron_rx.borrow_and_update();
@@ -583,12 +578,16 @@ impl Scheduler {
     /// Starts a cycle of `kind` in the background unless one of that kind is still running
     /// (then the tick is skipped and logged). Returns whether a cycle started.
     pub fn spawn_cycle(self: &Arc<Self>, kind: CycleKind, interval: Duration) -> bool {
+        self.spawn(kind, interval, false)
+    }
+
+    fn spawn(self: &Arc<Self>, kind: CycleKind, interval: Duration, startup: bool) -> bool {
         let Some(guard) = self.try_begin(kind) else {
             return false;
         };
         let me = self.clone();
         let handle = tokio::spawn(async move {
-            me.cycle(kind, interval).await;
+            me.cycle(kind, interval, startup).await;
             drop(guard);
         });
         self.cycles
@@ -598,22 +597,30 @@ impl Scheduler {
         true
     }
 
+    /// Starts the startup metadata cycle in the background: spread over at most
+    /// [`STARTUP_SPREAD`], each credential's first probe at once. `run` calls it first;
+    /// simulations call it to start like `run` does.
+    pub fn spawn_startup_cycle(self: &Arc<Self>) -> bool {
+        let first = self.interval_for(CycleKind::Metadata).min(STARTUP_SPREAD);
+        self.spawn(CycleKind::Metadata, first, true)
+    }
+
     /// Run one cycle of `kind` now and wait for it; skipped (returns at once) when a cycle
     /// of that kind is already running.
     pub async fn run_cycle(self: &Arc<Self>, kind: CycleKind, interval: Duration) {
         let Some(guard) = self.try_begin(kind) else {
             return;
         };
-        self.cycle(kind, interval).await;
+        self.cycle(kind, interval, false).await;
         drop(guard);
     }
 
-    async fn cycle(self: &Arc<Self>, kind: CycleKind, interval: Duration) {
+    /// One cycle. `startup`: the first metadata cycle after start, whose `interval` is the
+    /// shortened startup spread and which sends each credential's first probe at once.
+    async fn cycle(self: &Arc<Self>, kind: CycleKind, interval: Duration, startup: bool) {
         let idx = self.index();
         let plan = &idx.plan;
         let settings = self.settings();
-        let startup =
-            kind == CycleKind::Metadata && self.startup_pending.swap(false, Ordering::SeqCst);
         let regular = self.next_regular(&settings);
         let ids: Vec<TargetId> = match kind {
             CycleKind::CredentialGeneration => spread::cheapest_per_credential(plan),
@@ -747,12 +754,16 @@ impl Scheduler {
 
     /// What model-generation probes must leave free per provider: one request (and its
     /// token estimate) per credential for every credential-generation tick left in the
-    /// budget window, so per-model probes never starve the per-credential ones.
+    /// budget window, plus one for a credential cycle still running (its probes are spread
+    /// over most of its interval, so most are still to come), so per-model probes never
+    /// starve the per-credential ones.
     fn credential_headroom(
         &self,
         plan: &ProbePlan,
         settings: &ScheduleSettings,
     ) -> HashMap<String, Headroom> {
+        let running =
+            u64::from(self.running[CycleKind::CredentialGeneration.index()].load(Ordering::SeqCst));
         let mut st = self.state.lock().expect("state lock");
         let now = Instant::now();
         let (_, end) = st.budget.window_bounds(now);
@@ -761,7 +772,8 @@ impl Scheduler {
             self.wall_at(now),
             self.wall_at(end),
             10_000,
-        );
+        )
+        .saturating_add(running);
         let mut per_provider: HashMap<String, Amount> = HashMap::new();
         for id in spread::cheapest_per_credential(plan) {
             let p = &plan.target(id).provider;
@@ -791,8 +803,16 @@ impl Scheduler {
             return Ok(self.synthetic(target, tier, Class::Skipped, "unknown_target", None));
         }
         let regular = self.next_regular(&self.settings());
-        self.dispatch(&idx, target, tier, None, Headroom::default(), false, regular)
-            .await
+        self.dispatch(
+            &idx,
+            target,
+            tier,
+            None,
+            Headroom::default(),
+            false,
+            regular,
+        )
+        .await
     }
 
     fn synthetic(
