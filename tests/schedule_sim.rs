@@ -1,5 +1,9 @@
 //! Scheduler simulations on a paused tokio clock with a fake executor that records every
-//! call and returns scripted results. No network.
+//! call and returns scripted results, plus one start-up check of the real binary against a
+//! fake provider on 127.0.0.1. No other network.
+
+#[path = "support/fake_provider.rs"]
+mod fake_provider;
 
 use clawprobe::class::Class;
 use clawprobe::config::{BudgetSettings, ScheduleSettings};
@@ -941,4 +945,258 @@ async fn run_triggers_cycles_from_cron_until_shutdown() {
     assert!(fake.calls().iter().all(|c| c.tier == Tier::Metadata));
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(fake.calls().len(), n, "nothing sent after shutdown");
+}
+
+/// Start-up to ready (issue 8, F3): 1,000 targets on 7 credentials at the default config.
+/// Each credential's first probe starts at once, and readiness (what `/readyz` uses) turns
+/// true exactly when the last credential's first probe finished — errors count, keyless
+/// targets are not waited for — long before the first cycle itself is done.
+#[tokio::test(start_paused = true)]
+async fn ready_once_every_credential_had_its_first_probe() {
+    let providers = [
+        "openai",
+        "anthropic",
+        "google",
+        "groq",
+        "mistral",
+        "openrouter",
+        "deepseek",
+    ];
+    let mut targets: Vec<Target> = (0..1000)
+        .map(|i| {
+            let p = providers[i % 7];
+            target(p, &format!("{p}-model-{i}"), &format!("sk-{p}"))
+        })
+        .collect();
+    // Keyless local models: probed, but readiness does not wait for them.
+    for i in 0..3 {
+        let mut t = target_api("ollama", &format!("llama-{i}"), "-", ApiStyle::Ollama);
+        t.credential = None;
+        targets.push(t);
+    }
+    let plan = plan_of(targets, 1);
+    let fake = Fake::new(Duration::from_millis(40));
+    for i in 0..3 {
+        fake.slow
+            .lock()
+            .unwrap()
+            .insert(format!("llama-{i}"), Duration::from_secs(10));
+    }
+    // Every groq probe fails: an error is a first picture too.
+    for i in (3..1000).step_by(7) {
+        fake.script(&format!("groq-model-{i}"), &[(Class::Auth, None)]);
+    }
+    let settings = ScheduleSettings::default();
+    assert_eq!(settings.min_key_spacing_seconds, 1.0, "the default");
+    let (sched, _) = scheduler(settings.clone(), BudgetSettings::default(), &fake);
+    sched.set_wall_clock(midnight() + Duration::from_secs(100));
+
+    let r = sched.readiness();
+    assert!(!r.ready && !r.plan_loaded);
+    assert_eq!(r.describe(), "not ready: the probe plan is not loaded yet");
+    sched.set_plan(plan.clone());
+    let r = sched.readiness();
+    assert!(!r.ready);
+    assert_eq!((r.credentials, r.credentials_probed), (7, 0));
+    assert_eq!(
+        r.describe(),
+        "not ready: waiting for the first probe of 7 of 7 credentials"
+    );
+
+    let t0 = Instant::now();
+    assert!(sched.spawn_startup_cycle());
+    let mut ready_at = None;
+    let mut seen_partial = false;
+    while t0.elapsed() < Duration::from_secs(5) {
+        let r = sched.readiness();
+        if r.ready {
+            ready_at = Some(Instant::now());
+            assert!(
+                !r.first_cycle_done,
+                "ready from the credentials, not the cycle"
+            );
+            assert_eq!(r.credentials_probed, 7);
+            break;
+        }
+        seen_partial |= r.credentials_probed > 0;
+        sleep(Duration::from_millis(1)).await;
+    }
+    let ready_at = ready_at.expect("ready within 5 s");
+    assert!(seen_partial, "credentials turned probed one by one");
+
+    // Each credential's first probe: when it started and finished.
+    let calls = fake.calls();
+    let finished = fake.finished.lock().unwrap().clone();
+    let mut first: BTreeMap<String, (Instant, Instant)> = BTreeMap::new();
+    for c in &calls {
+        let t = plan.target(c.target);
+        if t.credential.is_none() || first.contains_key(&t.credential_key()) {
+            continue;
+        }
+        let done = finished
+            .iter()
+            .find(|(_, id)| *id == c.target)
+            .map(|(at, _)| *at)
+            .expect("first probe finished");
+        first.insert(t.credential_key(), (c.at, done));
+    }
+    assert_eq!(first.len(), 7);
+    let last_start = first.values().map(|(s, _)| *s).max().unwrap();
+    let last_done = first.values().map(|(_, d)| *d).max().unwrap();
+    assert!(
+        last_start - t0 < Duration::from_secs(1),
+        "every credential's first probe starts within 1 s: {:?}",
+        last_start - t0
+    );
+    // Not before the last first probe finished, and as soon as it did (1 ms polling).
+    assert!(ready_at >= last_done, "ready before the last first probe");
+    assert!(
+        ready_at - last_done <= Duration::from_millis(1),
+        "{:?}",
+        ready_at - last_done
+    );
+    assert!(
+        !finished
+            .iter()
+            .any(|(_, id)| plan.target(*id).credential.is_none()),
+        "did not wait for the keyless targets"
+    );
+    // No burst: in the first second one request per credential (spacing), keyless included.
+    let first_second = calls
+        .iter()
+        .filter(|c| c.at - t0 < Duration::from_secs(1))
+        .count();
+    assert!(
+        first_second <= 8,
+        "{first_second} requests in the first second"
+    );
+    println!(
+        "startup: 1,003 targets on 7 credentials (+3 keyless); every credential's first probe started within {:?}, ready after {:?} (probe latency 40 ms, concurrency {})",
+        last_start - t0,
+        ready_at - t0,
+        settings.concurrency
+    );
+
+    // The rest of the first cycle still keeps 1 s between requests on one key: 143 targets
+    // per key take ~143 s, which is why readiness no longer waits for the whole cycle.
+    while !sched.first_cycle_done() {
+        sleep(Duration::from_millis(500)).await;
+        assert!(
+            t0.elapsed() < Duration::from_secs(400),
+            "first cycle never ended"
+        );
+    }
+    let cycle = t0.elapsed();
+    let calls = fake.calls();
+    let metadata = calls.iter().filter(|c| c.tier == Tier::Metadata).count();
+    assert!(metadata >= 1003, "{metadata}");
+    assert_spacing(&plan, &calls, Duration::from_secs(1));
+    assert!(cycle >= Duration::from_secs(142), "{cycle:?}");
+    println!("first metadata cycle (for comparison): {cycle:?}");
+
+    // Ready stays ready: a reload that adds a credential does not take it back.
+    let mut more = plan.targets.clone();
+    more.push(target("xai", "grok-mini", "sk-new"));
+    sched.set_plan(plan_of(more, 1));
+    let r = sched.readiness();
+    assert!(r.ready);
+    assert_eq!((r.credentials, r.credentials_probed), (8, 7));
+
+    // A plan with no credential to wait for is ready as soon as it is loaded.
+    let keyless = {
+        let mut t = target_api("ollama", "llama-x", "-", ApiStyle::Ollama);
+        t.credential = None;
+        plan_of(vec![t], 1)
+    };
+    let (other, _) = scheduler(settings, BudgetSettings::default(), &fake);
+    assert!(!other.readiness().ready);
+    other.set_plan(keyless);
+    assert!(other.readiness().ready);
+}
+
+/// The real binary, default schedule: 1,000 standalone targets on 7 keys against a fake
+/// provider on loopback that answers every request with a 404 (an error result is a first
+/// picture too). `/readyz` turns 200 long before `first_cycle_timeout_seconds` (60 s) and
+/// long before the first cycle could end (~143 s at 1 s spacing), and the log says why.
+#[test]
+fn serve_is_ready_long_before_the_first_cycle_ends() {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    let fake = fake_provider::FakeProvider::start();
+    let dir = tempfile::tempdir().unwrap();
+    let port = fake_provider::closed_port();
+    let mut toml = format!(
+        "[openclaw]\nenabled = false\n[server]\nlisten = \"127.0.0.1:{port}\"\nwatch_interval_seconds = 0\n"
+    );
+    for i in 0..1000 {
+        toml += &format!(
+            "[[targets]]\nname = \"t{i}\"\nprovider = \"openai\"\nmodel = \"m-{i}\"\nbase_url = \"{}\"\napi = \"openai-completions\"\napi_key_env = \"SIM_KEY_{}\"\n",
+            fake.url("/v1"),
+            i % 7
+        );
+    }
+    let config = dir.path().join("clawprobe.toml");
+    std::fs::write(&config, toml).unwrap();
+    let log = dir.path().join("stderr.log");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clawprobe"));
+    cmd.arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .env_remove("CLAWPROBE_CONFIG")
+        .env_remove("CLAWPROBE_LOG")
+        .env("HOME", dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    for k in 0..7 {
+        cmd.env(format!("SIM_KEY_{k}"), format!("sk-sim-{k}-not-a-real-key"));
+    }
+    let start = std::time::Instant::now();
+    let mut child = cmd.spawn().expect("start clawprobe");
+    let readyz = || -> Option<(u16, String)> {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        s.write_all(b"GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            .ok()?;
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).ok()?;
+        let status = raw.split_whitespace().nth(1)?.parse().ok()?;
+        Some((status, raw.split_once("\r\n\r\n")?.1.to_string()))
+    };
+    let mut first_answer = None;
+    let ready_after = loop {
+        let elapsed = start.elapsed();
+        if elapsed > Duration::from_secs(50) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "not ready after 50 s; log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        match readyz() {
+            Some((200, _)) => break elapsed,
+            Some(other) => {
+                first_answer.get_or_insert(other);
+            }
+            None => {}
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let requests = fake.requests().len();
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    println!(
+        "serve, 1,000 targets on 7 keys (debug build): /readyz 200 after {ready_after:?} from spawn, {requests} provider requests by then; first non-ready answer: {first_answer:?}"
+    );
+    assert!(
+        text.contains("ready: every credential has had its first probe"),
+        "{text}"
+    );
+    assert!(!text.contains("first_cycle_timeout_seconds"), "{text}");
+    // Far below the 60 s timeout and the ~143 s first cycle; generous for a busy machine
+    // (the harness measures the real figure on a release build).
+    assert!(ready_after < Duration::from_secs(30), "{ready_after:?}");
+    assert!(!text.contains("not-a-real-key"), "a key in the log");
 }
