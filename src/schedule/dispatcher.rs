@@ -220,6 +220,44 @@ fn first_per_credential(idx: &PlanIndex, ids: &[TargetId], kind: CycleKind) -> H
     first.into_values().collect()
 }
 
+/// What to say when `n` targets on one credential at `spacing` do not fit a cycle of
+/// `interval`: `None` when they fit the spread window (`interval × spread_fraction`);
+/// `(false, text)` when they only run late in the cycle; `(true, text)` when the cycle
+/// overruns the interval, so the next ticks are skipped. The text gives the numbers and
+/// the fix.
+fn spacing_advice(
+    who: &str,
+    n: u32,
+    spacing: Duration,
+    kind: CycleKind,
+    interval: Duration,
+    spread_fraction: f64,
+) -> Option<(bool, String)> {
+    let needed = spacing * n;
+    let window = interval.mul_f64(spread_fraction.clamp(0.0, 1.0));
+    if spacing.is_zero() || needed <= window.max(spacing) {
+        return None;
+    }
+    let overrun = needed > interval;
+    let fits = if window.is_zero() { interval } else { window };
+    let max_spacing = fits.as_secs_f64() / f64::from(n);
+    let message = format!(
+        "{who} has {n} targets in the {kind} cycle; at schedule.min_key_spacing_seconds = {} \
+         they need {:.0} s, more than the {:.0} s {}; lower min_key_spacing_seconds to at most \
+         {max_spacing:.2}, or make the schedule.{kind} interval longer than {:.0} s",
+        spacing.as_secs_f64(),
+        needed.as_secs_f64(),
+        if overrun { interval } else { window }.as_secs_f64(),
+        if overrun {
+            "between ticks: the cycle will overrun and the next ticks be skipped"
+        } else {
+            "spread window (interval x spread_fraction): its probes run late in the cycle"
+        },
+        needed.as_secs_f64() / spread_fraction.clamp(0.01, 1.0),
+    );
+    Some((overrun, message))
+}
+
 fn total_tokens(r: &ProbeResult) -> Option<u64> {
     r.usage
         .map(|u| u.input_tokens.saturating_add(u.output_tokens))
@@ -715,11 +753,6 @@ impl Scheduler {
         let Some((&ckey, &n)) = per_cred.iter().max_by_key(|(k, n)| (**n, *k)) else {
             return;
         };
-        let needed = spacing * n;
-        let window = interval.mul_f64(settings.spread_fraction.clamp(0.0, 1.0));
-        if needed <= window.max(spacing) {
-            return;
-        }
         let t = idx
             .cred_keys
             .iter()
@@ -727,28 +760,15 @@ impl Scheduler {
             .map(|i| idx.plan.target(i));
         let provider = t.map(|t| t.provider.as_str()).unwrap_or("");
         let credential = t.map(|t| t.credential_label()).unwrap_or_default();
-        let fits = if window.is_zero() { interval } else { window };
-        let max_spacing = fits.as_secs_f64() / f64::from(n);
-        let message = format!(
-            "credential {credential} of provider {provider} has {n} targets in the {kind} cycle; \
-             at schedule.min_key_spacing_seconds = {} they need {:.0} s, more than the {:.0} s \
-             {}; lower min_key_spacing_seconds to at most {max_spacing:.2}, or make the \
-             schedule.{kind} interval longer",
-            spacing.as_secs_f64(),
-            needed.as_secs_f64(),
-            if needed > interval { interval } else { window }.as_secs_f64(),
-            if needed > interval {
-                "between ticks: the cycle will overrun and the next ticks be skipped"
-            } else {
-                "spread window (interval × spread_fraction): its probes run late in the cycle"
-            },
-        );
-        if needed > interval {
-            tracing::warn!(cycle = %kind, provider, credential = %credential, targets = n,
-                needed_s = needed.as_secs(), interval_s = interval.as_secs(), "{message}");
-        } else {
-            tracing::info!(cycle = %kind, provider, credential = %credential, targets = n,
-                needed_s = needed.as_secs(), window_s = window.as_secs(), "{message}");
+        let who = format!("credential {credential} of provider {provider}");
+        match spacing_advice(&who, n, spacing, kind, interval, settings.spread_fraction) {
+            Some((true, message)) => tracing::warn!(cycle = %kind, provider,
+                credential = %credential, targets = n, needed_s = (spacing * n).as_secs(),
+                interval_s = interval.as_secs(), "{message}"),
+            Some((false, message)) => tracing::info!(cycle = %kind, provider,
+                credential = %credential, targets = n, needed_s = (spacing * n).as_secs(),
+                interval_s = interval.as_secs(), "{message}"),
+            None => {}
         }
     }
 
@@ -1087,5 +1107,57 @@ impl Scheduler {
         if let Some(old) = rechecks.insert(key, handle.abort_handle()) {
             old.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spacing_advice_gives_the_numbers_and_the_fix() {
+        let five_min = Duration::from_secs(300);
+        let one = Duration::from_secs(1);
+        // 143 targets per key at 1 s fit the 240 s window of a 5-minute cycle.
+        assert_eq!(
+            spacing_advice("k", 143, one, CycleKind::Metadata, five_min, 0.8),
+            None
+        );
+        // At 2 s they need 286 s: past the window, still inside the interval.
+        let (overrun, text) = spacing_advice(
+            "credential env:K of provider openai",
+            143,
+            Duration::from_secs(2),
+            CycleKind::Metadata,
+            five_min,
+            0.8,
+        )
+        .unwrap();
+        assert!(!overrun);
+        for part in [
+            "credential env:K of provider openai has 143 targets in the metadata cycle",
+            "min_key_spacing_seconds = 2",
+            "need 286 s",
+            "240 s spread window",
+            "at most 1.68",
+            "schedule.metadata interval longer than 358 s",
+        ] {
+            assert!(text.contains(part), "{part:?} not in {text}");
+        }
+        // 400 targets at 1 s overrun the 300 s interval: the next ticks are skipped.
+        let (overrun, text) =
+            spacing_advice("k", 400, one, CycleKind::Metadata, five_min, 0.8).unwrap();
+        assert!(overrun);
+        assert!(text.contains("300 s between ticks"), "{text}");
+        assert!(text.contains("at most 0.60"), "{text}");
+        // No spacing, or one target per key: nothing to say.
+        assert_eq!(
+            spacing_advice("k", 500, Duration::ZERO, CycleKind::Metadata, five_min, 0.8),
+            None
+        );
+        assert_eq!(
+            spacing_advice("k", 1, one, CycleKind::Metadata, five_min, 0.0),
+            None
+        );
     }
 }
