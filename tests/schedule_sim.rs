@@ -1200,3 +1200,69 @@ fn serve_is_ready_long_before_the_first_cycle_ends() {
     assert!(ready_after < Duration::from_secs(30), "{ready_after:?}");
     assert!(!text.contains("not-a-real-key"), "a key in the log");
 }
+
+/// The finer caps in the dispatcher: model-generation and on-demand generation probes
+/// count against the model's tokens per day, credential-generation probes against the
+/// credential's; a probe over its cap is skipped with reason `budget`, never sent.
+#[tokio::test(start_paused = true)]
+async fn model_and_credential_token_caps_skip_and_count() {
+    let plan = plan_of(
+        vec![
+            target_api("openai", "gpt-5-mini", "k", ApiStyle::OpenAiResponses),
+            target("openai", "gpt-4.1-mini", "k"),
+        ],
+        1,
+    );
+    let fake = Fake::new(Duration::from_millis(10));
+    let budget = BudgetSettings {
+        model_tokens_per_day: 50,
+        credential_tokens_per_day: 30,
+        ..BudgetSettings::default()
+    };
+    let (sched, _) = scheduler(quick_settings(), budget, &fake);
+    sched.set_plan(plan.clone());
+    // Model tier, 4 cycles: the Responses model (24 a probe) gets 2, the chat one (10) 4.
+    for _ in 0..4 {
+        sched
+            .run_cycle(CycleKind::ModelGeneration, Duration::from_secs(60))
+            .await;
+    }
+    let gen = |id: TargetId| {
+        fake.calls()
+            .iter()
+            .filter(|c| c.target == id && c.tier == Tier::Generation)
+            .count()
+    };
+    assert_eq!((gen(0), gen(1)), (2, 4));
+    assert_eq!(sched.skipped_total(SkipReason::Budget), 2);
+    // On demand counts against the model too: the chat model has 10 of 50 left.
+    assert!(sched.probe_now(1, Tier::Generation).await.is_ok());
+    assert_eq!(
+        sched.probe_now(1, Tier::Generation).await.unwrap_err(),
+        SkipReason::Budget
+    );
+    assert_eq!(
+        sched
+            .budget_used_in(Scope::Model(&plan.target(1).key()))
+            .tokens,
+        50
+    );
+    // The credential tier probes the chat model (cheapest style) on its own cap: 3 × 10.
+    for _ in 0..4 {
+        sched
+            .run_cycle(CycleKind::CredentialGeneration, Duration::from_secs(60))
+            .await;
+    }
+    assert_eq!(gen(1), 5 + 3);
+    let ckey = plan.target(1).credential_key();
+    assert_eq!(sched.budget_used_in(Scope::Credential(&ckey)).tokens, 30);
+    assert_eq!(sched.skipped_total(SkipReason::Budget), 2 + 1 + 1);
+    assert_eq!(
+        sched
+            .skipped()
+            .get(&("openai".to_string(), SkipReason::Budget)),
+        Some(&4)
+    );
+    // Metadata is never budgeted.
+    assert!(sched.probe_now(0, Tier::Metadata).await.is_ok());
+}

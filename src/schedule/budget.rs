@@ -6,7 +6,9 @@
 //! Rules:
 //! - Caps per day on generation requests and tokens, per provider (`provider_*_per_day`,
 //!   overridden by `[budget.providers.<id>]`) and global (`global_*_per_day`). A cap of 0
-//!   allows nothing: a cap is a promise about spend, so 0 never means "unlimited".
+//!   allows nothing: a cap is a promise about spend, so 0 never means "unlimited". (The
+//!   finer per-model and per-credential caps below are the exception: they refine these,
+//!   which still bound the spend, so 0 there switches the refinement off.)
 //! - The day is a fixed 24-hour window on the monotonic clock, starting when the scheduler
 //!   was created (not the UTC day): it cannot jump with NTP or DST, and a paused test clock
 //!   drives it. A restart starts a fresh window (the state is not persisted).
@@ -23,8 +25,9 @@
 //!   credential-generation probes), on top of the provider and global caps; 0 switches them
 //!   off. They reserve a finer estimate: what the target's API style costs
 //!   ([`probe_tokens`]: the prompt plus the style's output cap), raised to the largest
-//!   usage that target ever reported. The provider-wide floor of
-//!   [`DEFAULT_TOKEN_ESTIMATE`] would let a 50-token cap admit only one probe at a time.
+//!   usage that target ever reported. The provider-wide estimate (at least
+//!   [`DEFAULT_TOKEN_ESTIMATE`]) would let a 50-token cap admit only 2 of the 4 daily
+//!   probes of a model that reports 10 tokens each.
 
 use crate::config::BudgetSettings;
 use crate::metrics::BudgetRemaining;
@@ -198,6 +201,12 @@ impl Budget {
             estimates: BTreeMap::new(),
             target_estimates: BTreeMap::new(),
         }
+    }
+
+    /// Forgets the learned estimates of targets no longer in the plan (`keep` holds the
+    /// `Target::key`s that stay).
+    pub fn retain_targets(&mut self, keep: &std::collections::HashSet<String>) {
+        self.target_estimates.retain(|k, _| keep.contains(k));
     }
 
     /// New caps apply at once; what was spent in this window still counts.

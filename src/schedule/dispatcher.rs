@@ -321,6 +321,7 @@ impl Scheduler {
             let mut st = self.state.lock().expect("state lock");
             st.failures.retain(|k, _| keys.contains(k));
             st.metadata_spends.retain(|k| keys.contains(k));
+            st.budget.retain_targets(keys);
         }
         *self.plan.write().expect("plan lock") = index;
         self.plan_loaded.store(true, Ordering::SeqCst);
