@@ -11,6 +11,7 @@ use crate::config::{BudgetSettings, Config, ScheduleSettings};
 use crate::metrics::{BudgetRemaining, Metrics};
 use crate::plan::{ProbePlan, TargetId};
 use crate::probe::{ProbeResult, Tier};
+use crate::schedule::Readiness;
 use crate::server::{self, Backend, BoxFuture, NotSent};
 use crate::state::Store;
 use std::collections::HashSet;
@@ -26,7 +27,8 @@ pub(crate) trait Engine: Send + Sync + 'static {
     fn set_plan(&self, plan: Arc<ProbePlan>);
     fn plan(&self) -> Arc<ProbePlan>;
     fn set_settings(&self, schedule: ScheduleSettings, budget: BudgetSettings);
-    fn first_cycle_done(&self) -> bool;
+    /// Whether the exporter has a first picture (see [`Readiness`]), before the timeout.
+    fn readiness(&self) -> Readiness;
     fn budget_remaining(&self) -> Vec<BudgetRemaining>;
     fn probe_now(
         &self,
@@ -52,8 +54,8 @@ mod engine_impl {
         fn set_settings(&self, schedule: ScheduleSettings, budget: BudgetSettings) {
             Scheduler::set_settings(self, schedule, budget)
         }
-        fn first_cycle_done(&self) -> bool {
-            Scheduler::first_cycle_done(self)
+        fn readiness(&self) -> Readiness {
+            Scheduler::readiness(self)
         }
         fn budget_remaining(&self) -> Vec<BudgetRemaining> {
             Scheduler::budget_remaining(self)
@@ -121,6 +123,8 @@ pub(crate) struct App {
     config_path: Option<PathBuf>,
     started: Instant,
     first_cycle_timeout: Mutex<Duration>,
+    /// The "ready by timeout" line was logged.
+    timeout_logged: std::sync::atomic::AtomicBool,
     state: tokio::sync::Mutex<ReloadState>,
 }
 
@@ -163,6 +167,7 @@ impl App {
             first_cycle_timeout: Mutex::new(Duration::from_secs_f64(
                 config.server.first_cycle_timeout_seconds,
             )),
+            timeout_logged: std::sync::atomic::AtomicBool::new(false),
             state: tokio::sync::Mutex::new(ReloadState { config, watched }),
         }
     }
@@ -218,6 +223,28 @@ impl App {
         }
     }
 
+    /// Readiness for `/readyz`: the engine's (plan loaded and every credential's first
+    /// probe finished, or the first cycle done), or `server.first_cycle_timeout_seconds`
+    /// after start, whichever comes first. [`Readiness::describe`] says what is missing.
+    pub(crate) fn readiness(&self) -> Readiness {
+        let mut r = self.engine.readiness();
+        if !r.ready && self.started.elapsed() >= *self.first_cycle_timeout.lock().expect("lock") {
+            if !self
+                .timeout_logged
+                .swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                tracing::warn!(
+                    credentials = r.credentials,
+                    credentials_probed = r.credentials_probed,
+                    "ready after server.first_cycle_timeout_seconds; {}",
+                    r.describe().trim_start_matches("not ready: ")
+                );
+            }
+            r.ready = true;
+        }
+        r
+    }
+
     /// The first watched file whose size or mtime changed, if any.
     async fn changed_file(&self) -> Option<PathBuf> {
         let st = self.state.lock().await;
@@ -240,8 +267,7 @@ impl Backend for App {
     }
 
     fn ready(&self) -> bool {
-        self.engine.first_cycle_done()
-            || self.started.elapsed() >= *self.first_cycle_timeout.lock().expect("lock")
+        self.readiness().ready
     }
 
     fn plan(&self) -> Arc<ProbePlan> {
@@ -434,8 +460,14 @@ mod tests {
             self.plan.lock().unwrap().clone()
         }
         fn set_settings(&self, _: ScheduleSettings, _: BudgetSettings) {}
-        fn first_cycle_done(&self) -> bool {
-            self.done
+        fn readiness(&self) -> Readiness {
+            Readiness {
+                ready: self.done,
+                plan_loaded: true,
+                first_cycle_done: false,
+                credentials: 3,
+                credentials_probed: if self.done { 3 } else { 1 },
+            }
         }
         fn budget_remaining(&self) -> Vec<BudgetRemaining> {
             vec![BudgetRemaining {
@@ -676,6 +708,25 @@ mod tests {
         assert_eq!(engine.set_plans.load(Ordering::SeqCst), before);
         tx.send(true).unwrap();
         w.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn readiness_comes_from_the_engine_then_the_timeout() {
+        let dir = setup("gpt-a");
+        let waiting = app(dir.path(), fake(false, Ok(Class::Ok)));
+        let r = waiting.readiness();
+        assert!(!r.ready);
+        assert_eq!(
+            r.describe(),
+            "not ready: waiting for the first probe of 2 of 3 credentials"
+        );
+        // The timeout is the upper bound: ready then even though the engine is not.
+        *waiting.first_cycle_timeout.lock().unwrap() = Duration::ZERO;
+        let r = waiting.readiness();
+        assert!(r.ready && Backend::ready(&*waiting));
+        assert_eq!(r.credentials_probed, 1, "the numbers stay the engine's");
+        let ready = app(dir.path(), fake(true, Ok(Class::Ok)));
+        assert_eq!(ready.readiness().describe(), "ready");
     }
 
     #[tokio::test]

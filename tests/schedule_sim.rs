@@ -1,5 +1,9 @@
 //! Scheduler simulations on a paused tokio clock with a fake executor that records every
-//! call and returns scripted results. No network.
+//! call and returns scripted results, plus one start-up check of the real binary against a
+//! fake provider on 127.0.0.1. No other network.
+
+#[path = "support/fake_provider.rs"]
+mod fake_provider;
 
 use clawprobe::class::Class;
 use clawprobe::config::{BudgetSettings, ScheduleSettings};
@@ -10,7 +14,8 @@ use clawprobe::plan::{
 };
 use clawprobe::probe::{Executor, ProbeResult, Tier, Usage};
 use clawprobe::ratelimit::RateLimitInfo;
-use clawprobe::schedule::{cron, CycleKind, Scheduler, SkipReason};
+use clawprobe::schedule::budget::Scope;
+use clawprobe::schedule::{cron, spread, CycleKind, Scheduler, SkipReason};
 use clawprobe::secret::Secret;
 use clawprobe::state::Store;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -24,12 +29,17 @@ use tokio::time::{sleep, sleep_until, Instant};
 /// Tokens the fake reports for one generation probe (a one-word prompt, one-token reply).
 const GEN_INPUT: u64 = 9;
 const GEN_OUTPUT: u64 = 1;
+/// What it reports on `openai-responses`, whose minimum `max_output_tokens` is 16.
+const RESPONSES_INPUT: u64 = 8;
+const RESPONSES_OUTPUT: u64 = 16;
 
 #[derive(Clone, Debug)]
 struct Call {
     at: Instant,
     target: TargetId,
     tier: Tier,
+    /// Tokens the fake reported for this call.
+    tokens: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -43,8 +53,12 @@ struct Fake {
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     latency: Duration,
+    /// Latency per model name, overriding `latency`.
+    slow: Mutex<HashMap<String, Duration>>,
     /// Results to return, per model name, in order; then `ok`.
     script: Mutex<HashMap<String, VecDeque<Scripted>>>,
+    /// When each call finished, in order.
+    finished: Mutex<Vec<(Instant, TargetId)>>,
 }
 
 impl Fake {
@@ -54,7 +68,9 @@ impl Fake {
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
             latency,
+            slow: Mutex::new(HashMap::new()),
             script: Mutex::new(HashMap::new()),
+            finished: Mutex::new(Vec::new()),
         })
     }
 
@@ -83,14 +99,37 @@ impl Executor for Fake {
         tier: Tier,
     ) -> Pin<Box<dyn Future<Output = ProbeResult> + Send + 'a>> {
         Box::pin(async move {
-            self.calls.lock().unwrap().push(Call {
-                at: Instant::now(),
-                target: target.id,
-                tier,
-            });
+            let usage = match target.api {
+                ApiStyle::OpenAiResponses => Usage {
+                    input_tokens: RESPONSES_INPUT,
+                    output_tokens: RESPONSES_OUTPUT,
+                },
+                _ => Usage {
+                    input_tokens: GEN_INPUT,
+                    output_tokens: GEN_OUTPUT,
+                },
+            };
+            let at = Instant::now();
+            let call_index = {
+                let mut calls = self.calls.lock().unwrap();
+                calls.push(Call {
+                    at,
+                    target: target.id,
+                    tier,
+                    tokens: 0,
+                });
+                calls.len() - 1
+            };
             let n = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.max_in_flight.fetch_max(n, Ordering::SeqCst);
-            sleep(self.latency).await;
+            let latency = self
+                .slow
+                .lock()
+                .unwrap()
+                .get(&target.model)
+                .copied()
+                .unwrap_or(self.latency);
+            sleep(latency).await;
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
             let scripted = self
                 .script
@@ -102,7 +141,7 @@ impl Executor for Fake {
                     class: Class::Ok,
                     retry_after: None,
                 });
-            ProbeResult {
+            let result = ProbeResult {
                 target: target.id,
                 tier,
                 class: scripted.class,
@@ -112,19 +151,31 @@ impl Executor for Fake {
                 } else {
                     429
                 }),
-                latency: self.latency,
+                latency,
                 rate_limits: RateLimitInfo {
                     entries: vec![],
                     retry_after: scripted.retry_after,
                 },
-                usage: (tier == Tier::Generation && scripted.class == Class::Ok).then_some(Usage {
-                    input_tokens: GEN_INPUT,
-                    output_tokens: GEN_OUTPUT,
-                }),
+                usage: (tier == Tier::Generation && scripted.class == Class::Ok).then_some(usage),
                 at: SystemTime::now(),
                 message: None,
+            };
+            if let Some(u) = result.usage {
+                self.calls.lock().unwrap()[call_index].tokens = u.input_tokens + u.output_tokens;
             }
+            self.finished
+                .lock()
+                .unwrap()
+                .push((Instant::now(), target.id));
+            result
         })
+    }
+}
+
+fn target_api(provider: &str, model: &str, key: &str, api: ApiStyle) -> Target {
+    Target {
+        api,
+        ..target(provider, model, key)
     }
 }
 
@@ -152,7 +203,7 @@ fn plan_of(targets: Vec<Target>, agents_per_target: usize) -> Arc<ProbePlan> {
     let mut plan = ProbePlan::default();
     for t in targets {
         let raw = t.model_ref();
-        let (provider, model) = (t.provider.clone(), t.model.clone());
+        let (provider, model, api) = (t.provider.clone(), t.model.clone(), t.api.clone());
         let id = plan.intern_target(t);
         for a in 0..agents_per_target {
             plan.agents.push(AgentChain {
@@ -163,7 +214,7 @@ fn plan_of(targets: Vec<Target>, agents_per_target: usize) -> Arc<ProbePlan> {
                     raw_ref: raw.clone(),
                     provider: Some(provider.clone()),
                     model: Some(model.clone()),
-                    api: Some(ApiStyle::OpenAiCompletions),
+                    api: Some(api.clone()),
                     target: Some(id),
                     finding: None,
                     credential_label: None,
@@ -195,8 +246,8 @@ fn midnight() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_737_600)
 }
 
-/// Emulates the cron trigger for `duration` on the paused clock: a startup metadata cycle,
-/// then every tick of every non-empty expression spawns its cycle, exactly like `run`.
+/// Emulates the cron trigger for `duration` on the paused clock: the startup metadata
+/// cycle, then every tick of every non-empty expression spawns its cycle, exactly like `run`.
 /// Returns how many cycles of each kind were triggered (started or skipped).
 async fn drive(
     sched: &Arc<Scheduler>,
@@ -206,7 +257,7 @@ async fn drive(
     let t0 = Instant::now();
     let wall0 = sched.wall_now();
     let mut fired = BTreeMap::new();
-    sched.spawn_cycle(CycleKind::Metadata, sched.interval_for(CycleKind::Metadata));
+    assert!(sched.spawn_startup_cycle());
     *fired.entry(CycleKind::Metadata).or_default() += 1;
     loop {
         let wall = sched.wall_now();
@@ -232,6 +283,18 @@ async fn drive(
     fired
 }
 
+/// The API style of model `m` of credential `c` of `provider` in the simulated day. OpenAI
+/// mixes `openai-responses` (24 tokens a probe) and chat completions (10): keys 0-2 have
+/// both, with the cheap-named `-mini` model on Responses, key 3 only Responses.
+fn sim_api(provider: &str, c: usize, m: usize) -> ApiStyle {
+    match provider {
+        "openai" if c == 3 || m == 7 || m % 2 == 0 => ApiStyle::OpenAiResponses,
+        "anthropic" => ApiStyle::AnthropicMessages,
+        "google" => ApiStyle::GoogleGenerativeAi,
+        _ => ApiStyle::OpenAiCompletions,
+    }
+}
+
 /// The simulated day: 1,000 targets on 5 providers × 4 credentials × 50 models, default
 /// settings. Checks budget caps, spacing, concurrency, and the issue's per-model and
 /// per-credential token targets, and prints the figures.
@@ -248,7 +311,12 @@ async fn simulated_day_with_1000_targets_stays_within_budget() {
                 } else {
                     format!("{p}-k{c}-model-{m}")
                 };
-                targets.push(target(p, &model, &format!("sk-{p}-{c}")));
+                targets.push(target_api(
+                    p,
+                    &model,
+                    &format!("sk-{p}-{c}"),
+                    sim_api(p, c, m),
+                ));
             }
         }
     }
@@ -271,15 +339,20 @@ async fn simulated_day_with_1000_targets_stays_within_budget() {
     let mut gen_tok: BTreeMap<&str, u64> = BTreeMap::new();
     let mut per_model_gen: BTreeMap<TargetId, u64> = BTreeMap::new();
     let mut per_model_meta: BTreeMap<TargetId, u64> = BTreeMap::new();
+    let mut per_model_tok: BTreeMap<TargetId, u64> = BTreeMap::new();
     for c in &calls {
         let t = plan.target(c.target);
         match c.tier {
             Tier::Generation => {
                 *gen_req.entry(&t.provider).or_default() += 1;
-                *gen_tok.entry(&t.provider).or_default() += GEN_INPUT + GEN_OUTPUT;
+                *gen_tok.entry(&t.provider).or_default() += c.tokens;
                 *per_model_gen.entry(c.target).or_default() += 1;
+                *per_model_tok.entry(c.target).or_default() += c.tokens;
             }
-            Tier::Metadata => *per_model_meta.entry(c.target).or_default() += 1,
+            Tier::Metadata => {
+                assert_eq!(c.tokens, 0, "metadata spends nothing");
+                *per_model_meta.entry(c.target).or_default() += 1
+            }
         }
     }
     let total_req: u64 = gen_req.values().sum();
@@ -342,32 +415,73 @@ async fn simulated_day_with_1000_targets_stays_within_budget() {
     assert_eq!(sched.skipped_total(SkipReason::Backoff), 0);
     assert_eq!(sched.skipped_total(SkipReason::RetryAfter), 0);
 
-    // --- Per model and per credential, against the issue's targets.
-    let cheap: Vec<TargetId> = plan
-        .targets
+    // --- Per model and per credential, against the issue's targets (the default caps:
+    // model_tokens_per_day = 50, credential_tokens_per_day = 250).
+    assert_eq!(budget.model_tokens_per_day, 50);
+    assert_eq!(budget.credential_tokens_per_day, 250);
+    let chosen = spread::cheapest_per_credential(&plan);
+    assert_eq!(chosen.len(), 20);
+    for &id in &chosen {
+        let t = plan.target(id);
+        // The credential tier probes the cheapest API style the credential has: on OpenAI
+        // keys 0-2 a chat model, not the cheap-named `-mini` on the Responses API.
+        let only_responses = plan
+            .targets
+            .iter()
+            .filter(|o| o.credential_key() == t.credential_key())
+            .all(|o| o.api == ApiStyle::OpenAiResponses);
+        if t.api == ApiStyle::OpenAiResponses {
+            assert!(only_responses, "{}: a chat model was available", t.model);
+        } else if t.provider != "openai" {
+            assert!(t.model.ends_with("-mini"), "{}", t.model);
+        }
+    }
+    let responses_only_keys = chosen
         .iter()
-        .filter(|t| t.model.ends_with("-mini"))
-        .map(|t| t.id)
-        .collect();
-    assert_eq!(cheap.len(), 20);
+        .filter(|&&id| plan.target(id).api == ApiStyle::OpenAiResponses)
+        .count();
+    assert_eq!(responses_only_keys, 1, "openai key 3");
     let mut max_model_tokens = 0;
-    let mut max_cheap_tokens = 0;
+    let mut max_model_tokens_responses = 0;
+    let mut cred_tokens: BTreeMap<String, u64> = BTreeMap::new();
     for t in &plan.targets {
-        let tokens = per_model_gen.get(&t.id).copied().unwrap_or(0) * (GEN_INPUT + GEN_OUTPUT);
-        if cheap.contains(&t.id) {
-            max_cheap_tokens = max_cheap_tokens.max(tokens);
-            // Per credential: every hourly credential probe went out (never starved by the
-            // model probes), on the cheap model.
-            assert!(
-                per_model_gen[&t.id] >= cred_ticks,
-                "{}: {} generation probes",
-                t.model,
-                per_model_gen[&t.id]
-            );
-            assert!(tokens <= 50 + 250, "{}: {tokens} tokens", t.model);
+        let sent = per_model_tok.get(&t.id).copied().unwrap_or(0);
+        let key = t.key();
+        let ckey = t.credential_key();
+        // The scheduler's books, split by cap, agree with what was sent.
+        let model_used = sched.budget_used_in(Scope::Model(&key)).tokens;
+        let cred_used = if chosen.contains(&t.id) {
+            sched.budget_used_in(Scope::Credential(&ckey)).tokens
         } else {
-            max_model_tokens = max_model_tokens.max(tokens);
-            assert!(tokens <= 50, "{}: {tokens} tokens", t.model);
+            0
+        };
+        assert_eq!(sent, model_used + cred_used, "{}", t.model);
+        assert!(
+            model_used <= 50,
+            "{}: {model_used} model-tier tokens",
+            t.model
+        );
+        if !chosen.contains(&t.id) {
+            // Only model-tier probes: the cap is checked on what was really sent.
+            assert!(sent <= 50, "{}: {sent} tokens", t.model);
+        }
+        if t.api == ApiStyle::OpenAiResponses {
+            max_model_tokens_responses = max_model_tokens_responses.max(model_used);
+        } else {
+            max_model_tokens = max_model_tokens.max(model_used);
+        }
+        if chosen.contains(&t.id) {
+            assert!(
+                cred_used <= 250,
+                "{}: {cred_used} credential-tier tokens",
+                t.model
+            );
+            assert!(sent <= 50 + 250, "{}: {sent} tokens", t.model);
+            cred_tokens.insert(format!("{} ({})", t.model, t.api), cred_used);
+            // Every hourly credential probe went out (never starved by the model probes)
+            // on chat styles (24 × 10 = 240); on a Responses-only key the cap allows
+            // 10 × 24 = 240, and the other 14 were skipped for budget.
+            assert_eq!(cred_used, 240, "{}", t.model);
         }
         // Metadata tier: every target in every metadata cycle, zero tokens.
         assert_eq!(
@@ -377,6 +491,10 @@ async fn simulated_day_with_1000_targets_stays_within_budget() {
             t.model
         );
     }
+    // The model cap binds on Responses models (2 × 24 = 48; a 3rd would make 72); chat
+    // models get all 4 model-tier probes when the provider budget leaves them room.
+    assert!(max_model_tokens_responses <= 48);
+    println!("credential-tier tokens per credential per day: {cred_tokens:?}");
     let mut histogram: BTreeMap<u64, usize> = BTreeMap::new();
     for t in &plan.targets {
         *histogram
@@ -385,7 +503,8 @@ async fn simulated_day_with_1000_targets_stays_within_budget() {
     }
     println!("models by generation requests per day (requests: models): {histogram:?}");
     println!(
-        "per model per day: ≤ {max_model_tokens} tokens (model tier); cheap model per credential: ≤ {max_cheap_tokens} tokens (50 model + 250 credential allowed); metadata: 0 tokens, {} probes per target",
+        "per model per day (model tier): ≤ {max_model_tokens} tokens on chat styles, ≤ {max_model_tokens_responses} on openai-responses (cap 50); per credential per day (credential tier): ≤ {} tokens (cap 250); metadata: 0 tokens, {} probes per target",
+        cred_tokens.values().max().copied().unwrap_or(0),
         meta_ticks + 1
     );
 
@@ -476,7 +595,11 @@ async fn min_spacing_per_credential() {
     targets.push(target("openai", "other", "second-key"));
     let plan = plan_of(targets, 1);
     let fake = Fake::new(Duration::from_millis(100));
-    let (sched, _) = scheduler(quick_settings(), BudgetSettings::default(), &fake);
+    let settings = ScheduleSettings {
+        min_key_spacing_seconds: 2.0,
+        ..quick_settings()
+    };
+    let (sched, _) = scheduler(settings, BudgetSettings::default(), &fake);
     sched.set_plan(plan.clone());
     let t0 = Instant::now();
     sched
@@ -822,4 +945,324 @@ async fn run_triggers_cycles_from_cron_until_shutdown() {
     assert!(fake.calls().iter().all(|c| c.tier == Tier::Metadata));
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(fake.calls().len(), n, "nothing sent after shutdown");
+}
+
+/// Start-up to ready (issue 8, F3): 1,000 targets on 7 credentials at the default config.
+/// Each credential's first probe starts at once, and readiness (what `/readyz` uses) turns
+/// true exactly when the last credential's first probe finished — errors count, keyless
+/// targets are not waited for — long before the first cycle itself is done.
+#[tokio::test(start_paused = true)]
+async fn ready_once_every_credential_had_its_first_probe() {
+    let providers = [
+        "openai",
+        "anthropic",
+        "google",
+        "groq",
+        "mistral",
+        "openrouter",
+        "deepseek",
+    ];
+    let mut targets: Vec<Target> = (0..1000)
+        .map(|i| {
+            let p = providers[i % 7];
+            target(p, &format!("{p}-model-{i}"), &format!("sk-{p}"))
+        })
+        .collect();
+    // Keyless local models: probed, but readiness does not wait for them.
+    for i in 0..3 {
+        let mut t = target_api("ollama", &format!("llama-{i}"), "-", ApiStyle::Ollama);
+        t.credential = None;
+        targets.push(t);
+    }
+    let plan = plan_of(targets, 1);
+    let fake = Fake::new(Duration::from_millis(40));
+    for i in 0..3 {
+        fake.slow
+            .lock()
+            .unwrap()
+            .insert(format!("llama-{i}"), Duration::from_secs(10));
+    }
+    // Every groq probe fails: an error is a first picture too.
+    for i in (3..1000).step_by(7) {
+        fake.script(&format!("groq-model-{i}"), &[(Class::Auth, None)]);
+    }
+    let settings = ScheduleSettings::default();
+    assert_eq!(settings.min_key_spacing_seconds, 1.0, "the default");
+    let (sched, _) = scheduler(settings.clone(), BudgetSettings::default(), &fake);
+    sched.set_wall_clock(midnight() + Duration::from_secs(100));
+
+    let r = sched.readiness();
+    assert!(!r.ready && !r.plan_loaded);
+    assert_eq!(r.describe(), "not ready: the probe plan is not loaded yet");
+    sched.set_plan(plan.clone());
+    let r = sched.readiness();
+    assert!(!r.ready);
+    assert_eq!((r.credentials, r.credentials_probed), (7, 0));
+    assert_eq!(
+        r.describe(),
+        "not ready: waiting for the first probe of 7 of 7 credentials"
+    );
+
+    let t0 = Instant::now();
+    assert!(sched.spawn_startup_cycle());
+    let mut ready_at = None;
+    let mut seen_partial = false;
+    while t0.elapsed() < Duration::from_secs(5) {
+        let r = sched.readiness();
+        if r.ready {
+            ready_at = Some(Instant::now());
+            assert!(
+                !r.first_cycle_done,
+                "ready from the credentials, not the cycle"
+            );
+            assert_eq!(r.credentials_probed, 7);
+            break;
+        }
+        seen_partial |= r.credentials_probed > 0;
+        sleep(Duration::from_millis(1)).await;
+    }
+    let ready_at = ready_at.expect("ready within 5 s");
+    assert!(seen_partial, "credentials turned probed one by one");
+
+    // Each credential's first probe: when it started and finished.
+    let calls = fake.calls();
+    let finished = fake.finished.lock().unwrap().clone();
+    let mut first: BTreeMap<String, (Instant, Instant)> = BTreeMap::new();
+    for c in &calls {
+        let t = plan.target(c.target);
+        if t.credential.is_none() || first.contains_key(&t.credential_key()) {
+            continue;
+        }
+        let done = finished
+            .iter()
+            .find(|(_, id)| *id == c.target)
+            .map(|(at, _)| *at)
+            .expect("first probe finished");
+        first.insert(t.credential_key(), (c.at, done));
+    }
+    assert_eq!(first.len(), 7);
+    let last_start = first.values().map(|(s, _)| *s).max().unwrap();
+    let last_done = first.values().map(|(_, d)| *d).max().unwrap();
+    assert!(
+        last_start - t0 < Duration::from_secs(1),
+        "every credential's first probe starts within 1 s: {:?}",
+        last_start - t0
+    );
+    // Not before the last first probe finished, and as soon as it did (1 ms polling).
+    assert!(ready_at >= last_done, "ready before the last first probe");
+    assert!(
+        ready_at - last_done <= Duration::from_millis(1),
+        "{:?}",
+        ready_at - last_done
+    );
+    assert!(
+        !finished
+            .iter()
+            .any(|(_, id)| plan.target(*id).credential.is_none()),
+        "did not wait for the keyless targets"
+    );
+    // No burst: in the first second one request per credential (spacing), keyless included.
+    let first_second = calls
+        .iter()
+        .filter(|c| c.at - t0 < Duration::from_secs(1))
+        .count();
+    assert!(
+        first_second <= 8,
+        "{first_second} requests in the first second"
+    );
+    println!(
+        "startup: 1,003 targets on 7 credentials (+3 keyless); every credential's first probe started within {:?}, ready after {:?} (probe latency 40 ms, concurrency {})",
+        last_start - t0,
+        ready_at - t0,
+        settings.concurrency
+    );
+
+    // The rest of the first cycle still keeps 1 s between requests on one key: 143 targets
+    // per key take ~143 s, which is why readiness no longer waits for the whole cycle.
+    while !sched.first_cycle_done() {
+        sleep(Duration::from_millis(500)).await;
+        assert!(
+            t0.elapsed() < Duration::from_secs(400),
+            "first cycle never ended"
+        );
+    }
+    let cycle = t0.elapsed();
+    let calls = fake.calls();
+    let metadata = calls.iter().filter(|c| c.tier == Tier::Metadata).count();
+    assert!(metadata >= 1003, "{metadata}");
+    assert_spacing(&plan, &calls, Duration::from_secs(1));
+    assert!(cycle >= Duration::from_secs(142), "{cycle:?}");
+    println!("first metadata cycle (for comparison): {cycle:?}");
+
+    // Ready stays ready: a reload that adds a credential does not take it back.
+    let mut more = plan.targets.clone();
+    more.push(target("xai", "grok-mini", "sk-new"));
+    sched.set_plan(plan_of(more, 1));
+    let r = sched.readiness();
+    assert!(r.ready);
+    assert_eq!((r.credentials, r.credentials_probed), (8, 7));
+
+    // A plan with no credential to wait for is ready as soon as it is loaded.
+    let keyless = {
+        let mut t = target_api("ollama", "llama-x", "-", ApiStyle::Ollama);
+        t.credential = None;
+        plan_of(vec![t], 1)
+    };
+    let (other, _) = scheduler(settings, BudgetSettings::default(), &fake);
+    assert!(!other.readiness().ready);
+    other.set_plan(keyless);
+    assert!(other.readiness().ready);
+}
+
+/// The real binary, default schedule: 1,000 standalone targets on 7 keys against a fake
+/// provider on loopback that answers every request with a 404 (an error result is a first
+/// picture too). `/readyz` turns 200 long before `first_cycle_timeout_seconds` (60 s) and
+/// long before the first cycle could end (~143 s at 1 s spacing), and the log says why.
+#[test]
+fn serve_is_ready_long_before_the_first_cycle_ends() {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    let fake = fake_provider::FakeProvider::start();
+    let dir = tempfile::tempdir().unwrap();
+    let port = fake_provider::closed_port();
+    let mut toml = format!(
+        "[openclaw]\nenabled = false\n[server]\nlisten = \"127.0.0.1:{port}\"\nwatch_interval_seconds = 0\n"
+    );
+    for i in 0..1000 {
+        toml += &format!(
+            "[[targets]]\nname = \"t{i}\"\nprovider = \"openai\"\nmodel = \"m-{i}\"\nbase_url = \"{}\"\napi = \"openai-completions\"\napi_key_env = \"SIM_KEY_{}\"\n",
+            fake.url("/v1"),
+            i % 7
+        );
+    }
+    let config = dir.path().join("clawprobe.toml");
+    std::fs::write(&config, toml).unwrap();
+    let log = dir.path().join("stderr.log");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clawprobe"));
+    cmd.arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .env_remove("CLAWPROBE_CONFIG")
+        .env_remove("CLAWPROBE_LOG")
+        .env("HOME", dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    for k in 0..7 {
+        cmd.env(format!("SIM_KEY_{k}"), format!("sk-sim-{k}-not-a-real-key"));
+    }
+    let start = std::time::Instant::now();
+    let mut child = cmd.spawn().expect("start clawprobe");
+    let readyz = || -> Option<(u16, String)> {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        s.write_all(b"GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            .ok()?;
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).ok()?;
+        let status = raw.split_whitespace().nth(1)?.parse().ok()?;
+        Some((status, raw.split_once("\r\n\r\n")?.1.to_string()))
+    };
+    let mut first_answer = None;
+    let ready_after = loop {
+        let elapsed = start.elapsed();
+        if elapsed > Duration::from_secs(50) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "not ready after 50 s; log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        match readyz() {
+            Some((200, _)) => break elapsed,
+            Some(other) => {
+                first_answer.get_or_insert(other);
+            }
+            None => {}
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let requests = fake.requests().len();
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    println!(
+        "serve, 1,000 targets on 7 keys (debug build): /readyz 200 after {ready_after:?} from spawn, {requests} provider requests by then; first non-ready answer: {first_answer:?}"
+    );
+    assert!(
+        text.contains("ready: every credential has had its first probe"),
+        "{text}"
+    );
+    assert!(!text.contains("first_cycle_timeout_seconds"), "{text}");
+    // Far below the 60 s timeout and the ~143 s first cycle; generous for a busy machine
+    // (the harness measures the real figure on a release build).
+    assert!(ready_after < Duration::from_secs(30), "{ready_after:?}");
+    assert!(!text.contains("not-a-real-key"), "a key in the log");
+}
+
+/// The finer caps in the dispatcher: model-generation and on-demand generation probes
+/// count against the model's tokens per day, credential-generation probes against the
+/// credential's; a probe over its cap is skipped with reason `budget`, never sent.
+#[tokio::test(start_paused = true)]
+async fn model_and_credential_token_caps_skip_and_count() {
+    let plan = plan_of(
+        vec![
+            target_api("openai", "gpt-5-mini", "k", ApiStyle::OpenAiResponses),
+            target("openai", "gpt-4.1-mini", "k"),
+        ],
+        1,
+    );
+    let fake = Fake::new(Duration::from_millis(10));
+    let budget = BudgetSettings {
+        model_tokens_per_day: 50,
+        credential_tokens_per_day: 30,
+        ..BudgetSettings::default()
+    };
+    let (sched, _) = scheduler(quick_settings(), budget, &fake);
+    sched.set_plan(plan.clone());
+    // Model tier, 4 cycles: the Responses model (24 a probe) gets 2, the chat one (10) 4.
+    for _ in 0..4 {
+        sched
+            .run_cycle(CycleKind::ModelGeneration, Duration::from_secs(60))
+            .await;
+    }
+    let gen = |id: TargetId| {
+        fake.calls()
+            .iter()
+            .filter(|c| c.target == id && c.tier == Tier::Generation)
+            .count()
+    };
+    assert_eq!((gen(0), gen(1)), (2, 4));
+    assert_eq!(sched.skipped_total(SkipReason::Budget), 2);
+    // On demand counts against the model too: the chat model has 10 of 50 left.
+    assert!(sched.probe_now(1, Tier::Generation).await.is_ok());
+    assert_eq!(
+        sched.probe_now(1, Tier::Generation).await.unwrap_err(),
+        SkipReason::Budget
+    );
+    assert_eq!(
+        sched
+            .budget_used_in(Scope::Model(&plan.target(1).key()))
+            .tokens,
+        50
+    );
+    // The credential tier probes the chat model (cheapest style) on its own cap: 3 × 10.
+    for _ in 0..4 {
+        sched
+            .run_cycle(CycleKind::CredentialGeneration, Duration::from_secs(60))
+            .await;
+    }
+    assert_eq!(gen(1), 5 + 3);
+    let ckey = plan.target(1).credential_key();
+    assert_eq!(sched.budget_used_in(Scope::Credential(&ckey)).tokens, 30);
+    assert_eq!(sched.skipped_total(SkipReason::Budget), 2 + 1 + 1);
+    assert_eq!(
+        sched
+            .skipped()
+            .get(&("openai".to_string(), SkipReason::Budget)),
+        Some(&4)
+    );
+    // Metadata is never budgeted.
+    assert!(sched.probe_now(0, Tier::Metadata).await.is_ok());
 }

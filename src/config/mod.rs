@@ -103,7 +103,7 @@ impl Default for ScheduleSettings {
             credential_generation: "30 7 * * * *".into(),
             model_generation: "45 17 */6 * * *".into(),
             concurrency: 4,
-            min_key_spacing_seconds: 2.0,
+            min_key_spacing_seconds: 1.0,
             probe_timeout_seconds: 15.0,
             recheck_after_failure_seconds: 60.0,
             max_backoff_seconds: 3600.0,
@@ -119,6 +119,12 @@ pub struct BudgetSettings {
     pub global_tokens_per_day: u64,
     pub provider_requests_per_day: u64,
     pub provider_tokens_per_day: u64,
+    /// Tokens per day for the model-generation probes of one model (target); 0 = no cap.
+    /// Unlike the request/token caps above, 0 switches this finer cap off: the provider
+    /// and global caps still bound the spend.
+    pub model_tokens_per_day: u64,
+    /// Tokens per day for the credential-generation probes of one credential; 0 = no cap.
+    pub credential_tokens_per_day: u64,
     pub providers: BTreeMap<String, ProviderBudget>,
 }
 
@@ -129,6 +135,8 @@ impl Default for BudgetSettings {
             global_tokens_per_day: 200_000,
             provider_requests_per_day: 500,
             provider_tokens_per_day: 50_000,
+            model_tokens_per_day: 50,
+            credential_tokens_per_day: 250,
             providers: BTreeMap::new(),
         }
     }
@@ -176,12 +184,25 @@ impl Config {
 
     /// Parses and validates TOML text; `path` is only used in error messages.
     pub fn parse_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.message().to_string()
-                + &e.span()
-                    .map(|s| format!(" (at {})", line_col(text, s.start)))
-                    .unwrap_or_default(),
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let at = e.span().map(|s| s.start);
+            let message = e.message().to_string()
+                + &at
+                    .map(|s| format!(" (at {})", line_col(text, s)))
+                    .unwrap_or_default();
+            // A wrong type or value (`concurrency = -1`) is reported at the value; name its
+            // key like the validation errors do.
+            match at.and_then(|s| key_at(text, s)) {
+                Some(key) => ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    key,
+                    message,
+                },
+                None => ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    message,
+                },
+            }
         })?;
         config.validate(path)?;
         Ok(config)
@@ -261,6 +282,27 @@ impl Config {
                 "must be between 0 and 1".into(),
             ));
         }
+        let cheapest = crate::schedule::budget::cheapest_probe_tokens();
+        for (key, v) in [
+            (
+                "budget.model_tokens_per_day",
+                self.budget.model_tokens_per_day,
+            ),
+            (
+                "budget.credential_tokens_per_day",
+                self.budget.credential_tokens_per_day,
+            ),
+        ] {
+            if v != 0 && v < cheapest {
+                return Err(bad(
+                    key,
+                    format!(
+                        "{v} tokens cannot fit a single generation probe (the cheapest costs about \
+                         {cheapest}); use 0 for no cap, or at least {cheapest}"
+                    ),
+                ));
+            }
+        }
         let mut names = std::collections::HashSet::new();
         for (i, t) in self.targets.iter().enumerate() {
             let key = |k: &str| format!("targets[{i}].{k}");
@@ -298,6 +340,28 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The dotted key (`budget.model_tokens_per_day`) whose value starts at `offset`: the
+/// `key = ` before it on its line, under the last `[table]` header above. `None` when the
+/// offset is not inside a simple `key = value` line.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset.min(text.len()))?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let (key, _) = before[line_start..].split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('#') || key.starts_with('[') {
+        return None;
+    }
+    let table = before[..line_start].lines().rev().find_map(|l| {
+        let l = l.trim();
+        l.starts_with('[')
+            .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+    });
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key.to_string(),
+    })
 }
 
 fn line_col(text: &str, offset: usize) -> String {
@@ -344,6 +408,15 @@ mod tests {
                 "schedule.metadata",
             ),
             ("[schedule]\nconcurrency = 0\n", "schedule.concurrency"),
+            ("[schedule]\nconcurrency = -2\n", "schedule.concurrency"),
+            (
+                "[budget]\nmodel_tokens_per_day = 5\n",
+                "budget.model_tokens_per_day",
+            ),
+            (
+                "[budget]\ncredential_tokens_per_day = -1\n",
+                "budget.credential_tokens_per_day",
+            ),
             (
                 "[[targets]]\nname='a'\nprovider='openai'\nmodel='m'\napi_key_env='sk-live-123'\n",
                 "targets[0].api_key_env",

@@ -6,7 +6,9 @@
 //! Rules:
 //! - Caps per day on generation requests and tokens, per provider (`provider_*_per_day`,
 //!   overridden by `[budget.providers.<id>]`) and global (`global_*_per_day`). A cap of 0
-//!   allows nothing: a cap is a promise about spend, so 0 never means "unlimited".
+//!   allows nothing: a cap is a promise about spend, so 0 never means "unlimited". (The
+//!   finer per-model and per-credential caps below are the exception: they refine these,
+//!   which still bound the spend, so 0 there switches the refinement off.)
 //! - The day is a fixed 24-hour window on the monotonic clock, starting when the scheduler
 //!   was created (not the UTC day): it cannot jump with NTP or DST, and a paused test clock
 //!   drives it. A restart starts a fresh window (the state is not persisted).
@@ -18,9 +20,18 @@
 //! - A caller may ask to leave `headroom` untouched: model-generation probes leave room for
 //!   the per-credential probes still due in the window, so a large fleet of models cannot
 //!   starve the per-credential checks (billing and key limits are per key).
+//! - Finer token caps per model (`model_tokens_per_day`, model-generation and on-demand
+//!   probes of one target) and per credential (`credential_tokens_per_day`,
+//!   credential-generation probes), on top of the provider and global caps; 0 switches them
+//!   off. They reserve a finer estimate: what the target's API style costs
+//!   ([`probe_tokens`]: the prompt plus the style's output cap), raised to the largest
+//!   usage that target ever reported. The provider-wide estimate (at least
+//!   [`DEFAULT_TOKEN_ESTIMATE`]) would let a 50-token cap admit only 2 of the 4 daily
+//!   probes of a model that reports 10 tokens each.
 
 use crate::config::BudgetSettings;
 use crate::metrics::BudgetRemaining;
+use crate::plan::ApiStyle;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -31,6 +42,76 @@ pub const WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 /// Tokens assumed for a generation probe of a provider never seen before (a one-token
 /// completion of a one-word prompt reports about 10).
 pub const DEFAULT_TOKEN_ESTIMATE: u64 = 32;
+
+/// Input tokens providers report for the probe prompt ([`crate::probe::PROMPT`], one short
+/// user message, no system prompt): OpenAI and Anthropic report 8 for `hi`. Others report
+/// fewer (Google 2) or a few more (Ollama's templates ~11); the reported usage corrects
+/// the estimate after the first probe of a target.
+pub const PROMPT_TOKENS: u64 = 8;
+
+/// The output cap the generation probe of `api` asks for: 1 token, except the OpenAI
+/// Responses API, whose minimum `max_output_tokens` is 16. Kept in step with the probers
+/// by a test that reads their request bodies.
+pub fn output_tokens(api: &ApiStyle) -> u64 {
+    match api {
+        ApiStyle::OpenAiResponses => 16,
+        _ => 1,
+    }
+}
+
+/// Tokens one generation probe of `api` is expected to cost before it reports usage:
+/// prompt plus output cap (9 on chat styles, 24 on `openai-responses`).
+pub fn probe_tokens(api: &ApiStyle) -> u64 {
+    PROMPT_TOKENS + output_tokens(api)
+}
+
+/// The cheapest generation probe of any style: a per-model or per-credential token cap
+/// below this can never admit a probe.
+pub fn cheapest_probe_tokens() -> u64 {
+    PROMPT_TOKENS + 1
+}
+
+/// The finer cap a generation probe counts against, besides its provider's and the global.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// Only the provider and global caps (probes that existed before the finer caps and
+    /// metadata probes that had to generate).
+    None,
+    /// A model-generation or on-demand probe: `model_tokens_per_day`, keyed by
+    /// [`Target::key`](crate::plan::Target::key).
+    Model(&'a str),
+    /// A credential-generation probe: `credential_tokens_per_day`, keyed by
+    /// [`Target::credential_key`](crate::plan::Target::credential_key).
+    Credential(&'a str),
+}
+
+impl Scope<'_> {
+    fn owned(self) -> Option<(ScopeKind, String)> {
+        match self {
+            Scope::None => None,
+            Scope::Model(k) => Some((ScopeKind::Model, k.to_string())),
+            Scope::Credential(k) => Some((ScopeKind::Credential, k.to_string())),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum ScopeKind {
+    Model,
+    Credential,
+}
+
+/// One generation probe as the budget sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct ProbeCost<'a> {
+    pub provider: &'a str,
+    /// [`Target::key`](crate::plan::Target::key) of the model probed: the largest usage it
+    /// reported refines the finer estimate. `""` when unknown.
+    pub target: &'a str,
+    /// [`probe_tokens`] of the target's API style.
+    pub style_tokens: u64,
+    pub scope: Scope<'a>,
+}
 
 /// Requests and tokens, used, reserved or to be left free.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -85,6 +166,11 @@ pub struct Reservation {
     provider: String,
     window: u64,
     tokens: u64,
+    /// `Target::key`, for the per-target estimate (`""`: none).
+    target: String,
+    /// The finer cap charged, and the tokens reserved against it.
+    scope: Option<(ScopeKind, String)>,
+    scope_tokens: u64,
 }
 
 /// Per-day generation budget state.
@@ -95,8 +181,12 @@ pub struct Budget {
     window: u64,
     global: Counter,
     providers: BTreeMap<String, Counter>,
+    /// Per-model and per-credential counters of this window.
+    scopes: BTreeMap<(ScopeKind, String), Counter>,
     /// Largest token count a probe of each provider reported (survives windows).
     estimates: BTreeMap<String, u64>,
+    /// Largest token count a probe of each target (`Target::key`) reported.
+    target_estimates: BTreeMap<String, u64>,
 }
 
 impl Budget {
@@ -107,8 +197,16 @@ impl Budget {
             window: 0,
             global: Counter::default(),
             providers: BTreeMap::new(),
+            scopes: BTreeMap::new(),
             estimates: BTreeMap::new(),
+            target_estimates: BTreeMap::new(),
         }
+    }
+
+    /// Forgets the learned estimates of targets no longer in the plan (`keep` holds the
+    /// `Target::key`s that stay).
+    pub fn retain_targets(&mut self, keep: &std::collections::HashSet<String>) {
+        self.target_estimates.retain(|k, _| keep.contains(k));
     }
 
     /// New caps apply at once; what was spent in this window still counts.
@@ -136,6 +234,26 @@ impl Budget {
         }
     }
 
+    /// The per-model or per-credential token cap of `scope`; `None` = no finer cap.
+    pub fn scope_cap(&self, scope: Scope<'_>) -> Option<u64> {
+        let cap = match scope {
+            Scope::None => return None,
+            Scope::Model(_) => self.settings.model_tokens_per_day,
+            Scope::Credential(_) => self.settings.credential_tokens_per_day,
+        };
+        (cap > 0).then_some(cap)
+    }
+
+    /// Tokens a probe is assumed to cost against its finer cap: its style's cost, or the
+    /// most its target ever reported if that is more.
+    pub fn probe_estimate(&self, probe: &ProbeCost<'_>) -> u64 {
+        self.target_estimates
+            .get(probe.target)
+            .copied()
+            .unwrap_or(0)
+            .max(probe.style_tokens)
+    }
+
     /// Tokens a probe of `provider` is assumed to cost before it reports.
     pub fn estimate(&self, provider: &str) -> u64 {
         self.estimates
@@ -158,18 +276,38 @@ impl Budget {
             self.window = idx;
             self.global = Counter::default();
             self.providers.clear();
+            self.scopes.clear();
         }
     }
 
     /// Reserves one generation request of `provider` if every cap still fits it plus
-    /// `headroom`; `None` means over budget: skip the probe, do not send it.
+    /// `headroom`; `None` means over budget: skip the probe, do not send it. No finer cap.
     pub fn try_reserve(
         &mut self,
         provider: &str,
         headroom: Headroom,
         now: Instant,
     ) -> Option<Reservation> {
+        let probe = ProbeCost {
+            provider,
+            target: "",
+            style_tokens: 0,
+            scope: Scope::None,
+        };
+        self.try_reserve_probe(&probe, headroom, now)
+    }
+
+    /// Reserves one generation probe against the provider and global caps (plus
+    /// `headroom`) and against its finer cap (`probe.scope`), if all of them fit it;
+    /// `None` means over budget: skip the probe, do not send it.
+    pub fn try_reserve_probe(
+        &mut self,
+        probe: &ProbeCost<'_>,
+        headroom: Headroom,
+        now: Instant,
+    ) -> Option<Reservation> {
         self.roll(now);
+        let provider = probe.provider;
         let tokens = self.estimate(provider);
         let pcap = self.provider_cap(provider);
         let gcap = self.global_cap();
@@ -179,6 +317,20 @@ impl Budget {
         {
             return None;
         }
+        let scope = self
+            .scope_cap(probe.scope)
+            .and_then(|cap| Some((cap, probe.scope.owned()?)));
+        let scope_tokens = self.probe_estimate(probe);
+        if let Some((cap, key)) = &scope {
+            let sc = self.scopes.get(key).copied().unwrap_or_default();
+            let cap = Amount {
+                requests: u64::MAX,
+                tokens: *cap,
+            };
+            if !sc.fits(cap, scope_tokens, Amount::default()) {
+                return None;
+            }
+        }
         for c in [
             self.providers.entry(provider.to_string()).or_default(),
             &mut self.global,
@@ -186,10 +338,19 @@ impl Budget {
             c.requests += 1;
             c.reserved_tokens += tokens;
         }
+        let scope = scope.map(|(_, key)| key);
+        if let Some(key) = &scope {
+            let c = self.scopes.entry(key.clone()).or_default();
+            c.requests += 1;
+            c.reserved_tokens += scope_tokens;
+        }
         Some(Reservation {
             provider: provider.to_string(),
             window: self.window,
             tokens,
+            target: probe.target.to_string(),
+            scope_tokens: if scope.is_some() { scope_tokens } else { 0 },
+            scope,
         })
     }
 
@@ -199,6 +360,10 @@ impl Budget {
         self.roll(now);
         let est = self.estimates.entry(r.provider.clone()).or_insert(0);
         *est = (*est).max(actual_tokens);
+        if !r.target.is_empty() {
+            let est = self.target_estimates.entry(r.target.clone()).or_insert(0);
+            *est = (*est).max(actual_tokens);
+        }
         if r.window != self.window {
             return;
         }
@@ -207,6 +372,11 @@ impl Budget {
             &mut self.global,
         ] {
             c.reserved_tokens = c.reserved_tokens.saturating_sub(r.tokens);
+            c.tokens = c.tokens.saturating_add(actual_tokens);
+        }
+        if let Some(key) = r.scope {
+            let c = self.scopes.entry(key).or_default();
+            c.reserved_tokens = c.reserved_tokens.saturating_sub(r.scope_tokens);
             c.tokens = c.tokens.saturating_add(actual_tokens);
         }
     }
@@ -240,6 +410,23 @@ impl Budget {
             c.reserved_tokens = c.reserved_tokens.saturating_sub(r.tokens);
             c.requests = c.requests.saturating_sub(1);
         }
+        if let Some(key) = r.scope {
+            let c = self.scopes.entry(key).or_default();
+            c.reserved_tokens = c.reserved_tokens.saturating_sub(r.scope_tokens);
+            c.requests = c.requests.saturating_sub(1);
+        }
+    }
+
+    /// Spent (and reserved) in the current window against the finer cap of `scope`: only
+    /// the probes charged to it (a model's credential-generation probes count for its
+    /// credential, not for the model).
+    pub fn used_scope(&mut self, scope: Scope<'_>, now: Instant) -> Amount {
+        self.roll(now);
+        scope
+            .owned()
+            .and_then(|k| self.scopes.get(&k))
+            .map(Counter::used)
+            .unwrap_or_default()
     }
 
     /// Spent (and reserved) in the current window by `provider`.
@@ -304,6 +491,8 @@ mod tests {
             global_tokens_per_day: gt,
             provider_requests_per_day: pr,
             provider_tokens_per_day: pt,
+            model_tokens_per_day: 0,
+            credential_tokens_per_day: 0,
             providers: BTreeMap::new(),
         }
     }
@@ -472,5 +661,169 @@ mod tests {
         assert_eq!(get("openai", "requests"), 3.0);
         assert_eq!(get("openai", "tokens"), 93.0);
         assert_eq!(get("anthropic", "requests"), 4.0);
+    }
+    fn scoped(model: u64, credential: u64) -> BudgetSettings {
+        BudgetSettings {
+            model_tokens_per_day: model,
+            credential_tokens_per_day: credential,
+            ..settings(10_000, 1_000_000, 10_000, 1_000_000)
+        }
+    }
+
+    fn cost<'a>(target: &'a str, api: &ApiStyle, scope: Scope<'a>) -> ProbeCost<'a> {
+        ProbeCost {
+            provider: "openai",
+            target,
+            style_tokens: probe_tokens(api),
+            scope,
+        }
+    }
+
+    /// Reserves and settles with `reported` tokens until refused; returns how many went.
+    fn fill(b: &mut Budget, probe: &ProbeCost<'_>, reported: u64, now: Instant) -> u64 {
+        let mut n = 0;
+        while let Some(r) = b.try_reserve_probe(probe, Headroom::default(), now) {
+            b.settle(r, reported, now);
+            n += 1;
+            assert!(n < 1000, "cap never bound");
+        }
+        n
+    }
+
+    #[test]
+    fn model_cap_admits_by_style_and_reported_usage() {
+        let now = Instant::now();
+        let mut b = Budget::new(scoped(50, 250), now);
+        // Chat style: estimate 9, reports 10 → 5 × 10 = 50 fits, the 6th would be 60.
+        let chat = cost("chat", &ApiStyle::OpenAiCompletions, Scope::Model("chat"));
+        assert_eq!(b.probe_estimate(&chat), 9);
+        assert_eq!(fill(&mut b, &chat, 10, now), 5);
+        assert_eq!(b.used_scope(Scope::Model("chat"), now).tokens, 50);
+        // Responses style: estimate 24 → 2 probes (48), a 3rd would be 72.
+        let resp = cost("resp", &ApiStyle::OpenAiResponses, Scope::Model("resp"));
+        assert_eq!(b.probe_estimate(&resp), 24);
+        assert_eq!(fill(&mut b, &resp, 24, now), 2);
+        // The provider is far from its caps: only the model caps refused.
+        assert_eq!(b.used("openai", now).requests, 7);
+        assert!(b.try_reserve("openai", Headroom::default(), now).is_some());
+    }
+
+    #[test]
+    fn reported_usage_raises_the_finer_estimate() {
+        let now = Instant::now();
+        let mut b = Budget::new(scoped(100, 0), now);
+        let p = cost("t", &ApiStyle::OpenAiCompletions, Scope::Model("t"));
+        let r = b.try_reserve_probe(&p, Headroom::default(), now).unwrap();
+        // Reserved the style estimate while in flight.
+        assert_eq!(b.used_scope(Scope::Model("t"), now).tokens, 9);
+        b.settle(r, 40, now);
+        assert_eq!(b.probe_estimate(&p), 40);
+        // 40 spent + 40 estimated fits 100; then 80 + 40 does not.
+        assert_eq!(fill(&mut b, &p, 40, now), 1);
+        assert_eq!(b.used_scope(Scope::Model("t"), now).tokens, 80);
+    }
+
+    #[test]
+    fn credential_and_model_caps_are_separate_and_zero_means_no_cap() {
+        let now = Instant::now();
+        let mut b = Budget::new(scoped(50, 250), now);
+        let api = ApiStyle::OpenAiCompletions;
+        // The credential tier's model: its credential probes do not eat its model cap.
+        let cred = cost("mini", &api, Scope::Credential("key-1"));
+        assert_eq!(fill(&mut b, &cred, 10, now), 25);
+        assert_eq!(b.used_scope(Scope::Credential("key-1"), now).tokens, 250);
+        assert_eq!(b.used_scope(Scope::Model("mini"), now).tokens, 0);
+        let model = cost("mini", &api, Scope::Model("mini"));
+        assert_eq!(fill(&mut b, &model, 10, now), 5);
+        // Another credential has its own cap.
+        let other = cost("x", &api, Scope::Credential("key-2"));
+        assert!(b
+            .try_reserve_probe(&other, Headroom::default(), now)
+            .is_some());
+        // 0 = no finer cap: only the provider cap (here 30 requests) binds.
+        let mut b = Budget::new(
+            BudgetSettings {
+                provider_requests_per_day: 30,
+                ..scoped(0, 0)
+            },
+            now,
+        );
+        assert_eq!(b.scope_cap(Scope::Model("mini")), None);
+        assert_eq!(fill(&mut b, &model, 10, now), 30);
+        assert_eq!(b.used_scope(Scope::Model("mini"), now), Amount::default());
+    }
+
+    #[test]
+    fn finer_caps_reset_with_the_window_and_cancel_frees_them() {
+        let t0 = Instant::now();
+        let mut b = Budget::new(scoped(24, 0), t0);
+        let p = cost("r", &ApiStyle::OpenAiResponses, Scope::Model("r"));
+        let r = b.try_reserve_probe(&p, Headroom::default(), t0).unwrap();
+        assert!(b.try_reserve_probe(&p, Headroom::default(), t0).is_none());
+        b.cancel(r, t0);
+        assert_eq!(b.used_scope(Scope::Model("r"), t0), Amount::default());
+        assert_eq!(fill(&mut b, &p, 24, t0), 1);
+        let late = t0 + WINDOW - Duration::from_secs(1);
+        assert!(b.try_reserve_probe(&p, Headroom::default(), late).is_none());
+        assert_eq!(fill(&mut b, &p, 24, t0 + WINDOW), 1, "a new day");
+    }
+
+    #[test]
+    fn provider_caps_still_bind_scoped_probes() {
+        let now = Instant::now();
+        let mut b = Budget::new(
+            BudgetSettings {
+                provider_requests_per_day: 1,
+                ..scoped(1000, 1000)
+            },
+            now,
+        );
+        let p = cost("t", &ApiStyle::OpenAiCompletions, Scope::Model("t"));
+        assert_eq!(fill(&mut b, &p, 10, now), 1);
+        // The refused probe reserved nothing against its model cap.
+        assert_eq!(b.used_scope(Scope::Model("t"), now).tokens, 10);
+    }
+
+    /// The estimate's output cap is what the probers really ask for: read it back from
+    /// each style's generation request body.
+    #[test]
+    fn output_tokens_match_the_probers_requests() {
+        use crate::plan::Target;
+        use crate::probe::{prober_for, RequestKind};
+        let styles = [
+            ApiStyle::OpenAiCompletions,
+            ApiStyle::OpenAiResponses,
+            ApiStyle::AnthropicMessages,
+            ApiStyle::GoogleGenerativeAi,
+            ApiStyle::Ollama,
+        ];
+        for api in styles {
+            let t = Target {
+                id: 0,
+                provider: "p".into(),
+                model: "m".into(),
+                base_url: "http://127.0.0.1:1/v1".into(),
+                api: api.clone(),
+                credential: None,
+                headers: vec![],
+            };
+            let req = prober_for(&api)
+                .expect("probeable")
+                .request(&t, RequestKind::Generation);
+            let body = req.body.expect("generation has a body");
+            let asked = [
+                &body["max_tokens"],
+                &body["max_output_tokens"],
+                &body["generationConfig"]["maxOutputTokens"],
+                &body["options"]["num_predict"],
+            ]
+            .into_iter()
+            .find_map(|v| v.as_u64())
+            .unwrap_or_else(|| panic!("{api}: no output cap in {body}"));
+            assert_eq!(output_tokens(&api), asked, "{api}");
+            assert_eq!(probe_tokens(&api), PROMPT_TOKENS + asked);
+            assert!(probe_tokens(&api) >= cheapest_probe_tokens());
+        }
+        assert_eq!(probe_tokens(&ApiStyle::OpenAiResponses), 24);
     }
 }

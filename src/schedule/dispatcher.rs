@@ -2,7 +2,7 @@
 //! [`crate::schedule`] for the design.
 
 use super::backoff::{backoff_delay, CredentialGate, SkipReason};
-use super::budget::{Amount, Budget, Headroom};
+use super::budget::{probe_tokens, Amount, Budget, Headroom, ProbeCost, Scope};
 use super::{cron, spread, CycleKind};
 use crate::class::Class;
 use crate::config::{BudgetSettings, ScheduleSettings};
@@ -19,8 +19,10 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::{sleep_until, Instant};
 
-/// The first metadata cycle after start is spread over at most this long, so `/readyz`
-/// turns ready soon while the probes still do not go out in one burst.
+/// The first metadata cycle after start is spread over at most this long, so the first
+/// picture is complete soon while the probes still do not go out in one burst. Each
+/// credential's first probe goes out at once (see [`Scheduler::readiness`]); the spacing
+/// between requests on one credential still applies to the rest.
 const STARTUP_SPREAD: Duration = Duration::from_secs(30);
 
 /// Extra time over `probe_timeout_seconds` before the scheduler gives up on a prober that
@@ -49,6 +51,9 @@ struct PlanIndex {
     /// `Target::credential_key` by target id.
     cred_keys: Vec<String>,
     key_set: HashSet<String>,
+    /// Credential keys that readiness waits for: those of probeable targets that have a
+    /// credential (targets without one, or of an unprobeable style, are not waited for).
+    ready_creds: HashSet<String>,
     /// Each target's stable position within a cycle, per cycle kind (by `CycleKind` index).
     jitter: [Vec<f64>; 3],
 }
@@ -56,8 +61,15 @@ struct PlanIndex {
 impl PlanIndex {
     fn new(plan: Arc<ProbePlan>) -> Arc<PlanIndex> {
         let keys: Vec<String> = plan.targets.iter().map(Target::key).collect();
-        let cred_keys = plan.targets.iter().map(Target::credential_key).collect();
+        let cred_keys: Vec<String> = plan.targets.iter().map(Target::credential_key).collect();
         let key_set = keys.iter().cloned().collect();
+        let ready_creds = plan
+            .targets
+            .iter()
+            .zip(&cred_keys)
+            .filter(|(t, _)| t.api.is_probeable() && t.credential.is_some())
+            .map(|(_, k)| k.clone())
+            .collect();
         let jitter = CycleKind::ALL.map(|k| {
             keys.iter()
                 .map(|key| spread::jitter_fraction(key, k.as_str()))
@@ -68,6 +80,7 @@ impl PlanIndex {
             keys,
             cred_keys,
             key_set,
+            ready_creds,
             jitter,
         })
     }
@@ -75,6 +88,42 @@ impl PlanIndex {
 
 /// The next regular metadata tick and the interval after it, for `next_probe_at`.
 type Regular = Option<(SystemTime, Duration)>;
+
+/// Whether the exporter has a first picture, and what it still waits for. `/readyz` uses
+/// [`Readiness::ready`]; [`Readiness::describe`] is the text for a not-ready answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Readiness {
+    /// The plan is loaded and every credential's first probe finished (any result,
+    /// errors included), or the whole first metadata cycle finished. Once true it stays
+    /// true: a reload that adds credentials does not take a serving exporter out of
+    /// rotation.
+    pub ready: bool,
+    /// A plan was set.
+    pub plan_loaded: bool,
+    /// The first metadata cycle finished.
+    pub first_cycle_done: bool,
+    /// Credentials waited for in the current plan (see `ready_creds`).
+    pub credentials: usize,
+    /// Of those, how many had their first probe finish.
+    pub credentials_probed: usize,
+}
+
+impl Readiness {
+    /// One line for `/readyz` and logs: `ready`, or what is still missing.
+    pub fn describe(&self) -> String {
+        if self.ready {
+            "ready".into()
+        } else if !self.plan_loaded {
+            "not ready: the probe plan is not loaded yet".into()
+        } else {
+            format!(
+                "not ready: waiting for the first probe of {} of {} credentials",
+                self.credentials.saturating_sub(self.credentials_probed),
+                self.credentials
+            )
+        }
+    }
+}
 
 /// Plans probe cycles and dispatches probes within budget. Create with [`Scheduler::new`].
 pub struct Scheduler {
@@ -91,6 +140,13 @@ pub struct Scheduler {
     semaphore: Mutex<(usize, Arc<Semaphore>)>,
     running: [AtomicBool; 3],
     first_cycle_done: AtomicBool,
+    plan_loaded: AtomicBool,
+    /// Credential keys whose first probe finished (any tier, any result).
+    first_probed: Mutex<HashSet<String>>,
+    /// Latched readiness (see [`Readiness::ready`]).
+    ready: AtomicBool,
+    /// When the scheduler was created, for the time-to-ready log line.
+    created: Instant,
     /// Pending one-off rechecks by `Target::key`.
     rechecks: Mutex<HashMap<String, AbortHandle>>,
     /// Spawned cycles by kind, aborted at shutdown.
@@ -106,6 +162,7 @@ impl std::fmt::Debug for Scheduler {
         f.debug_struct("Scheduler")
             .field("targets", &self.plan().targets.len())
             .field("first_cycle_done", &self.first_cycle_done())
+            .field("ready", &self.ready.load(Ordering::SeqCst))
             .finish_non_exhaustive()
     }
 }
@@ -142,6 +199,65 @@ fn gate_sent(st: &mut State, ckey: &str, now: Instant) {
     }
 }
 
+/// Among `ids`, the probeable target of each credential that comes first in the cycle
+/// (smallest jitter): the startup cycle sends these at once.
+fn first_per_credential(idx: &PlanIndex, ids: &[TargetId], kind: CycleKind) -> HashSet<TargetId> {
+    let mut first: HashMap<&str, TargetId> = HashMap::new();
+    let jitter = &idx.jitter[kind.index()];
+    for &id in ids {
+        if !idx.plan.target(id).api.is_probeable() {
+            continue;
+        }
+        first
+            .entry(idx.cred_keys[id].as_str())
+            .and_modify(|cur| {
+                if (jitter[id], id) < (jitter[*cur], *cur) {
+                    *cur = id;
+                }
+            })
+            .or_insert(id);
+    }
+    first.into_values().collect()
+}
+
+/// What to say when `n` targets on one credential at `spacing` do not fit a cycle of
+/// `interval`: `None` when they fit the spread window (`interval × spread_fraction`);
+/// `(false, text)` when they only run late in the cycle; `(true, text)` when the cycle
+/// overruns the interval, so the next ticks are skipped. The text gives the numbers and
+/// the fix.
+fn spacing_advice(
+    who: &str,
+    n: u32,
+    spacing: Duration,
+    kind: CycleKind,
+    interval: Duration,
+    spread_fraction: f64,
+) -> Option<(bool, String)> {
+    let needed = spacing * n;
+    let window = interval.mul_f64(spread_fraction.clamp(0.0, 1.0));
+    if spacing.is_zero() || needed <= window.max(spacing) {
+        return None;
+    }
+    let overrun = needed > interval;
+    let fits = if window.is_zero() { interval } else { window };
+    let max_spacing = fits.as_secs_f64() / f64::from(n);
+    let message = format!(
+        "{who} has {n} targets in the {kind} cycle; at schedule.min_key_spacing_seconds = {} \
+         they need {:.0} s, more than the {:.0} s {}; lower min_key_spacing_seconds to at most \
+         {max_spacing:.2}, or make the schedule.{kind} interval longer than {:.0} s",
+        spacing.as_secs_f64(),
+        needed.as_secs_f64(),
+        if overrun { interval } else { window }.as_secs_f64(),
+        if overrun {
+            "between ticks: the cycle will overrun and the next ticks be skipped"
+        } else {
+            "spread window (interval x spread_fraction): its probes run late in the cycle"
+        },
+        needed.as_secs_f64() / spread_fraction.clamp(0.01, 1.0),
+    );
+    Some((overrun, message))
+}
+
 fn total_tokens(r: &ProbeResult) -> Option<u64> {
     r.usage
         .map(|u| u.input_tokens.saturating_add(u.output_tokens))
@@ -174,6 +290,10 @@ impl Scheduler {
             semaphore: Mutex::new((concurrency, Arc::new(Semaphore::new(concurrency)))),
             running: Default::default(),
             first_cycle_done: AtomicBool::new(false),
+            plan_loaded: AtomicBool::new(false),
+            first_probed: Mutex::new(HashSet::new()),
+            ready: AtomicBool::new(false),
+            created: now,
             rechecks: Mutex::new(HashMap::new()),
             cycles: Mutex::new(HashMap::new()),
             wall_anchor: Mutex::new((now, SystemTime::now())),
@@ -201,8 +321,11 @@ impl Scheduler {
             let mut st = self.state.lock().expect("state lock");
             st.failures.retain(|k, _| keys.contains(k));
             st.metadata_spends.retain(|k| keys.contains(k));
+            st.budget.retain_targets(keys);
         }
         *self.plan.write().expect("plan lock") = index;
+        self.plan_loaded.store(true, Ordering::SeqCst);
+        self.update_ready();
     }
 
     pub fn plan(&self) -> Arc<ProbePlan> {
@@ -275,6 +398,70 @@ impl Scheduler {
         self.first_cycle_done.load(Ordering::SeqCst)
     }
 
+    /// Readiness for `/readyz`: plan loaded and every credential's first probe finished,
+    /// or the first cycle done. (`serve` adds `first_cycle_timeout_seconds` as the bound.)
+    pub fn readiness(&self) -> Readiness {
+        self.update_ready()
+    }
+
+    /// Computes readiness and latches it; logs the moment it turns true.
+    fn update_ready(&self) -> Readiness {
+        let idx = self.index();
+        let plan_loaded = self.plan_loaded.load(Ordering::SeqCst);
+        let first_cycle_done = self.first_cycle_done();
+        let credentials_probed = {
+            let probed = self.first_probed.lock().expect("first_probed lock");
+            idx.ready_creds
+                .iter()
+                .filter(|k| probed.contains(*k))
+                .count()
+        };
+        let credentials = idx.ready_creds.len();
+        let now_ready = plan_loaded && (first_cycle_done || credentials_probed >= credentials);
+        let was = if now_ready {
+            self.ready.swap(true, Ordering::SeqCst)
+        } else {
+            self.ready.load(Ordering::SeqCst)
+        };
+        if now_ready && !was {
+            tracing::info!(
+                credentials,
+                targets = idx.plan.targets.len(),
+                first_cycle_done,
+                elapsed_ms = self.created.elapsed().as_millis() as u64,
+                "ready: every credential has had its first probe"
+            );
+        }
+        Readiness {
+            ready: now_ready || was,
+            plan_loaded,
+            first_cycle_done,
+            credentials,
+            credentials_probed,
+        }
+    }
+
+    /// Notes that a probe on credential `ckey` finished; readiness may turn true.
+    fn note_probed(&self, ckey: &str) {
+        let new = {
+            let mut probed = self.first_probed.lock().expect("first_probed lock");
+            !probed.contains(ckey) && probed.insert(ckey.to_string())
+        };
+        if new && !self.ready.load(Ordering::SeqCst) {
+            self.update_ready();
+        }
+    }
+
+    /// Generation tokens spent (and reserved) in the current budget window against the
+    /// per-model or per-credential cap of `scope` (see [`budget::Scope`](super::budget::Scope)).
+    pub fn budget_used_in(&self, scope: Scope<'_>) -> Amount {
+        self.state
+            .lock()
+            .expect("state lock")
+            .budget
+            .used_scope(scope, Instant::now())
+    }
+
     /// Remaining budget for `clawprobe_budget_remaining`: `_global` and every provider of
     /// the plan (plus overridden or spending ones).
     pub fn budget_remaining(&self) -> Vec<BudgetRemaining> {
@@ -338,8 +525,7 @@ impl Scheduler {
         if *shutdown.borrow() {
             return;
         }
-        let first = self.interval_for(CycleKind::Metadata).min(STARTUP_SPREAD);
-        self.spawn_cycle(CycleKind::Metadata, first);
+        self.spawn_startup_cycle();
         let mut cron_rx = self.cron_version.subscribe();
         loop {
             cron_rx.borrow_and_update();
@@ -431,12 +617,16 @@ impl Scheduler {
     /// Starts a cycle of `kind` in the background unless one of that kind is still running
     /// (then the tick is skipped and logged). Returns whether a cycle started.
     pub fn spawn_cycle(self: &Arc<Self>, kind: CycleKind, interval: Duration) -> bool {
+        self.spawn(kind, interval, false)
+    }
+
+    fn spawn(self: &Arc<Self>, kind: CycleKind, interval: Duration, startup: bool) -> bool {
         let Some(guard) = self.try_begin(kind) else {
             return false;
         };
         let me = self.clone();
         let handle = tokio::spawn(async move {
-            me.cycle(kind, interval).await;
+            me.cycle(kind, interval, startup).await;
             drop(guard);
         });
         self.cycles
@@ -446,17 +636,27 @@ impl Scheduler {
         true
     }
 
+    /// Starts the startup metadata cycle in the background: spread over at most
+    /// [`STARTUP_SPREAD`], each credential's first probe at once. `run` calls it first;
+    /// simulations call it to start like `run` does.
+    pub fn spawn_startup_cycle(self: &Arc<Self>) -> bool {
+        let first = self.interval_for(CycleKind::Metadata).min(STARTUP_SPREAD);
+        self.spawn(CycleKind::Metadata, first, true)
+    }
+
     /// Run one cycle of `kind` now and wait for it; skipped (returns at once) when a cycle
     /// of that kind is already running.
     pub async fn run_cycle(self: &Arc<Self>, kind: CycleKind, interval: Duration) {
         let Some(guard) = self.try_begin(kind) else {
             return;
         };
-        self.cycle(kind, interval).await;
+        self.cycle(kind, interval, false).await;
         drop(guard);
     }
 
-    async fn cycle(self: &Arc<Self>, kind: CycleKind, interval: Duration) {
+    /// One cycle. `startup`: the first metadata cycle after start, whose `interval` is the
+    /// shortened startup spread and which sends each credential's first probe at once.
+    async fn cycle(self: &Arc<Self>, kind: CycleKind, interval: Duration, startup: bool) {
         let idx = self.index();
         let plan = &idx.plan;
         let settings = self.settings();
@@ -469,25 +669,41 @@ impl Scheduler {
             CycleKind::ModelGeneration => self.credential_headroom(plan, &settings),
             _ => HashMap::new(),
         };
-        self.warn_if_spacing_outlasts(&idx, &ids, kind, interval, &settings);
+        // The startup cycle's interval is the shortened startup spread, not the time to
+        // the next tick: only regular cycles can tell whether the spacing fits.
+        if !startup {
+            self.warn_if_spacing_outlasts(&idx, &ids, kind, interval, &settings);
+        }
+        let first_of_cred = if startup {
+            first_per_credential(&idx, &ids, kind)
+        } else {
+            HashSet::new()
+        };
         let start = Instant::now();
         let wall_start = self.wall_at(start);
-        tracing::info!(cycle = %kind, targets = ids.len(), interval_s = interval.as_secs(), "cycle started");
+        tracing::info!(cycle = %kind, targets = ids.len(), interval_s = interval.as_secs(), startup, "cycle started");
         let mut tasks = JoinSet::new();
         for id in ids {
             let target = plan.target(id);
-            let off = spread::offset_at(
-                idx.jitter[kind.index()][id],
-                interval,
-                settings.spread_fraction,
-            );
+            // At startup each credential's first probe goes out at once, so every
+            // credential has a first result (readiness) within about one probe latency.
+            let off = if first_of_cred.contains(&id) {
+                Duration::ZERO
+            } else {
+                spread::offset_at(
+                    idx.jitter[kind.index()][id],
+                    interval,
+                    settings.spread_fraction,
+                )
+            };
             self.store.set_next_probe(target, Some(wall_start + off));
             let h = headroom.get(&target.provider).copied().unwrap_or_default();
             let me = self.clone();
             let idx = idx.clone();
             tasks.spawn(async move {
                 sleep_until(start + off).await;
-                me.dispatch(&idx, id, kind.tier(), h, true, regular).await
+                me.dispatch(&idx, id, kind.tier(), Some(kind), h, true, regular)
+                    .await
             });
         }
         let mut tally = CycleTally::default();
@@ -502,6 +718,7 @@ impl Scheduler {
             }
         }
         self.first_cycle_done.store(true, Ordering::SeqCst);
+        self.update_ready();
         tracing::info!(
             cycle = %kind,
             sent = tally.sent,
@@ -514,9 +731,10 @@ impl Scheduler {
         );
     }
 
-    /// Spacing makes a credential with many targets take `targets × spacing`; when that is
-    /// longer than the interval, the next ticks of this kind will be skipped. Say so once
-    /// per cycle, with the fix.
+    /// Spacing makes a credential with many targets take `targets × spacing`. Longer than
+    /// the spread window (`interval × spread_fraction`), its probes bunch up at the end of
+    /// the window; longer than the interval, the cycle overruns and the next ticks of this
+    /// kind are skipped. Say so once per cycle, with the numbers and the fix.
     fn warn_if_spacing_outlasts(
         &self,
         idx: &PlanIndex,
@@ -526,44 +744,47 @@ impl Scheduler {
         settings: &ScheduleSettings,
     ) {
         let spacing = secs(settings.min_key_spacing_seconds);
-        if spacing.is_zero() {
+        if spacing.is_zero() || ids.is_empty() {
             return;
         }
         let mut per_cred: HashMap<&str, u32> = HashMap::new();
         for &id in ids {
             *per_cred.entry(idx.cred_keys[id].as_str()).or_default() += 1;
         }
-        if let Some((&ckey, &n)) = per_cred.iter().max_by_key(|(_, n)| **n) {
-            let needed = spacing * n;
-            if needed > interval {
-                let t = idx
-                    .cred_keys
-                    .iter()
-                    .position(|k| k == ckey)
-                    .map(|i| idx.plan.target(i));
-                tracing::warn!(
-                    cycle = %kind,
-                    provider = t.map(|t| t.provider.as_str()).unwrap_or(""),
-                    credential = %t.map(|t| t.credential_label()).unwrap_or_default(),
-                    targets = n,
-                    needed_s = needed.as_secs(),
-                    interval_s = interval.as_secs(),
-                    "one credential has more targets than min_key_spacing_seconds allows per interval; \
-                     the cycle will overrun and the next ticks be skipped (lower schedule.min_key_spacing_seconds \
-                     or make the cron interval longer)"
-                );
-            }
+        let Some((&ckey, &n)) = per_cred.iter().max_by_key(|(k, n)| (**n, *k)) else {
+            return;
+        };
+        let t = idx
+            .cred_keys
+            .iter()
+            .position(|k| k == ckey)
+            .map(|i| idx.plan.target(i));
+        let provider = t.map(|t| t.provider.as_str()).unwrap_or("");
+        let credential = t.map(|t| t.credential_label()).unwrap_or_default();
+        let who = format!("credential {credential} of provider {provider}");
+        match spacing_advice(&who, n, spacing, kind, interval, settings.spread_fraction) {
+            Some((true, message)) => tracing::warn!(cycle = %kind, provider,
+                credential = %credential, targets = n, needed_s = (spacing * n).as_secs(),
+                interval_s = interval.as_secs(), "{message}"),
+            Some((false, message)) => tracing::info!(cycle = %kind, provider,
+                credential = %credential, targets = n, needed_s = (spacing * n).as_secs(),
+                interval_s = interval.as_secs(), "{message}"),
+            None => {}
         }
     }
 
     /// What model-generation probes must leave free per provider: one request (and its
     /// token estimate) per credential for every credential-generation tick left in the
-    /// budget window, so per-model probes never starve the per-credential ones.
+    /// budget window, plus one for a credential cycle still running (its probes are spread
+    /// over most of its interval, so most are still to come), so per-model probes never
+    /// starve the per-credential ones.
     fn credential_headroom(
         &self,
         plan: &ProbePlan,
         settings: &ScheduleSettings,
     ) -> HashMap<String, Headroom> {
+        let running =
+            u64::from(self.running[CycleKind::CredentialGeneration.index()].load(Ordering::SeqCst));
         let mut st = self.state.lock().expect("state lock");
         let now = Instant::now();
         let (_, end) = st.budget.window_bounds(now);
@@ -572,7 +793,8 @@ impl Scheduler {
             self.wall_at(now),
             self.wall_at(end),
             10_000,
-        );
+        )
+        .saturating_add(running);
         let mut per_provider: HashMap<String, Amount> = HashMap::new();
         for id in spread::cheapest_per_credential(plan) {
             let p = &plan.target(id).provider;
@@ -602,8 +824,16 @@ impl Scheduler {
             return Ok(self.synthetic(target, tier, Class::Skipped, "unknown_target", None));
         }
         let regular = self.next_regular(&self.settings());
-        self.dispatch(&idx, target, tier, Headroom::default(), false, regular)
-            .await
+        self.dispatch(
+            &idx,
+            target,
+            tier,
+            None,
+            Headroom::default(),
+            false,
+            regular,
+        )
+        .await
     }
 
     fn synthetic(
@@ -644,12 +874,17 @@ impl Scheduler {
     /// Sends one probe through every gate: retry-after and backoff of the credential,
     /// spacing between requests on the credential, the concurrency limit and, when the probe
     /// can spend tokens, the budget. `spread_slot` reserves a start slot on the credential
-    /// ahead of time (cycle probes); on-demand probes only wait for the spacing.
+    /// ahead of time (cycle probes); on-demand probes only wait for the spacing. `kind` is
+    /// the cycle that sent it (`None`: on demand or a recheck) and picks the finer budget
+    /// cap: a credential-generation probe counts against its credential's tokens per day,
+    /// any other generation-tier probe against its model's.
+    #[allow(clippy::too_many_arguments)]
     async fn dispatch(
         &self,
         idx: &Arc<PlanIndex>,
         id: TargetId,
         tier: Tier,
+        kind: Option<CycleKind>,
         headroom: Headroom,
         spread_slot: bool,
         regular: Regular,
@@ -670,6 +905,18 @@ impl Scheduler {
         let spacing = secs(settings.min_key_spacing_seconds);
         let ckey = &idx.cred_keys[id];
         let tkey = &idx.keys[id];
+        let cost = ProbeCost {
+            provider: &target.provider,
+            target: tkey,
+            style_tokens: probe_tokens(&target.api),
+            scope: match (tier, kind) {
+                (Tier::Metadata, _) => Scope::None,
+                (Tier::Generation, Some(CycleKind::CredentialGeneration)) => {
+                    Scope::Credential(ckey)
+                }
+                (Tier::Generation, _) => Scope::Model(tkey),
+            },
+        };
 
         // Closed gate: skip now rather than wait for a slot.
         let slot = {
@@ -705,7 +952,7 @@ impl Scheduler {
                 } else if ready > now {
                     Ok(Err(ready))
                 } else if tier == Tier::Generation || st.metadata_spends.contains(tkey) {
-                    match st.budget.try_reserve(&target.provider, headroom, now) {
+                    match st.budget.try_reserve_probe(&cost, headroom, now) {
                         Some(r) => {
                             gate_sent(st, ckey, now);
                             Ok(Ok(Some(r)))
@@ -757,7 +1004,8 @@ impl Scheduler {
             let tokens = total_tokens(&result);
             match reservation {
                 Some(r) => {
-                    let est = st.budget.estimate(&target.provider);
+                    // No usage reported: assume the probe cost what its style costs.
+                    let est = st.budget.probe_estimate(&cost);
                     let spent = tokens.unwrap_or(if result.class.is_ok() { est } else { 0 });
                     st.budget.settle(r, spent, now);
                 }
@@ -792,6 +1040,7 @@ impl Scheduler {
         drop(_permit);
 
         self.record(idx, id, &result);
+        self.note_probed(ckey);
         match recheck_at {
             Some(at) => {
                 self.store.set_next_probe(target, Some(self.wall_at(at)));
@@ -849,6 +1098,7 @@ impl Scheduler {
                     &idx,
                     id,
                     Tier::Metadata,
+                    None,
                     Headroom::default(),
                     false,
                     regular,
@@ -858,5 +1108,57 @@ impl Scheduler {
         if let Some(old) = rechecks.insert(key, handle.abort_handle()) {
             old.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spacing_advice_gives_the_numbers_and_the_fix() {
+        let five_min = Duration::from_secs(300);
+        let one = Duration::from_secs(1);
+        // 143 targets per key at 1 s fit the 240 s window of a 5-minute cycle.
+        assert_eq!(
+            spacing_advice("k", 143, one, CycleKind::Metadata, five_min, 0.8),
+            None
+        );
+        // At 2 s they need 286 s: past the window, still inside the interval.
+        let (overrun, text) = spacing_advice(
+            "credential env:K of provider openai",
+            143,
+            Duration::from_secs(2),
+            CycleKind::Metadata,
+            five_min,
+            0.8,
+        )
+        .unwrap();
+        assert!(!overrun);
+        for part in [
+            "credential env:K of provider openai has 143 targets in the metadata cycle",
+            "min_key_spacing_seconds = 2",
+            "need 286 s",
+            "240 s spread window",
+            "at most 1.68",
+            "schedule.metadata interval longer than 358 s",
+        ] {
+            assert!(text.contains(part), "{part:?} not in {text}");
+        }
+        // 400 targets at 1 s overrun the 300 s interval: the next ticks are skipped.
+        let (overrun, text) =
+            spacing_advice("k", 400, one, CycleKind::Metadata, five_min, 0.8).unwrap();
+        assert!(overrun);
+        assert!(text.contains("300 s between ticks"), "{text}");
+        assert!(text.contains("at most 0.60"), "{text}");
+        // No spacing, or one target per key: nothing to say.
+        assert_eq!(
+            spacing_advice("k", 500, Duration::ZERO, CycleKind::Metadata, five_min, 0.8),
+            None
+        );
+        assert_eq!(
+            spacing_advice("k", 1, one, CycleKind::Metadata, five_min, 0.0),
+            None
+        );
     }
 }

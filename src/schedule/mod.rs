@@ -26,7 +26,7 @@ pub mod spread;
 
 pub use backoff::SkipReason;
 pub use budget::Amount;
-pub use dispatcher::Scheduler;
+pub use dispatcher::{Readiness, Scheduler};
 
 use std::time::Duration;
 

@@ -1,5 +1,6 @@
 //! Where in a cycle each probe starts, and which model stands in for a credential.
 
+use super::budget::probe_tokens;
 use crate::plan::{ProbePlan, TargetId};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -42,18 +43,21 @@ fn cheapness(model: &str) -> usize {
         .unwrap_or(CHEAP_HINTS.len())
 }
 
-/// For each credential (by `credential_key`), the probeable target whose model name looks
-/// cheapest (`nano` < `lite` < `mini` < `haiku` < `flash` < `small` < `tiny` < anything else),
-/// ties to the lowest target id. Deterministic, so the same model is used every cycle.
+/// For each credential (by `credential_key`), the probeable target whose probe costs the
+/// fewest tokens by API style ([`probe_tokens`]: a chat-completions model at ~9 tokens
+/// before an `openai-responses` one at ~24, as the budget counts tokens), then whose model
+/// name looks cheapest (`nano` < `lite` < `mini` < `haiku` < `flash` < `small` < `tiny` <
+/// anything else), ties to the lowest target id. Deterministic, so the same model is used
+/// every cycle.
 pub fn cheapest_per_credential(plan: &ProbePlan) -> Vec<TargetId> {
-    let mut best: BTreeMap<String, (usize, TargetId)> = BTreeMap::new();
+    let mut best: BTreeMap<String, (u64, usize, TargetId)> = BTreeMap::new();
     for t in plan.targets.iter().filter(|t| t.api.is_probeable()) {
-        let cand = (cheapness(&t.model), t.id);
+        let cand = (probe_tokens(&t.api), cheapness(&t.model), t.id);
         best.entry(t.credential_key())
             .and_modify(|b| *b = (*b).min(cand))
             .or_insert(cand);
     }
-    let mut ids: Vec<TargetId> = best.into_values().map(|(_, id)| id).collect();
+    let mut ids: Vec<TargetId> = best.into_values().map(|(_, _, id)| id).collect();
     ids.sort_unstable();
     ids
 }
@@ -118,5 +122,27 @@ mod tests {
             .map(|&i| plan.targets[i].model.as_str())
             .collect();
         assert_eq!(models, ["gpt-5-nano", "gpt-4o"]);
+    }
+
+    #[test]
+    fn cheapest_api_style_wins_before_the_model_name() {
+        let style = |model: &str, key: &str, api: ApiStyle| {
+            let mut t = target("openai", model, key);
+            t.api = api;
+            t
+        };
+        let mut plan = ProbePlan::default();
+        // k1: the nano model is on the Responses API (24 tokens), gpt-4.1 on chat (9).
+        plan.intern_target(style("gpt-5-nano", "k1", ApiStyle::OpenAiResponses));
+        plan.intern_target(style("gpt-4.1", "k1", ApiStyle::OpenAiCompletions));
+        plan.intern_target(style("gpt-4.1-mini", "k1", ApiStyle::OpenAiCompletions));
+        // k2: only Responses models: the name tie-break still applies.
+        plan.intern_target(style("gpt-5", "k2", ApiStyle::OpenAiResponses));
+        plan.intern_target(style("gpt-5-mini", "k2", ApiStyle::OpenAiResponses));
+        let models: Vec<&str> = cheapest_per_credential(&plan)
+            .iter()
+            .map(|&i| plan.targets[i].model.as_str())
+            .collect();
+        assert_eq!(models, ["gpt-4.1-mini", "gpt-5-mini"]);
     }
 }
