@@ -266,8 +266,13 @@ impl Backend for App {
             .render_cached(&plan, &self.store, &self.engine.budget_remaining())
     }
 
-    fn ready(&self) -> bool {
-        self.readiness().ready
+    fn ready(&self) -> Result<(), String> {
+        let r = self.readiness();
+        if r.ready {
+            Ok(())
+        } else {
+            Err(r.describe())
+        }
     }
 
     fn plan(&self) -> Arc<ProbePlan> {
@@ -720,10 +725,15 @@ mod tests {
             r.describe(),
             "not ready: waiting for the first probe of 2 of 3 credentials"
         );
+        assert_eq!(
+            Backend::ready(&*waiting),
+            Err("not ready: waiting for the first probe of 2 of 3 credentials".into()),
+            "/readyz gets the same text"
+        );
         // The timeout is the upper bound: ready then even though the engine is not.
         *waiting.first_cycle_timeout.lock().unwrap() = Duration::ZERO;
         let r = waiting.readiness();
-        assert!(r.ready && Backend::ready(&*waiting));
+        assert!(r.ready && Backend::ready(&*waiting).is_ok());
         assert_eq!(r.credentials_probed, 1, "the numbers stay the engine's");
         let ready = app(dir.path(), fake(true, Ok(Class::Ok)));
         assert_eq!(ready.readiness().describe(), "ready");

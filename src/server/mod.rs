@@ -39,8 +39,9 @@ pub trait Backend: Send + Sync + 'static {
     /// The `/metrics` text (cached probe results only; never probes). Called on a blocking
     /// thread: rendering a large plan takes milliseconds of CPU.
     fn metrics_text(&self) -> Bytes;
-    /// Plan loaded and the first cycle finished (or its timeout passed).
-    fn ready(&self) -> bool;
+    /// `Ok` when ready (plan loaded and every credential probed once, or the first cycle
+    /// done, or its timeout passed); `Err` says what is still missing, for `/readyz`.
+    fn ready(&self) -> Result<(), String>;
     /// The plan now serving.
     fn plan(&self) -> Arc<ProbePlan>;
     /// The status table.
@@ -305,13 +306,9 @@ pub async fn route(backend: &Arc<dyn Backend>, method: &Method, uri: &Uri) -> Re
         }
         "/healthz" if get => text(StatusCode::OK, "ok\n"),
         "/readyz" if get => {
-            if backend.ready() {
-                text(StatusCode::OK, "ready\n")
-            } else {
-                text(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "not ready: the first probe cycle has not finished\n",
-                )
+            match backend.ready() {
+                Ok(()) => text(StatusCode::OK, "ready\n"),
+                Err(why) => text(StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")),
             }
         }
         "/" if get => Response::builder()
@@ -437,8 +434,8 @@ mod tests {
         fn metrics_text(&self) -> Bytes {
             Bytes::from_static(b"# HELP x y\n# TYPE x gauge\nx 1\n")
         }
-        fn ready(&self) -> bool {
-            false
+        fn ready(&self) -> Result<(), String> {
+            Err("not ready: waiting for the first probe of 2 of 3 credentials".into())
         }
         fn plan(&self) -> Arc<ProbePlan> {
             Arc::new(ProbePlan::default())
@@ -495,6 +492,10 @@ mod tests {
             .await
             .unwrap();
         assert!(out.starts_with("HTTP/1.0 503"), "{out}");
+        assert!(
+            out.ends_with("waiting for the first probe of 2 of 3 credentials\n"),
+            "/readyz says what it waits for: {out}"
+        );
 
         // A client that never finishes its headers is cut off after the read timeout.
         let started = std::time::Instant::now();
