@@ -18,6 +18,11 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
+
+/// How long a `/metrics` body may be served again after new probe results arrived (a
+/// reload invalidates it at once). Probe results are minutes apart per target, so a second
+/// more is invisible on any dashboard, and concurrent scrapers share one render.
+const METRICS_MAX_AGE: Duration = Duration::from_secs(1);
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -262,8 +267,12 @@ impl App {
 impl Backend for App {
     fn metrics_text(&self) -> bytes::Bytes {
         let plan = self.engine.plan();
-        self.metrics
-            .render_cached(&plan, &self.store, &self.engine.budget_remaining())
+        self.metrics.render_cached(
+            &plan,
+            &self.store,
+            &self.engine.budget_remaining(),
+            METRICS_MAX_AGE,
+        )
     }
 
     fn ready(&self) -> Result<(), String> {

@@ -52,7 +52,7 @@ use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use text::Exposition;
 
 pub use text::CONTENT_TYPE;
@@ -146,6 +146,8 @@ struct Counters {
     reload_success_at: Option<f64>,
     /// Bumped by every change, for the render cache.
     version: u64,
+    /// Bumped by (re)loads only: a cached body never outlives one, whatever its age.
+    reload_version: u64,
 }
 
 impl Counters {
@@ -305,6 +307,8 @@ impl LabelMemo {
 /// The last rendered exposition and what it was rendered from.
 struct Cached {
     plan: Arc<ProbePlan>,
+    reload_version: u64,
+    rendered_at: Instant,
     counters_version: u64,
     store_version: u64,
     budget: Vec<BudgetRemaining>,
@@ -400,6 +404,7 @@ impl Metrics {
     pub fn set_reload(&self, ok: bool, at: SystemTime) {
         let mut c = self.counters();
         c.version += 1;
+        c.reload_version += 1;
         c.reload_ok = ok;
         if ok {
             c.reload_success_at = Some(unix_secs(at));
@@ -420,6 +425,7 @@ impl Metrics {
         memo.bound(plan);
         let mut c = self.counters();
         c.version += 1;
+        c.reload_version += 1;
         for (p, ms) in c.models.iter_mut() {
             ms.retain(|m, _| models.contains(&(p.clone(), m.clone())));
         }
@@ -457,24 +463,31 @@ impl Metrics {
         out
     }
 
-    /// The exposition for `/metrics`, shared between scrapes while nothing it depends on
-    /// changed: the same plan, no new probe result or counter increment, the same budget.
-    /// Concurrent callers wait for one render instead of each rendering in parallel.
+    /// The exposition for `/metrics`, shared between scrapes. A body is reused while
+    /// nothing it depends on changed (same plan, no new probe result or counter increment,
+    /// same budget), and also, for up to `max_age`, while only probe results changed: at
+    /// 1,000 targets a result lands every few hundred milliseconds, and without this every
+    /// scraper of an HA pair or a dashboard's burst would pay a full render. A (re)load
+    /// always invalidates it, whatever its age. Concurrent callers wait for one render.
     pub fn render_cached(
         &self,
         plan: &Arc<ProbePlan>,
         store: &Store,
         budget: &[BudgetRemaining],
+        max_age: Duration,
     ) -> Bytes {
         let mut cache = self.cache.lock().expect("metrics cache lock");
-        let counters_version = self.counters().version;
+        let (counters_version, reload_version) = {
+            let c = self.counters();
+            (c.version, c.reload_version)
+        };
         let store_version = store.version();
         if let Some(c) = cache.as_ref() {
-            if Arc::ptr_eq(&c.plan, plan)
-                && c.counters_version == counters_version
+            let same_structure = Arc::ptr_eq(&c.plan, plan) && c.reload_version == reload_version;
+            let unchanged = c.counters_version == counters_version
                 && c.store_version == store_version
-                && c.budget == budget
-            {
+                && c.budget == budget;
+            if same_structure && (unchanged || c.rendered_at.elapsed() < max_age) {
                 return c.body.clone();
             }
         }
@@ -483,6 +496,8 @@ impl Metrics {
         let body = Bytes::from(self.render(plan, store, budget));
         *cache = Some(Cached {
             plan: plan.clone(),
+            reload_version,
+            rendered_at: Instant::now(),
             counters_version,
             store_version,
             budget: budget.to_vec(),

@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::plan::{
     AgentChain, ApiStyle, ChainEntry, Credential, CredentialExpiry, CredentialKind,
@@ -659,8 +658,8 @@ fn render_cached_is_shared_until_a_probe_a_reload_the_plan_or_the_budget_changes
             remaining: n,
         }]
     };
-    let first = m.render_cached(&p, &s, &budget(10.0));
-    let again = m.render_cached(&p, &s, &budget(10.0));
+    let first = m.render_cached(&p, &s, &budget(10.0), Duration::ZERO);
+    let again = m.render_cached(&p, &s, &budget(10.0), Duration::ZERO);
     assert_eq!(
         first.as_ptr(),
         again.as_ptr(),
@@ -685,24 +684,24 @@ fn render_cached_is_shared_until_a_probe_a_reload_the_plan_or_the_budget_changes
     };
     m.observe_probe(&p.targets[0], &result(0, Class::Auth, 1_800_000_000));
     expect_new(
-        m.render_cached(&p, &s, &budget(10.0)),
+        m.render_cached(&p, &s, &budget(10.0), Duration::ZERO),
         "counter",
         "clawprobe_probe_errors_total{class=\"auth\",model=\"gpt-5-mini\",provider=\"openai\",tier=\"metadata\"} 1",
     );
     s.record(&p.targets[0], result(0, Class::Auth, 1_800_000_000));
     expect_new(
-        m.render_cached(&p, &s, &budget(10.0)),
+        m.render_cached(&p, &s, &budget(10.0), Duration::ZERO),
         "store",
         "clawprobe_model_up{agent=\"main\",model=\"gpt-5-mini\",position=\"0\",provider=\"openai\",role=\"primary\"} 0",
     );
     m.set_reload(false, UNIX_EPOCH);
     expect_new(
-        m.render_cached(&p, &s, &budget(10.0)),
+        m.render_cached(&p, &s, &budget(10.0), Duration::ZERO),
         "reload",
         "clawprobe_config_last_reload_successful 0",
     );
     expect_new(
-        m.render_cached(&p, &s, &budget(9.0)),
+        m.render_cached(&p, &s, &budget(9.0), Duration::ZERO),
         "budget",
         "clawprobe_budget_remaining{provider=\"_global\",unit=\"requests\"} 9",
     );
@@ -710,7 +709,7 @@ fn render_cached_is_shared_until_a_probe_a_reload_the_plan_or_the_budget_changes
     p2.agents[0].agent = "renamed".into();
     let p2 = std::sync::Arc::new(p2);
     expect_new(
-        m.render_cached(&p2, &s, &budget(9.0)),
+        m.render_cached(&p2, &s, &budget(9.0), Duration::ZERO),
         "plan",
         "agent=\"renamed\"",
     );
@@ -792,4 +791,41 @@ fn histogram_buckets_are_cumulative_and_end_in_inf() {
     )
     .unwrap();
     assert!((sum - 90.85).abs() < 1e-9, "{sum}");
+}
+
+#[test]
+fn render_cached_within_max_age_ignores_new_results_but_never_a_reload() {
+    let p = std::sync::Arc::new(plan());
+    let s = Store::new();
+    let m = Metrics::new();
+    m.sync_plan(&p);
+    let hour = Duration::from_secs(3600);
+    let first = m.render_cached(&p, &s, &[], hour);
+    m.observe_probe(&p.targets[0], &result(0, Class::Auth, 1_800_000_000));
+    s.record(&p.targets[0], result(0, Class::Auth, 1_800_000_000));
+    let again = m.render_cached(&p, &s, &[], hour);
+    assert_eq!(first.as_ptr(), again.as_ptr(), "young body reused");
+    m.set_reload(false, UNIX_EPOCH);
+    let after_reload = m.render_cached(&p, &s, &[], hour);
+    assert_ne!(
+        after_reload.as_ptr(),
+        again.as_ptr(),
+        "a reload invalidates"
+    );
+    let text = String::from_utf8_lossy(&after_reload);
+    assert!(
+        text.contains("clawprobe_config_last_reload_successful 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("clawprobe_model_up{agent=\"main\",model=\"gpt-5-mini\",position=\"0\",provider=\"openai\",role=\"primary\"} 0"),
+        "and the re-render has the new results: {text}"
+    );
+    m.sync_plan(&p);
+    let after_sync = m.render_cached(&p, &s, &[], hour);
+    assert_ne!(
+        after_sync.as_ptr(),
+        after_reload.as_ptr(),
+        "so does a new plan's sync"
+    );
 }

@@ -305,12 +305,10 @@ pub async fn route(backend: &Arc<dyn Backend>, method: &Method, uri: &Uri) -> Re
             }
         }
         "/healthz" if get => text(StatusCode::OK, "ok\n"),
-        "/readyz" if get => {
-            match backend.ready() {
-                Ok(()) => text(StatusCode::OK, "ready\n"),
-                Err(why) => text(StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")),
-            }
-        }
+        "/readyz" if get => match backend.ready() {
+            Ok(()) => text(StatusCode::OK, "ready\n"),
+            Err(why) => text(StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")),
+        },
         "/" if get => Response::builder()
             .status(StatusCode::OK)
             .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
