@@ -26,6 +26,7 @@ Standard library only.
 import argparse
 import http.client
 import json
+import multiprocessing
 import os
 import queue
 import shutil
@@ -143,50 +144,52 @@ def stats_delta(a, b):
     }
 
 
+def _scrape_worker(port, n, out):
+    """One scraper process: `n` GET /metrics on one keep-alive connection."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    mine, sizes, errors = [], [], 0
+    for _ in range(n):
+        t = time.perf_counter()
+        try:
+            c.request("GET", "/metrics")
+            r = c.getresponse()
+            body = r.read()
+            ok = r.status == 200
+        except (OSError, http.client.HTTPException):
+            ok = False
+            c.close()
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        dt = time.perf_counter() - t
+        if ok:
+            mine.append(dt)
+            sizes.append(len(body))
+        else:
+            errors += 1
+    c.close()
+    out.put((mine, max(sizes) if sizes else None, errors))
+
+
 def scrape_latency(port, scrapers, total):
-    """`scrapers` threads, keep-alive connections, `total` GET /metrics in all."""
-    lat = []
-    lock = threading.Lock()
-    sizes = []
-    errors = [0]
+    """`scrapers` client processes (not threads: Python's GIL would serialise the clients
+    and its wait would count as scrape latency), keep-alive connections, `total`
+    GET /metrics in all."""
     per = [total // scrapers + (1 if i < total % scrapers else 0) for i in range(scrapers)]
-
-    def worker(n):
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        mine = []
-        for _ in range(n):
-            t = time.perf_counter()
-            try:
-                c.request("GET", "/metrics")
-                r = c.getresponse()
-                body = r.read()
-                ok = r.status == 200
-            except (OSError, http.client.HTTPException):
-                ok = False
-                c.close()
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            dt = time.perf_counter() - t
-            if ok:
-                mine.append(dt)
-                sizes.append(len(body))
-            else:
-                with lock:
-                    errors[0] += 1
-        c.close()
-        with lock:
-            lat.extend(mine)
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in per]
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_scrape_worker, args=(port, n, out)) for n in per]
     t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    for p in procs:
+        p.start()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
     wall = time.perf_counter() - t0
-    lat.sort()
+    lat = sorted(x for mine, _, _ in results for x in mine)
+    sizes = [s for _, s, _ in results if s]
+    errors = sum(e for _, _, e in results)
     ms = lambda v: None if v is None else round(v * 1000, 2)  # noqa: E731
     return {
-        "scrapers": scrapers, "requests": len(lat), "errors": errors[0],
+        "scrapers": scrapers, "requests": len(lat), "errors": errors,
         "p50_ms": ms(pct(lat, 50)), "p90_ms": ms(pct(lat, 90)), "p99_ms": ms(pct(lat, 99)),
         "max_ms": ms(lat[-1] if lat else None),
         "throughput_rps": round(len(lat) / wall, 1) if wall else None,

@@ -4,6 +4,7 @@
 //! `config` → `openclaw` (discovery) → `plan` → `schedule` (cron trigger, budget, dispatch)
 //! → `probe` (one prober per API style) → `classify` → `state` → `metrics` / `server`.
 
+pub mod alloc;
 pub mod check;
 pub mod class;
 pub mod classify;

@@ -108,26 +108,8 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, clawprobe::config::Conf
     }
 }
 
-/// glibc's malloc keeps freed memory for reuse: one arena per thread that allocated (up to
-/// 8 per core) and, after the first large buffer is freed, a raised mmap threshold so later
-/// multi-megabyte buffers (a `/metrics` body at 1,000 targets is ~2.7 MB) come from those
-/// arenas and stay resident. Measured at 1,000 targets with 8 concurrent scrapers, that
-/// tripled RSS (BENCHMARKS.md, F2). A fixed threshold returns large buffers to the OS when
-/// freed, and two arenas are plenty for a process that mostly waits on the network.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn tune_allocator() {
-    // SAFETY: mallopt only changes allocator parameters; called before any thread exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn tune_allocator() {}
-
 fn main() -> ExitCode {
-    tune_allocator();
+    clawprobe::alloc::tune();
     let cli = Cli::parse();
     init_logging(&cli.log_level, cli.log_format);
     match run(cli) {

@@ -213,6 +213,8 @@ impl App {
                 self.metrics.set_reload(true, now);
                 let (agents, targets, findings) = summary(&plan);
                 tracing::info!(trigger = why, agents, targets, findings, "config reloaded");
+                drop(plan);
+                crate::alloc::trim();
                 Ok(())
             }
             Err(e) => {
@@ -422,6 +424,7 @@ pub async fn run_with(
         store,
         planner,
     ));
+    crate::alloc::trim();
     let watcher = tokio::spawn(watch_files(app.clone(), stop_rx.clone()));
     let hup = tokio::spawn(reload_on_sighup(app.clone(), signals.hup));
 

@@ -829,3 +829,22 @@ fn render_cached_within_max_age_ignores_new_results_but_never_a_reload() {
         "so does a new plan's sync"
     );
 }
+
+#[test]
+fn render_cached_keeps_no_body_nobody_holds() {
+    let p = std::sync::Arc::new(plan());
+    let s = Store::new();
+    let m = Metrics::new();
+    let hour = Duration::from_secs(3600);
+    let held = m.render_cached(&p, &s, &[], hour);
+    let shared = m.render_cached(&p, &s, &[], hour);
+    assert_eq!(held.as_ptr(), shared.as_ptr());
+    drop(held);
+    drop(shared);
+    // Nothing holds the body any more: the cache does not keep it alive, so the next
+    // scrape renders a new one (equal text, new buffer).
+    let weak = m.cache.lock().unwrap().as_ref().unwrap().body.clone();
+    assert!(weak.upgrade().is_none(), "the cache kept the body alive");
+    let next = m.render_cached(&p, &s, &[], hour);
+    assert_eq!(String::from_utf8_lossy(&next), m.render(&p, &s, &[]));
+}
