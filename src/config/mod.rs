@@ -94,6 +94,12 @@ pub struct ScheduleSettings {
     pub recheck_after_failure_seconds: f64,
     pub max_backoff_seconds: f64,
     pub spread_fraction: f64,
+    /// Keep targets without a zero-token metadata endpoint (providers such as together
+    /// and fireworks) in the metadata cycle, probed with a generation call charged to the
+    /// model's `model_tokens_per_day`. Off by default: every 5 minutes that is ~2,600
+    /// tokens a model a day, far over the per-model target, and the generation tiers
+    /// already watch those models within their caps.
+    pub metadata_generation_fallback: bool,
 }
 
 impl Default for ScheduleSettings {
@@ -108,6 +114,7 @@ impl Default for ScheduleSettings {
             recheck_after_failure_seconds: 60.0,
             max_backoff_seconds: 3600.0,
             spread_fraction: 0.8,
+            metadata_generation_fallback: false,
         }
     }
 }

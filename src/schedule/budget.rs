@@ -74,10 +74,11 @@ pub fn cheapest_probe_tokens() -> u64 {
 /// The finer cap a generation probe counts against, besides its provider's and the global.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope<'a> {
-    /// Only the provider and global caps (probes that existed before the finer caps and
-    /// metadata probes that had to generate).
+    /// Only the provider and global caps (callers that name no model or credential, such
+    /// as [`Budget::try_reserve`]). Every probe the scheduler sends names one.
     None,
-    /// A model-generation or on-demand probe: `model_tokens_per_day`, keyed by
+    /// A model-generation, on-demand or recheck probe, or a metadata probe that has to
+    /// generate (no metadata endpoint): `model_tokens_per_day`, keyed by
     /// [`Target::key`](crate::plan::Target::key).
     Model(&'a str),
     /// A credential-generation probe: `credential_tokens_per_day`, keyed by
@@ -392,6 +393,25 @@ impl Budget {
             self.providers.entry(provider.to_string()).or_default(),
             &mut self.global,
         ] {
+            c.requests = c.requests.saturating_add(1);
+            c.tokens = c.tokens.saturating_add(tokens);
+        }
+    }
+
+    /// Like [`Budget::charge`], and also against the finer cap of `probe.scope` (and the
+    /// target's estimate): a metadata probe that generated unexpectedly spent tokens on
+    /// that model.
+    pub fn charge_probe(&mut self, probe: &ProbeCost<'_>, tokens: u64, now: Instant) {
+        self.charge(probe.provider, tokens, now);
+        if !probe.target.is_empty() {
+            let est = self
+                .target_estimates
+                .entry(probe.target.to_string())
+                .or_insert(0);
+            *est = (*est).max(tokens);
+        }
+        if let Some(key) = probe.scope.owned() {
+            let c = self.scopes.entry(key).or_default();
             c.requests = c.requests.saturating_add(1);
             c.tokens = c.tokens.saturating_add(tokens);
         }
