@@ -126,7 +126,9 @@ pub struct BudgetSettings {
     pub global_tokens_per_day: u64,
     pub provider_requests_per_day: u64,
     pub provider_tokens_per_day: u64,
-    /// Tokens per day for the model-generation probes of one model (target); 0 = no cap.
+    /// Tokens per day for the model-generation probes of one model (target), and for any
+    /// of its probes that spend tokens outside the credential tier (on demand, rechecks,
+    /// metadata probes that have to generate); 0 = no cap.
     /// Unlike the request/token caps above, 0 switches this finer cap off: the provider
     /// and global caps still bound the spend.
     pub model_tokens_per_day: u64,

@@ -20,8 +20,8 @@
 //! - A caller may ask to leave `headroom` untouched: model-generation probes leave room for
 //!   the per-credential probes still due in the window, so a large fleet of models cannot
 //!   starve the per-credential checks (billing and key limits are per key).
-//! - Finer token caps per model (`model_tokens_per_day`, model-generation and on-demand
-//!   probes of one target) and per credential (`credential_tokens_per_day`,
+//! - Finer token caps per model (`model_tokens_per_day`: model-generation, on-demand and
+//!   recheck probes of one target, and its metadata probes when they have to generate) and per credential (`credential_tokens_per_day`,
 //!   credential-generation probes), on top of the provider and global caps; 0 switches them
 //!   off. They reserve a finer estimate: what the target's API style costs
 //!   ([`probe_tokens`]: the prompt plus the style's output cap), raised to the largest
@@ -845,5 +845,23 @@ mod tests {
             assert!(probe_tokens(&api) >= cheapest_probe_tokens());
         }
         assert_eq!(probe_tokens(&ApiStyle::OpenAiResponses), 24);
+    }
+
+    #[test]
+    fn charge_probe_counts_against_the_model_cap() {
+        let now = Instant::now();
+        let mut b = Budget::new(scoped(50, 250), now);
+        let probe = cost(
+            "together",
+            &ApiStyle::OpenAiCompletions,
+            Scope::Model("together"),
+        );
+        b.charge_probe(&probe, 10, now);
+        assert_eq!(b.used_scope(Scope::Model("together"), now).tokens, 10);
+        assert_eq!(b.used("openai", now).tokens, 10);
+        assert_eq!(b.used_global(now).tokens, 10);
+        // The reported usage raises the target's estimate; 4 more of 10 fit the 50.
+        assert_eq!(b.probe_estimate(&probe), 10);
+        assert_eq!(fill(&mut b, &probe, 10, now), 4);
     }
 }
