@@ -806,7 +806,12 @@ impl Scheduler {
             tracing::info!(
                 targets = left_out.len(),
                 providers = %providers,
-                "{} targets left out of the metadata cycle: their providers ({providers}) have                  no zero-token metadata endpoint, so a metadata probe would be a generation                  call every cycle; the credential and model generation probes watch them                  within model_tokens_per_day and credential_tokens_per_day. To probe them                  every cycle anyway (about 9 tokens a model each time, charged to                  model_tokens_per_day), set schedule.metadata_generation_fallback = true",
+                "{} targets left out of the metadata cycle: their providers ({providers}) have \
+                 no zero-token metadata endpoint, so a metadata probe would be a generation \
+                 call every cycle; the credential and model generation probes watch them \
+                 within model_tokens_per_day and credential_tokens_per_day. To probe them \
+                 every cycle anyway (about 9 tokens a model each time, charged to \
+                 model_tokens_per_day), set schedule.metadata_generation_fallback = true",
                 left_out.len()
             );
         }
