@@ -12,7 +12,7 @@ use clawprobe::plan::{
     AgentChain, ApiStyle, ChainEntry, Credential, CredentialKind, CredentialSource, ProbePlan,
     Role, Target, TargetId,
 };
-use clawprobe::probe::{Executor, ProbeResult, Tier, Usage};
+use clawprobe::probe::{has_metadata_endpoint, Executor, ProbeResult, Tier, Usage};
 use clawprobe::ratelimit::RateLimitInfo;
 use clawprobe::schedule::budget::Scope;
 use clawprobe::schedule::{cron, spread, CycleKind, Scheduler, SkipReason};
@@ -37,6 +37,8 @@ const RESPONSES_OUTPUT: u64 = 16;
 struct Call {
     at: Instant,
     target: TargetId,
+    /// The tier the scheduler asked for (a metadata probe of a provider without a metadata
+    /// endpoint comes back as a generation call, like the real probers do).
     tier: Tier,
     /// Tokens the fake reported for this call.
     tokens: u64,
@@ -141,9 +143,16 @@ impl Executor for Fake {
                     class: Class::Ok,
                     retry_after: None,
                 });
+            // Like the real probers: without a metadata endpoint (together, fireworks) a
+            // metadata probe is a 1-token generation call and reports its usage.
+            let sent_tier = if tier == Tier::Metadata && !has_metadata_endpoint(target) {
+                Tier::Generation
+            } else {
+                tier
+            };
             let result = ProbeResult {
                 target: target.id,
-                tier,
+                tier: sent_tier,
                 class: scripted.class,
                 reason: scripted.class.as_str().to_string(),
                 http_status: Some(if scripted.class == Class::Ok {
@@ -156,7 +165,8 @@ impl Executor for Fake {
                     entries: vec![],
                     retry_after: scripted.retry_after,
                 },
-                usage: (tier == Tier::Generation && scripted.class == Class::Ok).then_some(usage),
+                usage: (sent_tier == Tier::Generation && scripted.class == Class::Ok)
+                    .then_some(usage),
                 at: SystemTime::now(),
                 message: None,
             };
@@ -1263,6 +1273,278 @@ async fn model_and_credential_token_caps_skip_and_count() {
             .get(&("openai".to_string(), SkipReason::Budget)),
         Some(&4)
     );
-    // Metadata is never budgeted.
+    // Metadata is never budgeted (this provider has a metadata endpoint).
     assert!(sched.probe_now(0, Tier::Metadata).await.is_ok());
+}
+
+/// A plan with providers that have no zero-token metadata endpoint (together, fireworks)
+/// next to ones that do: 2 openai keys and 1 groq key with 3 chat models each, 1 together
+/// key with 3 models, 1 fireworks key with 2. Keys of together and fireworks have only
+/// such models.
+fn no_metadata_plan() -> Arc<ProbePlan> {
+    let mut targets = Vec::new();
+    for (p, key, n) in [
+        ("openai", "sk-openai-0", 3),
+        ("openai", "sk-openai-1", 3),
+        ("groq", "sk-groq", 3),
+        ("together", "sk-together", 3),
+        ("fireworks", "sk-fireworks", 2),
+    ] {
+        for m in 0..n {
+            targets.push(target(p, &format!("{key}-model-{m}"), key));
+        }
+    }
+    plan_of(targets, 1)
+}
+
+/// Per target over the calls: (metadata-tier calls, metadata-tier tokens, all tokens).
+fn per_target_calls(calls: &[Call]) -> BTreeMap<TargetId, (u64, u64, u64)> {
+    let mut out: BTreeMap<TargetId, (u64, u64, u64)> = BTreeMap::new();
+    for c in calls {
+        let e = out.entry(c.target).or_default();
+        if c.tier == Tier::Metadata {
+            e.0 += 1;
+            e.1 += c.tokens;
+        }
+        e.2 += c.tokens;
+    }
+    out
+}
+
+/// Polls readiness every 10 ms while `fut` runs; returns when readiness turned true and
+/// whether the first cycle was done by then.
+async fn ready_while<F: Future>(
+    sched: &Arc<Scheduler>,
+    fut: F,
+) -> (F::Output, Option<(Duration, bool)>) {
+    let t0 = Instant::now();
+    let poll = async {
+        loop {
+            let r = sched.readiness();
+            if r.ready {
+                return (t0.elapsed(), r.first_cycle_done);
+            }
+            sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::pin!(poll);
+    tokio::pin!(fut);
+    let mut ready = None;
+    loop {
+        tokio::select! {
+            out = &mut fut => return (out, ready),
+            r = &mut poll, if ready.is_none() => ready = Some(r),
+        }
+    }
+}
+
+/// Issue 8's token targets hold for providers without a metadata endpoint under the
+/// default config: they stay out of the metadata cycle (0 metadata-tier tokens in total),
+/// the generation tiers still probe them within 50 tokens a model a day, and readiness
+/// does not wait for their keys, which the startup cycle does not probe.
+#[tokio::test(start_paused = true)]
+async fn simulated_day_leaves_targets_without_metadata_endpoint_out_of_the_metadata_tier() {
+    let plan = no_metadata_plan();
+    let settings = ScheduleSettings::default();
+    assert!(!settings.metadata_generation_fallback, "the default");
+    let budget = BudgetSettings::default();
+    let fake = Fake::new(Duration::from_millis(200));
+    let (sched, store) = scheduler(settings.clone(), budget.clone(), &fake);
+    sched.set_wall_clock(midnight());
+    sched.set_plan(plan.clone());
+    let left_out = |id: TargetId| !has_metadata_endpoint(plan.target(id));
+    assert_eq!(
+        (0..plan.targets.len()).filter(|&id| left_out(id)).count(),
+        5
+    );
+    // Readiness waits for the 3 keys whose targets the startup cycle probes.
+    let r = sched.readiness();
+    assert_eq!((r.credentials, r.credentials_probed), (3, 0));
+
+    let day = Duration::from_secs(86_400);
+    let (_, ready) = ready_while(&sched, drive(&sched, &settings, day)).await;
+    let (ready_after, cycle_done) = ready.expect("ready");
+    assert!(
+        !cycle_done,
+        "ready from the credentials, not the end of the first cycle"
+    );
+    assert!(ready_after < Duration::from_secs(1), "{ready_after:?}");
+
+    let calls = fake.calls();
+    let per = per_target_calls(&calls);
+    let meta_ticks = cron::ticks_between(
+        &settings.metadata,
+        midnight(),
+        midnight() + day - Duration::from_secs(1),
+        10_000,
+    );
+    let meta_tokens: u64 = per.values().map(|(_, t, _)| t).sum();
+    assert_eq!(meta_tokens, 0, "metadata tier spent tokens");
+    let chosen = spread::cheapest_per_credential(&plan);
+    let mut left_out_tokens = BTreeMap::new();
+    for t in &plan.targets {
+        let (meta, _, tokens) = per.get(&t.id).copied().unwrap_or_default();
+        let model_used = sched.budget_used_in(Scope::Model(&t.key())).tokens;
+        let cred_used = if chosen.contains(&t.id) {
+            sched
+                .budget_used_in(Scope::Credential(&t.credential_key()))
+                .tokens
+        } else {
+            0
+        };
+        assert_eq!(
+            tokens,
+            model_used + cred_used,
+            "{}: books and sends",
+            t.model
+        );
+        assert!(
+            model_used <= 50,
+            "{}: {model_used} model-tier tokens",
+            t.model
+        );
+        assert!(cred_used <= 250, "{}: {cred_used}", t.model);
+        if left_out(t.id) {
+            assert_eq!(meta, 0, "{}: in the metadata cycle", t.model);
+            // Still watched: all 4 model-tier probes went out.
+            assert_eq!(model_used, 40, "{}", t.model);
+            if !chosen.contains(&t.id) {
+                assert!(tokens <= 50, "{}: {tokens} tokens", t.model);
+            }
+            left_out_tokens.insert(t.model.clone(), (model_used, cred_used));
+            // The landing page says when: the model tier's next tick.
+            let next = store.get(t).unwrap().next_probe_at.expect("next probe");
+            assert!(next > sched.wall_now(), "{}", t.model);
+        } else {
+            assert_eq!(meta, meta_ticks + 1, "{}: metadata probes", t.model);
+        }
+    }
+    // The together and fireworks keys still get their hourly credential probes.
+    for p in ["together", "fireworks"] {
+        let id = *chosen
+            .iter()
+            .find(|&&id| plan.target(id).provider == p)
+            .unwrap();
+        let ckey = plan.target(id).credential_key();
+        assert_eq!(sched.budget_used_in(Scope::Credential(&ckey)).tokens, 240);
+    }
+    assert_eq!(sched.skipped_total(SkipReason::Budget), 0);
+    println!(
+        "no metadata endpoint, default config: metadata tier 0 tokens; per model per day (model tier, credential tier): {left_out_tokens:?}; ready after {ready_after:?}"
+    );
+}
+
+/// With `metadata_generation_fallback = true` targets without a metadata endpoint are
+/// probed in every metadata cycle, as generation calls charged to the model's cap: never
+/// more than `model_tokens_per_day`, the rest skipped for budget.
+#[tokio::test(start_paused = true)]
+async fn metadata_generation_fallback_probes_them_under_the_model_cap() {
+    let plan = no_metadata_plan();
+    let settings = ScheduleSettings {
+        metadata_generation_fallback: true,
+        ..ScheduleSettings::default()
+    };
+    let budget = BudgetSettings::default();
+    let fake = Fake::new(Duration::from_millis(200));
+    let (sched, _) = scheduler(settings.clone(), budget, &fake);
+    sched.set_wall_clock(midnight());
+    sched.set_plan(plan.clone());
+    // Every key is waited for: the startup cycle probes all of them.
+    let r = sched.readiness();
+    assert_eq!((r.credentials, r.credentials_probed), (5, 0));
+    let day = Duration::from_secs(86_400);
+    let (_, ready) = ready_while(&sched, drive(&sched, &settings, day)).await;
+    let (ready_after, cycle_done) = ready.expect("ready");
+    assert!(
+        !cycle_done && ready_after < Duration::from_secs(1),
+        "{ready_after:?}"
+    );
+
+    let per = per_target_calls(&fake.calls());
+    let chosen = spread::cheapest_per_credential(&plan);
+    let mut figures = BTreeMap::new();
+    for t in &plan.targets {
+        let (meta, meta_tokens, tokens) = per.get(&t.id).copied().unwrap_or_default();
+        let model_used = sched.budget_used_in(Scope::Model(&t.key())).tokens;
+        assert!(
+            model_used <= 50,
+            "{}: {model_used} model-tier tokens",
+            t.model
+        );
+        if has_metadata_endpoint(t) {
+            assert_eq!(meta_tokens, 0, "{}", t.model);
+            continue;
+        }
+        assert!(
+            meta > 0 && meta_tokens > 0,
+            "{}: not in the metadata cycle",
+            t.model
+        );
+        let cred_used = if chosen.contains(&t.id) {
+            sched
+                .budget_used_in(Scope::Credential(&t.credential_key()))
+                .tokens
+        } else {
+            0
+        };
+        assert_eq!(
+            tokens,
+            model_used + cred_used,
+            "{}: books and sends",
+            t.model
+        );
+        if !chosen.contains(&t.id) {
+            assert!(tokens <= 50, "{}: {tokens} tokens", t.model);
+        }
+        figures.insert(t.model.clone(), (meta, meta_tokens, model_used));
+    }
+    // 288 cycles a day, about 5 fit a model's 50 tokens: the others were skipped.
+    assert!(sched.skipped_total(SkipReason::Budget) > 5 * 250);
+    println!(
+        "metadata_generation_fallback = true: per model (metadata-tier probes sent, their tokens, model-cap tokens): {figures:?}"
+    );
+}
+
+/// Any metadata-tier probe that spends tokens counts against the model's cap: on demand
+/// (GET /probe?tier=metadata) and the early recheck after a failure, for a target without
+/// a metadata endpoint.
+#[tokio::test(start_paused = true)]
+async fn metadata_probes_that_generate_count_against_the_model_cap() {
+    let plan = plan_of(vec![target("together", "llama-8b", "sk-t")], 1);
+    let key = plan.target(0).key();
+    let fake = Fake::new(Duration::from_millis(10));
+    fake.script("llama-8b", &[(Class::ServerError, None)]);
+    let settings = ScheduleSettings {
+        recheck_after_failure_seconds: 20.0,
+        ..quick_settings()
+    };
+    let (sched, _) = scheduler(settings, BudgetSettings::default(), &fake);
+    sched.set_plan(plan.clone());
+    // The metadata cycle leaves it out.
+    sched
+        .run_cycle(CycleKind::Metadata, Duration::from_secs(300))
+        .await;
+    assert!(fake.calls().is_empty());
+    // A failing model-tier probe, then its recheck (metadata tier, a generation call).
+    sched
+        .run_cycle(CycleKind::ModelGeneration, Duration::from_secs(60))
+        .await;
+    assert!(sched.recheck_pending(&key));
+    sleep(Duration::from_secs(30)).await;
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[1].tier, Tier::Metadata);
+    assert_eq!(calls[1].tokens, 10);
+    assert_eq!(sched.budget_used_in(Scope::Model(&key)).tokens, 10);
+    assert_eq!(sched.budget_used(Some("together")).tokens, 10);
+    // On demand: 4 more fit the 50-token cap, the 5th is skipped.
+    for _ in 0..4 {
+        assert!(sched.probe_now(0, Tier::Metadata).await.is_ok());
+    }
+    assert_eq!(sched.budget_used_in(Scope::Model(&key)).tokens, 50);
+    assert_eq!(
+        sched.probe_now(0, Tier::Metadata).await.unwrap_err(),
+        SkipReason::Budget
+    );
+    assert_eq!(fake.calls().len(), 6);
 }

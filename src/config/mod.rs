@@ -94,6 +94,12 @@ pub struct ScheduleSettings {
     pub recheck_after_failure_seconds: f64,
     pub max_backoff_seconds: f64,
     pub spread_fraction: f64,
+    /// Keep targets without a zero-token metadata endpoint (providers such as together
+    /// and fireworks) in the metadata cycle, probed with a generation call charged to the
+    /// model's `model_tokens_per_day`. Off by default: every 5 minutes that is ~2,600
+    /// tokens a model a day, far over the per-model target, and the generation tiers
+    /// already watch those models within their caps.
+    pub metadata_generation_fallback: bool,
 }
 
 impl Default for ScheduleSettings {
@@ -108,6 +114,7 @@ impl Default for ScheduleSettings {
             recheck_after_failure_seconds: 60.0,
             max_backoff_seconds: 3600.0,
             spread_fraction: 0.8,
+            metadata_generation_fallback: false,
         }
     }
 }
@@ -119,7 +126,9 @@ pub struct BudgetSettings {
     pub global_tokens_per_day: u64,
     pub provider_requests_per_day: u64,
     pub provider_tokens_per_day: u64,
-    /// Tokens per day for the model-generation probes of one model (target); 0 = no cap.
+    /// Tokens per day for the model-generation probes of one model (target), and for any
+    /// of its probes that spend tokens outside the credential tier (on demand, rechecks,
+    /// metadata probes that have to generate); 0 = no cap.
     /// Unlike the request/token caps above, 0 switches this finer cap off: the provider
     /// and global caps still bound the spend.
     pub model_tokens_per_day: u64,

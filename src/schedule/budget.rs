@@ -20,8 +20,8 @@
 //! - A caller may ask to leave `headroom` untouched: model-generation probes leave room for
 //!   the per-credential probes still due in the window, so a large fleet of models cannot
 //!   starve the per-credential checks (billing and key limits are per key).
-//! - Finer token caps per model (`model_tokens_per_day`, model-generation and on-demand
-//!   probes of one target) and per credential (`credential_tokens_per_day`,
+//! - Finer token caps per model (`model_tokens_per_day`: model-generation, on-demand and
+//!   recheck probes of one target, and its metadata probes when they have to generate) and per credential (`credential_tokens_per_day`,
 //!   credential-generation probes), on top of the provider and global caps; 0 switches them
 //!   off. They reserve a finer estimate: what the target's API style costs
 //!   ([`probe_tokens`]: the prompt plus the style's output cap), raised to the largest
@@ -74,10 +74,11 @@ pub fn cheapest_probe_tokens() -> u64 {
 /// The finer cap a generation probe counts against, besides its provider's and the global.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope<'a> {
-    /// Only the provider and global caps (probes that existed before the finer caps and
-    /// metadata probes that had to generate).
+    /// Only the provider and global caps (callers that name no model or credential, such
+    /// as [`Budget::try_reserve`]). Every probe the scheduler sends names one.
     None,
-    /// A model-generation or on-demand probe: `model_tokens_per_day`, keyed by
+    /// A model-generation, on-demand or recheck probe, or a metadata probe that has to
+    /// generate (no metadata endpoint): `model_tokens_per_day`, keyed by
     /// [`Target::key`](crate::plan::Target::key).
     Model(&'a str),
     /// A credential-generation probe: `credential_tokens_per_day`, keyed by
@@ -392,6 +393,25 @@ impl Budget {
             self.providers.entry(provider.to_string()).or_default(),
             &mut self.global,
         ] {
+            c.requests = c.requests.saturating_add(1);
+            c.tokens = c.tokens.saturating_add(tokens);
+        }
+    }
+
+    /// Like [`Budget::charge`], and also against the finer cap of `probe.scope` (and the
+    /// target's estimate): a metadata probe that generated unexpectedly spent tokens on
+    /// that model.
+    pub fn charge_probe(&mut self, probe: &ProbeCost<'_>, tokens: u64, now: Instant) {
+        self.charge(probe.provider, tokens, now);
+        if !probe.target.is_empty() {
+            let est = self
+                .target_estimates
+                .entry(probe.target.to_string())
+                .or_insert(0);
+            *est = (*est).max(tokens);
+        }
+        if let Some(key) = probe.scope.owned() {
+            let c = self.scopes.entry(key).or_default();
             c.requests = c.requests.saturating_add(1);
             c.tokens = c.tokens.saturating_add(tokens);
         }
@@ -825,5 +845,23 @@ mod tests {
             assert!(probe_tokens(&api) >= cheapest_probe_tokens());
         }
         assert_eq!(probe_tokens(&ApiStyle::OpenAiResponses), 24);
+    }
+
+    #[test]
+    fn charge_probe_counts_against_the_model_cap() {
+        let now = Instant::now();
+        let mut b = Budget::new(scoped(50, 250), now);
+        let probe = cost(
+            "together",
+            &ApiStyle::OpenAiCompletions,
+            Scope::Model("together"),
+        );
+        b.charge_probe(&probe, 10, now);
+        assert_eq!(b.used_scope(Scope::Model("together"), now).tokens, 10);
+        assert_eq!(b.used("openai", now).tokens, 10);
+        assert_eq!(b.used_global(now).tokens, 10);
+        // The reported usage raises the target's estimate; 4 more of 10 fit the 50.
+        assert_eq!(b.probe_estimate(&probe), 10);
+        assert_eq!(fill(&mut b, &probe, 10, now), 4);
     }
 }

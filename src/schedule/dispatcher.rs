@@ -8,7 +8,7 @@ use crate::class::Class;
 use crate::config::{BudgetSettings, ScheduleSettings};
 use crate::metrics::{BudgetRemaining, Metrics};
 use crate::plan::{ProbePlan, Target, TargetId};
-use crate::probe::{Executor, ProbeResult, Tier};
+use crate::probe::{has_metadata_endpoint, Executor, ProbeResult, Tier};
 use crate::ratelimit::RateLimitInfo;
 use crate::state::Store;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -37,8 +37,9 @@ struct State {
     gates: HashMap<String, CredentialGate>,
     /// Consecutive failures per `Target::key`, for the early-recheck delay.
     failures: HashMap<String, u32>,
-    /// Targets whose metadata probe came back as a generation call (no metadata endpoint):
-    /// their metadata probes are budgeted like generation probes.
+    /// Targets whose metadata probe spent tokens although their provider is known to have
+    /// a metadata endpoint (a safety net: [`PlanIndex::no_metadata`] covers the known
+    /// cases up front): their metadata probes are budgeted from then on.
     metadata_spends: HashSet<String>,
 }
 
@@ -51,9 +52,21 @@ struct PlanIndex {
     /// `Target::credential_key` by target id.
     cred_keys: Vec<String>,
     key_set: HashSet<String>,
+    /// By target id: a probeable target with no zero-token metadata endpoint
+    /// ([`has_metadata_endpoint`] is false), so its metadata probe is a generation call.
+    /// Known from the provider up front, not learned from a first probe.
+    no_metadata: Vec<bool>,
     /// Credential keys that readiness waits for: those of probeable targets that have a
     /// credential (targets without one, or of an unprobeable style, are not waited for).
+    /// Used with `metadata_generation_fallback`, when every probeable target is in the
+    /// metadata cycle.
     ready_creds: HashSet<String>,
+    /// The same, counting only targets the metadata cycle probes by default (leaving out
+    /// `no_metadata` ones): a credential whose only targets are left out gets no startup
+    /// probe, so readiness must not wait for it.
+    ready_creds_metadata: HashSet<String>,
+    /// Whether the "left out of the metadata cycle" line was logged for this plan.
+    left_out_logged: AtomicBool,
     /// Each target's stable position within a cycle, per cycle kind (by `CycleKind` index).
     jitter: [Vec<f64>; 3],
 }
@@ -63,13 +76,24 @@ impl PlanIndex {
         let keys: Vec<String> = plan.targets.iter().map(Target::key).collect();
         let cred_keys: Vec<String> = plan.targets.iter().map(Target::credential_key).collect();
         let key_set = keys.iter().cloned().collect();
-        let ready_creds = plan
+        let no_metadata: Vec<bool> = plan
             .targets
             .iter()
-            .zip(&cred_keys)
-            .filter(|(t, _)| t.api.is_probeable() && t.credential.is_some())
-            .map(|(_, k)| k.clone())
+            .map(|t| t.api.is_probeable() && !has_metadata_endpoint(t))
             .collect();
+        let waited = |all: bool| -> HashSet<String> {
+            plan.targets
+                .iter()
+                .zip(&cred_keys)
+                .zip(&no_metadata)
+                .filter(|((t, _), &left_out)| {
+                    t.api.is_probeable() && t.credential.is_some() && (all || !left_out)
+                })
+                .map(|((_, k), _)| k.clone())
+                .collect()
+        };
+        let ready_creds = waited(true);
+        let ready_creds_metadata = waited(false);
         let jitter = CycleKind::ALL.map(|k| {
             keys.iter()
                 .map(|key| spread::jitter_fraction(key, k.as_str()))
@@ -80,9 +104,28 @@ impl PlanIndex {
             keys,
             cred_keys,
             key_set,
+            no_metadata,
             ready_creds,
+            ready_creds_metadata,
+            left_out_logged: AtomicBool::new(false),
             jitter,
         })
+    }
+
+    /// Whether the regular metadata cycle probes target `id`: every target with a
+    /// zero-token metadata endpoint (and unprobeable ones, recorded as skipped); the others
+    /// only with `metadata_generation_fallback`.
+    fn in_metadata_cycle(&self, id: TargetId, fallback: bool) -> bool {
+        fallback || !self.no_metadata[id]
+    }
+
+    /// The credentials readiness waits for under the current `metadata_generation_fallback`.
+    fn ready_creds(&self, fallback: bool) -> &HashSet<String> {
+        if fallback {
+            &self.ready_creds
+        } else {
+            &self.ready_creds_metadata
+        }
     }
 }
 
@@ -409,14 +452,17 @@ impl Scheduler {
         let idx = self.index();
         let plan_loaded = self.plan_loaded.load(Ordering::SeqCst);
         let first_cycle_done = self.first_cycle_done();
+        let fallback = self
+            .settings
+            .read()
+            .expect("settings lock")
+            .metadata_generation_fallback;
+        let waited = idx.ready_creds(fallback);
         let credentials_probed = {
             let probed = self.first_probed.lock().expect("first_probed lock");
-            idx.ready_creds
-                .iter()
-                .filter(|k| probed.contains(*k))
-                .count()
+            waited.iter().filter(|k| probed.contains(*k)).count()
         };
-        let credentials = idx.ready_creds.len();
+        let credentials = waited.len();
         let now_ready = plan_loaded && (first_cycle_done || credentials_probed >= credentials);
         let was = if now_ready {
             self.ready.swap(true, Ordering::SeqCst)
@@ -661,8 +707,15 @@ impl Scheduler {
         let plan = &idx.plan;
         let settings = self.settings();
         let regular = self.next_regular(&settings);
+        let fallback = settings.metadata_generation_fallback;
         let ids: Vec<TargetId> = match kind {
             CycleKind::CredentialGeneration => spread::cheapest_per_credential(plan),
+            CycleKind::Metadata if !fallback => {
+                self.leave_out_of_metadata(&idx, &settings);
+                (0..plan.targets.len())
+                    .filter(|&id| idx.in_metadata_cycle(id, false))
+                    .collect()
+            }
             _ => (0..plan.targets.len()).collect(),
         };
         let headroom = match kind {
@@ -729,6 +782,54 @@ impl Scheduler {
             elapsed_s = start.elapsed().as_secs(),
             "cycle finished"
         );
+    }
+
+    /// Targets without a zero-token metadata endpoint stay out of the metadata cycle (by
+    /// default): there their probe would be a generation call every cycle, ~2,600 tokens a
+    /// model a day, where the issue's target is 50 a model and 0 for the metadata tier. The
+    /// credential and model tiers still probe them, within their caps. Logs once per plan
+    /// how many and why, and gives their next probe time (the model tier's) to targets
+    /// without a pending recheck.
+    fn leave_out_of_metadata(&self, idx: &PlanIndex, settings: &ScheduleSettings) {
+        let left_out: Vec<TargetId> = (0..idx.plan.targets.len())
+            .filter(|&id| !idx.in_metadata_cycle(id, false))
+            .collect();
+        if left_out.is_empty() {
+            return;
+        }
+        if !idx.left_out_logged.swap(true, Ordering::SeqCst) {
+            let providers: BTreeSet<&str> = left_out
+                .iter()
+                .map(|&id| idx.plan.target(id).provider.as_str())
+                .collect();
+            let providers = providers.into_iter().collect::<Vec<_>>().join(", ");
+            tracing::info!(
+                targets = left_out.len(),
+                providers = %providers,
+                "{} targets left out of the metadata cycle: their providers ({providers}) have \
+                 no zero-token metadata endpoint, so a metadata probe would be a generation \
+                 call every cycle; the credential and model generation probes watch them \
+                 within model_tokens_per_day and credential_tokens_per_day. To probe them \
+                 every cycle anyway (about 9 tokens a model each time, charged to \
+                 model_tokens_per_day), set schedule.metadata_generation_fallback = true",
+                left_out.len()
+            );
+        }
+        let pending: HashSet<String> = {
+            let rechecks = self.rechecks.lock().expect("rechecks lock");
+            left_out
+                .iter()
+                .map(|&id| &idx.keys[id])
+                .filter(|k| rechecks.get(*k).is_some_and(|h| !h.is_finished()))
+                .cloned()
+                .collect()
+        };
+        for &id in &left_out {
+            if !pending.contains(&idx.keys[id]) {
+                let next = self.next_model_probe(idx, id, settings);
+                self.store.set_next_probe(idx.plan.target(id), next);
+            }
+        }
     }
 
     /// Spacing makes a credential with many targets take `targets × spacing`. Longer than
@@ -877,7 +978,8 @@ impl Scheduler {
     /// ahead of time (cycle probes); on-demand probes only wait for the spacing. `kind` is
     /// the cycle that sent it (`None`: on demand or a recheck) and picks the finer budget
     /// cap: a credential-generation probe counts against its credential's tokens per day,
-    /// any other generation-tier probe against its model's.
+    /// any other probe that spends tokens against its model's — metadata probes of targets
+    /// without a metadata endpoint included, since they are generation calls on that model.
     #[allow(clippy::too_many_arguments)]
     async fn dispatch(
         &self,
@@ -910,13 +1012,15 @@ impl Scheduler {
             target: tkey,
             style_tokens: probe_tokens(&target.api),
             scope: match (tier, kind) {
-                (Tier::Metadata, _) => Scope::None,
                 (Tier::Generation, Some(CycleKind::CredentialGeneration)) => {
                     Scope::Credential(ckey)
                 }
-                (Tier::Generation, _) => Scope::Model(tkey),
+                // A metadata probe only spends when it has to generate: on this model.
+                (Tier::Generation | Tier::Metadata, _) => Scope::Model(tkey),
             },
         };
+        // Known up front: without a metadata endpoint the prober sends a generation call.
+        let spends_known = tier == Tier::Generation || idx.no_metadata[id];
 
         // Closed gate: skip now rather than wait for a slot.
         let slot = {
@@ -951,7 +1055,7 @@ impl Scheduler {
                     Err(reason)
                 } else if ready > now {
                     Ok(Err(ready))
-                } else if tier == Tier::Generation || st.metadata_spends.contains(tkey) {
+                } else if spends_known || st.metadata_spends.contains(tkey) {
                     match st.budget.try_reserve_probe(&cost, headroom, now) {
                         Some(r) => {
                             gate_sent(st, ckey, now);
@@ -1010,12 +1114,13 @@ impl Scheduler {
                     st.budget.settle(r, spent, now);
                 }
                 None if result.tier == Tier::Generation || tokens.is_some_and(|t| t > 0) => {
-                    // A metadata probe that had to generate: count it, and budget this
-                    // target's metadata probes from now on.
-                    st.budget.charge(&target.provider, tokens.unwrap_or(0), now);
+                    // A metadata probe that generated although its provider is known to
+                    // have a metadata endpoint: count it against the model too, and budget
+                    // this target's metadata probes from now on.
+                    st.budget.charge_probe(&cost, tokens.unwrap_or(0), now);
                     if st.metadata_spends.insert(tkey.to_string()) {
                         tracing::info!(provider = %target.provider, model = %target.model,
-                            "metadata probe needs a generation call here; budgeting it");
+                            "metadata probe needs a generation call here; budgeting it under model_tokens_per_day");
                     }
                 }
                 None => {}
@@ -1045,6 +1150,11 @@ impl Scheduler {
             Some(at) => {
                 self.store.set_next_probe(target, Some(self.wall_at(at)));
                 self.schedule_recheck(tkey.to_string(), at);
+            }
+            None if !idx.in_metadata_cycle(id, settings.metadata_generation_fallback) => {
+                // Left out of the metadata cycle: the model tier probes it next.
+                let next = self.next_model_probe(idx, id, &settings);
+                self.store.set_next_probe(target, next);
             }
             None => {
                 let jitter = idx.jitter[CycleKind::Metadata.index()][id];
@@ -1076,6 +1186,24 @@ impl Scheduler {
             .and_then(|t| t.duration_since(tick).ok())
             .unwrap_or(CycleKind::Metadata.default_interval());
         Some((tick, interval))
+    }
+
+    /// When the next model-generation cycle probes target `id` (tick plus its spread
+    /// offset); `None` when that cycle is disabled.
+    fn next_model_probe(
+        &self,
+        idx: &PlanIndex,
+        id: TargetId,
+        settings: &ScheduleSettings,
+    ) -> Option<SystemTime> {
+        let kind = CycleKind::ModelGeneration;
+        let expr = kind.cron(settings);
+        let tick = cron::next_tick(expr, self.wall_now())?;
+        let interval = cron::next_tick(expr, tick)
+            .and_then(|t| t.duration_since(tick).ok())
+            .unwrap_or(kind.default_interval());
+        let jitter = idx.jitter[kind.index()][id];
+        Some(tick + spread::offset_at(jitter, interval, settings.spread_fraction))
     }
 
     /// A one-off metadata probe of the target with `key` at `at`; replaces a pending one.

@@ -33,7 +33,8 @@ use std::time::Duration;
 /// The three kinds of cycle, one per cron expression in `[schedule]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CycleKind {
-    /// Zero-token metadata probe of every target.
+    /// Zero-token metadata probe of every target that has a metadata endpoint (the others
+    /// only with `metadata_generation_fallback`, as a generation call on the model's cap).
     Metadata,
     /// One generation probe per credential, on its cheapest model.
     CredentialGeneration,
