@@ -276,7 +276,8 @@ impl<'a> Rows<'a> {
         }
         let sorted: BTreeMap<Key, &RateLimitEntry> =
             newest.into_iter().map(|(k, (_, v))| (k, v)).collect();
-        let families: [(&'static str, &str, fn(&RateLimitEntry) -> Option<f64>); 3] = [
+        type Value = fn(&RateLimitEntry) -> Option<f64>;
+        let families: [(&'static str, &str, Value); 3] = [
             (
                 "clawprobe_ratelimit_limit",
                 "Rate limit the provider reported for this credential and resource.",
@@ -362,7 +363,8 @@ pub(super) fn write_expiry(plan: &ProbePlan, memo: &mut LabelMemo, e: &mut Expos
         "gauge",
         &help("Unix time at which the credential (token or OAuth) an agent would use expires, as read from OpenClaw's auth store."),
     );
-    let by_key: BTreeMap<(Arc<str>, Arc<str>, Arc<str>), f64> = plan
+    type Key = (Arc<str>, Arc<str>, Arc<str>);
+    let by_key: BTreeMap<Key, f64> = plan
         .credential_expiries
         .iter()
         .map(|c| {
