@@ -8,19 +8,20 @@
 //! free pages inside the heap that nothing returns.
 
 /// Called once at start-up, before any thread exists: a fixed mmap threshold (large
-/// buffers go back to the OS when freed) and two arenas (plenty for a process that mostly
-/// waits on the network).
+/// buffers go back to the OS when freed) and one arena (a process that mostly waits on
+/// the network has no allocator contention worth a second heap).
 pub fn tune() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator parameters.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
-        libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
 
 /// Returns free heap pages to the OS; called after a plan is built or replaced, when the
-/// parser's temporary allocations and the old plan are gone.
+/// parser's temporary allocations and the old plan are gone, and after a `/metrics`
+/// render (its per-scrape rows are freed by then).
 pub fn trim() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free memory; it is thread-safe.

@@ -509,6 +509,7 @@ impl Metrics {
         // Versions are read before rendering: a change racing the render makes the next
         // scrape render again, never serves stale data as fresh.
         let body = Arc::new(self.render(plan, store, budget));
+        crate::alloc::trim();
         *cache = Some(Cached {
             plan: plan.clone(),
             reload_version,
