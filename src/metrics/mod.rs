@@ -33,7 +33,6 @@
 //!   `clawprobe_probe_duration_seconds{provider,tier}`. A `skipped` result is not counted.
 //!   On reload, series of (provider, model) pairs — or, for per-provider metrics, providers
 //!   — that no target has any more are removed.
-
 //!
 //! Rendering (BENCHMARKS.md, F1/F2): the exposition is written straight into one `String`
 //! ([`text`]), label values are sanitised and escaped once and memoised, statuses are
@@ -218,22 +217,28 @@ impl Counters {
             "counter",
             &help("Probes that did not return ok, by failure class."),
         );
+        let mut tail = String::new();
         for (p, models) in &self.models {
             for (m, c) in models {
                 for tier in TIERS {
                     let ti = tier_index(tier);
+                    // `{class="` <class> `",model="m",provider="p",tier="t"}`
+                    tail.clear();
+                    for (k, v) in [
+                        ("model", m.as_str()),
+                        ("provider", p),
+                        ("tier", tier.as_str()),
+                    ] {
+                        tail.push_str("\",");
+                        tail.push_str(k);
+                        tail.push_str("=\"");
+                        tail.push_str(v);
+                    }
+                    tail.push_str("\"}");
                     for (ci, class) in Class::ALL.iter().enumerate() {
                         let n = c.errors[ti][ci];
                         if n > 0 || PREINIT_ERROR_CLASSES.contains(class) {
-                            e.sample_u64(
-                                &[
-                                    ("class", class.as_str()),
-                                    ("model", m),
-                                    ("provider", p),
-                                    ("tier", tier.as_str()),
-                                ],
-                                n,
-                            );
+                            e.sample_pieces(&["{class=\"", class.as_str(), &tail], n);
                         }
                     }
                 }

@@ -196,20 +196,28 @@ impl<'a> Rows<'a> {
             "gauge",
             &help("State set of the chain entry's current class: 1 for the current class, 0 for every other."),
         );
+        let (mut head, mut tail) = (String::new(), String::new());
         for r in self.entries.iter().filter(|r| !r.shadowed) {
             let Some(c) = r.class else { continue };
-            let a = &*self.agents[r.agent].label;
+            // `{agent="a",class="` <class> `",model="m",provider="p",role="r"}`
+            head.clear();
+            head.push_str("{agent=\"");
+            head.push_str(&self.agents[r.agent].label);
+            head.push_str("\",class=\"");
+            tail.clear();
+            for (k, v) in [
+                ("model", &*r.model),
+                ("provider", &*r.provider),
+                ("role", r.role),
+            ] {
+                tail.push_str("\",");
+                tail.push_str(k);
+                tail.push_str("=\"");
+                tail.push_str(v);
+            }
+            tail.push_str("\"}");
             for other in Class::ALL {
-                e.sample(
-                    &[
-                        ("agent", a),
-                        ("class", other.as_str()),
-                        ("model", &r.model),
-                        ("provider", &r.provider),
-                        ("role", r.role),
-                    ],
-                    bool_value(other == c),
-                );
+                e.sample_pieces(&[&head, other.as_str(), &tail], u64::from(other == c));
             }
         }
         e.family(

@@ -63,7 +63,21 @@ impl Exposition {
     /// A sample with an integer value (counters): no float formatting on the hot path.
     pub fn sample_u64(&mut self, labels: &[(&str, &str)], value: u64) {
         self.name_labels("", labels, None);
-        let _ = write!(self.out, "{value}");
+        push_u64(&mut self.out, value);
+        self.out.push('\n');
+    }
+
+    /// A sample whose label block (braces included) the caller assembled from `pieces`,
+    /// so parts shared by many lines are built once: a state set writes 13 lines per
+    /// chain entry that differ only in `class`. Values must be escaped with [`escape`].
+    pub fn sample_pieces(&mut self, pieces: &[&str], value: u64) {
+        self.has_samples = true;
+        self.out.push_str(self.name);
+        for p in pieces {
+            self.out.push_str(p);
+        }
+        self.out.push(' ');
+        push_u64(&mut self.out, value);
         self.out.push('\n');
     }
 
@@ -119,10 +133,29 @@ pub fn write_f64(out: &mut String, v: f64) {
     } else if v.is_infinite() {
         out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
     } else if v.fract() == 0.0 && v.abs() < 1e15 {
-        let _ = write!(out, "{}", v as i64);
+        if v < 0.0 {
+            out.push('-');
+        }
+        push_u64(out, v.abs() as u64);
     } else {
         let _ = write!(out, "{v}");
     }
+}
+
+/// Appends the decimal digits of `n`. Most samples are 0/1 state-set values, counters and
+/// whole-second timestamps; `fmt` machinery for each was a visible share of a render.
+pub fn push_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&buf[i..]).expect("ASCII digits"));
 }
 
 /// Escapes a label value: backslash, double quote and newline, per the text format.
@@ -166,6 +199,7 @@ mod tests {
         e.sample_suffixed("_sum", &[("p", "x")], None, 0.25);
         e.family("c_total", "counter", "C.");
         e.sample_u64(&[("k", "v")], 42);
+        e.sample_pieces(&["{k=\"", "w", "\"}"], 7);
         e.family("z_empty_last", "gauge", "E.");
         assert_eq!(
             e.finish(),
@@ -173,7 +207,7 @@ mod tests {
              x_gauge{a=\"q\\\"uo\\\\te\\n\",b=\"2\"} 1.5\nx_gauge 3\n\
              # HELP a_hist H.\n# TYPE a_hist histogram\n\
              a_hist_bucket{p=\"x\",le=\"+Inf\"} 2\na_hist_sum{p=\"x\"} 0.25\n\
-             # HELP c_total C.\n# TYPE c_total counter\nc_total{k=\"v\"} 42\n"
+             # HELP c_total C.\n# TYPE c_total counter\nc_total{k=\"v\"} 42\nc_total{k=\"w\"} 7\n"
         );
     }
 
@@ -193,6 +227,14 @@ mod tests {
         assert_eq!(f(f64::NEG_INFINITY), "-Inf");
         assert_eq!(f(f64::NAN), "NaN");
         assert_eq!(f(1e20), "100000000000000000000");
+        assert_eq!(f(-0.0), "0");
+        assert_eq!(f(999_999_999_999_999.0), "999999999999999");
+        let mut s = String::new();
+        for n in [0u64, 7, 10, 12_345, u64::MAX] {
+            s.clear();
+            push_u64(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
         for v in [0.1, 123.456, 1e-7, 9.99e14, 2.5e17] {
             assert_eq!(f(v).parse::<f64>().unwrap(), v);
         }
