@@ -1385,19 +1385,7 @@ async fn simulated_day_leaves_targets_without_metadata_endpoint_out_of_the_metad
     for t in &plan.targets {
         let (meta, _, tokens) = per.get(&t.id).copied().unwrap_or_default();
         let model_used = sched.budget_used_in(Scope::Model(&t.key())).tokens;
-        let cred_used = if chosen.contains(&t.id) {
-            sched
-                .budget_used_in(Scope::Credential(&t.credential_key()))
-                .tokens
-        } else {
-            0
-        };
-        assert_eq!(
-            tokens,
-            model_used + cred_used,
-            "{}: books and sends",
-            t.model
-        );
+        let cred_used = assert_books_match_sends(&sched, &chosen, t, model_used, tokens);
         assert!(
             model_used <= 50,
             "{}: {model_used} model-tier tokens",
@@ -1480,19 +1468,7 @@ async fn metadata_generation_fallback_probes_them_under_the_model_cap() {
             "{}: not in the metadata cycle",
             t.model
         );
-        let cred_used = if chosen.contains(&t.id) {
-            sched
-                .budget_used_in(Scope::Credential(&t.credential_key()))
-                .tokens
-        } else {
-            0
-        };
-        assert_eq!(
-            tokens,
-            model_used + cred_used,
-            "{}: books and sends",
-            t.model
-        );
+        assert_books_match_sends(&sched, &chosen, t, model_used, tokens);
         if !chosen.contains(&t.id) {
             assert!(tokens <= 50, "{}: {tokens} tokens", t.model);
         }
@@ -1547,4 +1523,25 @@ async fn metadata_probes_that_generate_count_against_the_model_cap() {
         SkipReason::Budget
     );
     assert_eq!(fake.calls().len(), 6);
+}
+
+/// The budget's books for `t` (its model cap, plus its credential's cap when `t` is the
+/// credential tier's pick) must equal the tokens the fake provider saw `t` spend. Returns
+/// the credential-tier tokens booked for `t`.
+fn assert_books_match_sends(
+    sched: &Scheduler,
+    chosen: &[TargetId],
+    t: &Target,
+    model_used: u64,
+    sent: u64,
+) -> u64 {
+    let cred_used = if chosen.contains(&t.id) {
+        sched
+            .budget_used_in(Scope::Credential(&t.credential_key()))
+            .tokens
+    } else {
+        0
+    };
+    assert_eq!(sent, model_used + cred_used, "{}: books and sends", t.model);
+    cred_used
 }

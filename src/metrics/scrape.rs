@@ -128,42 +128,37 @@ impl<'a> Rows<'a> {
         }
     }
 
-    /// `clawprobe_agent_*`.
+    /// `clawprobe_agent_*`: one gauge per agent each, absent where the value is unknown.
     pub(super) fn write_agents(&self, e: &mut Exposition) {
-        e.family(
-            "clawprobe_agent_fallbacks",
-            "gauge",
-            &help("Number of fallback models configured for the agent."),
-        );
-        for a in &self.agents {
-            e.sample(&[("agent", &a.label)], a.fallbacks as f64);
-        }
-        e.family(
-            "clawprobe_agent_models_up",
-            "gauge",
-            &help("Number of models in the agent's chain whose last probe succeeded."),
-        );
-        for a in &self.agents {
-            e.sample(&[("agent", &a.label)], a.models_up as f64);
-        }
-        e.family(
-            "clawprobe_agent_primary_up",
-            "gauge",
-            &help("Whether the agent's primary model works (1) or not (0); absent while unknown."),
-        );
-        for a in &self.agents {
-            if let Some(up) = a.primary_up {
-                e.sample(&[("agent", &a.label)], bool_value(up));
-            }
-        }
-        e.family(
-            "clawprobe_agent_up",
-            "gauge",
-            &help("0 when no model in the agent's chain works (all models failed), 1 when at least one does; absent while unknown."),
-        );
-        for a in &self.agents {
-            if let Some(up) = a.up {
-                e.sample(&[("agent", &a.label)], bool_value(up));
+        type Value = fn(&AgentRow) -> Option<f64>;
+        let families: [(&'static str, &str, Value); 4] = [
+            (
+                "clawprobe_agent_fallbacks",
+                "Number of fallback models configured for the agent.",
+                |a| Some(a.fallbacks as f64),
+            ),
+            (
+                "clawprobe_agent_models_up",
+                "Number of models in the agent's chain whose last probe succeeded.",
+                |a| Some(a.models_up as f64),
+            ),
+            (
+                "clawprobe_agent_primary_up",
+                "Whether the agent's primary model works (1) or not (0); absent while unknown.",
+                |a| a.primary_up.map(bool_value),
+            ),
+            (
+                "clawprobe_agent_up",
+                "0 when no model in the agent's chain works (all models failed), 1 when at least one does; absent while unknown.",
+                |a| a.up.map(bool_value),
+            ),
+        ];
+        for (name, text, value) in families {
+            e.family(name, "gauge", &help(text));
+            for a in &self.agents {
+                if let Some(v) = value(a) {
+                    e.sample(&[("agent", &a.label)], v);
+                }
             }
         }
     }
