@@ -197,11 +197,15 @@ def scrape_latency(port, scrapers, total):
     }
 
 
-def single_scrape_latency(port, n=50):
-    """Sequential scrapes: latency without queueing behind other scrapers."""
+def single_scrape_latency(port, n=50, gap=0.0):
+    """Sequential scrapes: latency without queueing behind other scrapers. With `gap`
+    seconds between scrapes longer than clawprobe's 1 s body reuse, every scrape renders
+    (a "cold" scrape, as a Prometheus scraping every 15 s sees it)."""
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     lat = []
     for _ in range(n):
+        if gap:
+            time.sleep(gap)
         t = time.perf_counter()
         c.request("GET", "/metrics")
         r = c.getresponse()
@@ -293,6 +297,7 @@ def run_clawprobe(args, binary, workdir):
         # Scrape latency while probes keep running.
         cpu0 = proc_cpu_seconds(p.pid)
         res["scrape_sequential"] = single_scrape_latency(port)
+        res["scrape_cold"] = single_scrape_latency(port, n=args.cold_scrapes, gap=1.2)
         res["scrape_concurrent"] = scrape_latency(port, args.scrapers, args.scrapes)
         res["scrape_cpu_seconds"] = round(proc_cpu_seconds(p.pid) - cpu0, 3)
         res["after_scrapes"] = proc_mem_kib(p.pid)
@@ -425,8 +430,9 @@ def summary(res):
                          f"CPU per probe {w['cpu_ms_per_probe']} ms, tokens {w['probe_tokens']}; "
                          f"fake provider saw {w['fake_provider']['requests']}, "
                          f"tokens in/out {w['fake_provider']['tokens_in']}/{w['fake_provider']['tokens_out']}")
-            sc, ss = c["scrape_concurrent"], c["scrape_sequential"]
-            lines.append(f"  /metrics: {c['series']} series, {c['metrics_bytes']} bytes; sequential "
+            sc, ss, sk = c["scrape_concurrent"], c["scrape_sequential"], c["scrape_cold"]
+            lines.append(f"  /metrics: {c['series']} series, {c['metrics_bytes']} bytes; cold (1.2 s apart) "
+                         f"p50 {sk['p50_ms']} ms p99 {sk['p99_ms']} ms; back-to-back "
                          f"p50 {ss['p50_ms']} ms p99 {ss['p99_ms']} ms; {sc['scrapers']} concurrent x "
                          f"{sc['requests']}: p50 {sc['p50_ms']} p90 {sc['p90_ms']} p99 {sc['p99_ms']} "
                          f"max {sc['max_ms']} ms ({sc['errors']} errors, {sc['throughput_rps']} req/s); "
@@ -460,6 +466,8 @@ def main():
     ap.add_argument("--duration", type=float, default=30.0)
     ap.add_argument("--scrapers", type=int, default=8)
     ap.add_argument("--scrapes", type=int, default=400)
+    ap.add_argument("--cold-scrapes", type=int, default=20,
+                    help="sequential scrapes 1.2 s apart (each one renders)")
     ap.add_argument("--startup-only", action="store_true")
     ap.add_argument("--no-clawprobe", action="store_true")
     ap.add_argument("--blackbox", action="store_true")

@@ -18,11 +18,6 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
-
-/// How long a `/metrics` body may be served again after new probe results arrived (a
-/// reload invalidates it at once). Probe results are minutes apart per target, so a second
-/// more is invisible on any dashboard, and concurrent scrapers share one render.
-const METRICS_MAX_AGE: Duration = Duration::from_secs(1);
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -273,7 +268,7 @@ impl Backend for App {
             &plan,
             &self.store,
             &self.engine.budget_remaining(),
-            METRICS_MAX_AGE,
+            crate::metrics::MAX_AGE,
         )
     }
 

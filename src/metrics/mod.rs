@@ -65,6 +65,13 @@ pub struct BudgetRemaining {
     pub remaining: f64,
 }
 
+/// How long a `/metrics` body may be served again after new probe results arrived (a
+/// reload invalidates it at once), and how long the server keeps a body alive after a
+/// scrape so that scrapes right after it (the other member of an HA pair, a dashboard's
+/// burst) share it. Probe results are minutes apart per target, so a second more is
+/// invisible on any dashboard.
+pub const MAX_AGE: Duration = Duration::from_secs(1);
+
 /// The suffix of every HELP text of a probe- or plan-derived metric.
 const CACHED: &str = "Values come from cached background probes, not probed at scrape time.";
 

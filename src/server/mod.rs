@@ -290,11 +290,21 @@ pub async fn route(backend: &Arc<dyn Backend>, method: &Method, uri: &Uri) -> Re
             // and concurrent scrapes wait on one render (see Metrics::render_cached).
             let b = backend.clone();
             match tokio::task::spawn_blocking(move || b.metrics_text()).await {
-                Ok(body) => Response::builder()
-                    .status(StatusCode::OK)
-                    .header(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)
-                    .body(Full::new(body))
-                    .expect("valid response"),
+                Ok(body) => {
+                    // The render cache holds bodies weakly; keeping this one for MAX_AGE
+                    // lets the scrapes right after it reuse it, and frees it well before
+                    // the next regular scrape.
+                    let linger = body.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(crate::metrics::MAX_AGE).await;
+                        drop(linger);
+                    });
+                    Response::builder()
+                        .status(StatusCode::OK)
+                        .header(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)
+                        .body(Full::new(body))
+                        .expect("valid response")
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "rendering /metrics failed");
                     text(
