@@ -556,19 +556,6 @@ pub fn current_class(entry: &ChainEntry, last: Option<&ProbeResult>) -> Option<C
     }
 }
 
-/// `(provider, model)` labels of an entry: from the target, else the entry's resolved
-/// parts, else provider `unknown` and the raw ref as the model (bounded and redacted).
-pub fn entry_labels(entry: &ChainEntry, plan: &ProbePlan) -> (String, String) {
-    if let Some(t) = entry.target.and_then(|id| plan.targets.get(id)) {
-        return (label(&t.provider), label(&t.model));
-    }
-    match (&entry.provider, &entry.model) {
-        (Some(p), Some(m)) => (label(p), label(m)),
-        (Some(p), None) => (label(p), label(&entry.raw_ref)),
-        _ => ("unknown".into(), label(&entry.raw_ref)),
-    }
-}
-
 /// Makes a label value safe: no URLs, no key-shaped tokens, no control characters, bounded.
 pub fn label(value: &str) -> String {
     if value.contains("://") {

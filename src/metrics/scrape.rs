@@ -308,7 +308,8 @@ impl<'a> Rows<'a> {
     }
 }
 
-/// `(provider, model)` label values of an entry, as [`super::entry_labels`] but memoised.
+/// `(provider, model)` label values of an entry: from the target, else the entry's resolved
+/// parts, else provider `unknown` and the raw ref as the model (bounded and redacted).
 fn entry_labels(
     entry: &crate::plan::ChainEntry,
     plan: &ProbePlan,
