@@ -210,6 +210,7 @@ mod tests {
                     target: Some(t),
                     finding: None,
                     credential_label: Some("env:OPENAI_API_KEY".into()),
+                    rotation: Vec::new(),
                 },
                 ChainEntry {
                     position: 1,
@@ -225,6 +226,7 @@ mod tests {
                         message: "provider `moonshotai` is not configured".into(),
                     }),
                     credential_label: None,
+                    rotation: Vec::new(),
                 },
             ],
         });

@@ -228,6 +228,7 @@ fn plan_of(targets: Vec<Target>, agents_per_target: usize) -> Arc<ProbePlan> {
                     target: Some(id),
                     finding: None,
                     credential_label: None,
+                    rotation: Vec::new(),
                 }],
             });
         }

@@ -357,7 +357,7 @@ fn discover(
                 }
             }
             if e.finding.is_none() {
-                let id = plan.intern_target(Target {
+                let target = Target {
                     id: 0,
                     provider: info.id.clone(),
                     model: r.model.clone(),
@@ -365,8 +365,10 @@ fn discover(
                     api: info.api.clone(),
                     credential,
                     headers: info.headers.clone(),
-                });
-                e.target = Some(id);
+                };
+                let label = target.credential_label();
+                let id = plan.intern_target(target);
+                e.set_target(id, label);
             }
             chain.entries.push(e);
         }
@@ -477,7 +479,7 @@ fn add_standalone_targets(config: &Config, inputs: &Inputs<'_>, plan: &mut Probe
             }
         }
         if e.finding.is_none() {
-            let id = plan.intern_target(Target {
+            let target = Target {
                 id: 0,
                 provider,
                 model: t.model.clone(),
@@ -485,8 +487,10 @@ fn add_standalone_targets(config: &Config, inputs: &Inputs<'_>, plan: &mut Probe
                 api,
                 credential,
                 headers: Vec::new(),
-            });
-            e.target = Some(id);
+            };
+            let label = target.credential_label();
+            let id = plan.intern_target(target);
+            e.set_target(id, label);
         }
         plan.agents[chain_idx].entries.push(e);
     }

@@ -201,6 +201,21 @@ impl Role {
     }
 }
 
+/// One credential in a route's rotation, in the order OpenClaw would try it. OpenClaw tries a
+/// route's eligible profiles for the provider in order, moving to the next one after an auth,
+/// billing or rate-limit failure, before it falls back to the next model in the chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RotationStep {
+    /// Credential label (profile id, `env:VAR`, `config:<provider>`); never the secret.
+    pub credential: String,
+    /// The target that probes this route with this credential; `None` when OpenClaw would
+    /// skip the credential (see `skipped`).
+    pub target: Option<TargetId>,
+    /// Why OpenClaw skips this credential (token expired, invalid `expires`, no secret, …):
+    /// shown by `check`, never makes a working route down.
+    pub skipped: Option<Finding>,
+}
+
 /// One position in an agent's chain.
 #[derive(Clone, Debug)]
 pub struct ChainEntry {
@@ -219,6 +234,10 @@ pub struct ChainEntry {
     pub finding: Option<Finding>,
     /// Credential label (profile id / env var) even when the target could not be built.
     pub credential_label: Option<String>,
+    /// The credentials OpenClaw would try for this route, in order. When `target` is set it
+    /// is the target of the first step that has one; further steps with a target are the
+    /// profiles OpenClaw rotates to. Empty when nothing resolved.
+    pub rotation: Vec<RotationStep>,
 }
 
 impl ChainEntry {
@@ -238,7 +257,28 @@ impl ChainEntry {
             target: None,
             finding: None,
             credential_label: None,
+            rotation: Vec::new(),
         }
+    }
+
+    /// Sets the route's target to `id` (probed with credential `label`) as its only
+    /// rotation step. Builders with several eligible profiles push further steps.
+    pub fn set_target(&mut self, id: TargetId, label: String) {
+        self.target = Some(id);
+        self.rotation = vec![RotationStep {
+            credential: label,
+            target: Some(id),
+            skipped: None,
+        }];
+    }
+
+    /// The targets of the rotation, in the order OpenClaw would try them (just `target`
+    /// when no rotation was recorded).
+    pub fn rotation_targets(&self) -> Vec<TargetId> {
+        if self.rotation.is_empty() {
+            return self.target.into_iter().collect();
+        }
+        self.rotation.iter().filter_map(|s| s.target).collect()
     }
 
     /// `primary` or `fallback N` (1-based), as tables show it.
