@@ -286,6 +286,7 @@ fn sized_plan(agents: usize, models: usize) -> (ProbePlan, Store, Metrics) {
                 target: Some(id),
                 finding: None,
                 credential_label: Some("config".into()),
+                rotation: Vec::new(),
             });
         }
         plan.agents.push(AgentChain {
