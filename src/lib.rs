@@ -19,3 +19,4 @@ pub mod secret;
 pub mod serve;
 pub mod server;
 pub mod state;
+pub mod verdict;

@@ -35,6 +35,11 @@ pub struct RateLimitInfo {
     /// From `retry-after` (seconds or HTTP date), `retry-after-ms`, or Gemini's
     /// `RetryInfo.retryDelay`.
     pub retry_after: Option<Duration>,
+    /// The provider says the limit that was hit is the whole key's (account), not one
+    /// model's: Anthropic's `anthropic-ratelimit-unified-status: rejected` (the 5-hour /
+    /// 7-day quota of a subscription token). Most providers limit per model
+    /// (OpenAI, Groq: "… for <model> in organization …"; Gemini: `…PerModel…` quota ids).
+    pub key_wide: bool,
 }
 
 impl RateLimitInfo {
@@ -102,9 +107,13 @@ pub fn parse_headers(headers: &http::HeaderMap, now: SystemTime) -> RateLimitInf
         .and_then(secs_to_duration)
         .or_else(|| get("retry-after").and_then(|v| parse_retry_after(v, now)));
 
+    let key_wide = get("anthropic-ratelimit-unified-status")
+        .is_some_and(|v| v.eq_ignore_ascii_case("rejected"));
+
     RateLimitInfo {
         entries,
         retry_after,
+        key_wide,
     }
 }
 
@@ -290,6 +299,30 @@ mod tests {
             );
         }
         h
+    }
+
+    #[test]
+    fn key_wide_only_when_the_provider_says_the_account_limit_was_hit() {
+        let cases: &[(&[(&str, &str)], bool)] = &[
+            (&[], false),
+            (&[("anthropic-ratelimit-unified-status", "rejected")], true),
+            (&[("anthropic-ratelimit-unified-status", "Rejected")], true),
+            (
+                &[("anthropic-ratelimit-unified-status", "allowed_warning")],
+                false,
+            ),
+            (&[("anthropic-ratelimit-unified-status", "allowed")], false),
+            (
+                &[
+                    ("x-ratelimit-remaining-requests", "0"),
+                    ("retry-after", "30"),
+                ],
+                false,
+            ),
+        ];
+        for (h, want) in cases {
+            assert_eq!(parse_headers(&hm(h), now()).key_wide, *want, "{h:?}");
+        }
     }
 
     #[test]

@@ -164,6 +164,7 @@ impl Executor for Fake {
                 rate_limits: RateLimitInfo {
                     entries: vec![],
                     retry_after: scripted.retry_after,
+                    ..RateLimitInfo::default()
                 },
                 usage: (sent_tier == Tier::Generation && scripted.class == Class::Ok)
                     .then_some(usage),

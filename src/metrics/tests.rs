@@ -90,6 +90,8 @@ fn plan() -> ProbePlan {
         cooldown_reason: Some("rate_limit".into()),
         disabled_until_ms: Some(1_800_000_100_000),
         disabled_reason: Some("billing".into()),
+        cooldown_model: None,
+        blocked_until_ms: None,
         error_count: Some(7),
         failure_counts: vec![("rate_limit".into(), 5), ("auth".into(), 2)],
     }];
@@ -112,6 +114,7 @@ fn result(target: usize, class: Class, at_secs: u64) -> ProbeResult {
                 reset_at: Some(UNIX_EPOCH + Duration::from_secs(1_800_000_060)),
             }],
             retry_after: None,
+            key_wide: false,
         },
         usage: Some(crate::probe::Usage {
             input_tokens: 3,

@@ -488,6 +488,8 @@ impl AuthStores {
                     cooldown_reason: s.cooldown_reason.clone(),
                     disabled_until_ms: s.disabled_until,
                     disabled_reason: s.disabled_reason.clone(),
+                    cooldown_model: s.cooldown_model.clone(),
+                    blocked_until_ms: s.blocked_until,
                     error_count: s.error_count,
                     failure_counts: s.failure_counts.clone(),
                 });

@@ -316,6 +316,10 @@ pub struct ProfileState {
     pub cooldown_reason: Option<String>,
     pub disabled_until_ms: Option<i64>,
     pub disabled_reason: Option<String>,
+    /// The model a cooldown applies to (`cooldownModel`); `None`: every model.
+    pub cooldown_model: Option<String>,
+    /// `blockedUntil`, the third "unusable until" time OpenClaw honours.
+    pub blocked_until_ms: Option<i64>,
     pub error_count: Option<u64>,
     /// `failureCounts` by reason.
     pub failure_counts: Vec<(String, u64)>,

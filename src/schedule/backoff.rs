@@ -211,6 +211,7 @@ mod tests {
         let rl = RateLimitInfo {
             entries: vec![],
             retry_after: Some(Duration::from_secs(30)),
+            ..RateLimitInfo::default()
         };
         g.observe(&result(Class::Auth, rl), t, wall, b, m);
         assert_eq!(
@@ -227,6 +228,7 @@ mod tests {
                 reset_at: Some(wall + Duration::from_secs(90)),
             }],
             retry_after: None,
+            ..RateLimitInfo::default()
         };
         g.observe(&result(Class::Ok, rl), t, wall, b, m);
         assert_eq!(
