@@ -116,7 +116,12 @@ mod tests {
     fn rotation_reaches_a_working_credential_only_past_rotating_failures() {
         use Class::*;
         use Source::*;
-        let cases: Vec<(&str, Vec<Option<Verdict<'static>>>, Option<(Class, usize)>)> = vec![
+        type Case = (
+            &'static str,
+            Vec<Option<Verdict<'static>>>,
+            Option<(Class, usize)>,
+        );
+        let cases: Vec<Case> = vec![
             ("no credential", vec![], None),
             ("unknown", vec![None], None),
             ("one working", vec![v(Ok, Metadata)], Some((Ok, 0))),
