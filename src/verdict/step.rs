@@ -198,6 +198,59 @@ mod tests {
         }
     }
 
+    /// Every (metadata, generation, order, OpenClaw hold) combination against the rules.
+    #[test]
+    fn every_combination_obeys_the_rules() {
+        let classes: Vec<Option<Class>> = std::iter::once(None)
+            .chain(Class::ALL.iter().copied().filter(|c| *c != Class::Skipped).map(Some))
+            .collect();
+        let hold = Verdict {
+            class: Class::RateLimit,
+            reason: "openclaw_cooldown",
+            source: Source::OpenclawState,
+            as_of: None,
+        };
+        let mut checked = 0;
+        for &mc in &classes {
+            for &gc in &classes {
+                // (metadata at, run start, generation at)
+                for (ma, ms, ga) in [(20, 20, 10), (20, 5, 10), (10, 10, 20)] {
+                    let e = ev(
+                        mc.map(|c| meta(c, ma)),
+                        Some(ms),
+                        gc.map(|c| gen(c, ga)),
+                    );
+                    let cred = CredentialHealth::fold(e.observations());
+                    assert_eq!(step(&e, &cred, Some(hold)), Some(hold));
+                    let v = step(&e, &cred, None);
+                    assert_eq!(v, step(&e, &cred, None), "deterministic");
+                    let name = format!("meta {mc:?}@{ma} since {ms}, gen {gc:?}@{ga}");
+                    match (mc, gc) {
+                        (None, None) => assert_eq!(v, None, "{name}"),
+                        // A generation failure only generation can see is never cleared
+                        // by metadata.
+                        (_, Some(g)) if !g.is_ok() && !crate::verdict::metadata_can_see(g) => {
+                            assert!(!v.unwrap().is_ok(), "{name}")
+                        }
+                        // A metadata failure newer than the last generation success, and
+                        // not contradicted by one during its run, takes effect.
+                        (Some(m), Some(g)) if !m.is_ok() && g.is_ok() && ms > ga => {
+                            assert_eq!(v.unwrap().class, m, "{name}")
+                        }
+                        (Some(m), None) => assert_eq!(v.unwrap().class, m, "{name}"),
+                        (None, Some(g)) => assert_eq!(v.unwrap().class, g, "{name}"),
+                        (Some(m), Some(g)) if m.is_ok() && g.is_ok() => {
+                            assert!(v.unwrap().is_ok(), "{name}")
+                        }
+                        _ => assert!(v.is_some(), "{name}"),
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 13 * 13 * 3);
+    }
+
     #[test]
     fn traffic_counts_as_generation() {
         let e = TargetEvidence {
