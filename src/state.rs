@@ -3,6 +3,7 @@
 
 use crate::plan::Target;
 use crate::probe::{ProbeResult, Tier};
+use crate::verdict::{Observation, TargetEvidence};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard};
@@ -15,9 +16,30 @@ pub struct TargetStatus {
     pub last: Option<ProbeResult>,
     /// The last result per tier.
     pub last_by_tier: HashMap<Tier, ProbeResult>,
+    /// Per tier, when the current run of results of the same class began (the verdict
+    /// tells a lasting metadata failure from one a generation success contradicted).
+    pub since_by_tier: HashMap<Tier, SystemTime>,
     pub last_success_at: Option<SystemTime>,
     pub next_probe_at: Option<SystemTime>,
     pub consecutive_failures: u32,
+}
+
+impl TargetStatus {
+    /// What the verdict needs to know of this target.
+    pub fn evidence(&self) -> TargetEvidence<'_> {
+        TargetEvidence {
+            metadata: self
+                .last_by_tier
+                .get(&Tier::Metadata)
+                .and_then(Observation::of),
+            metadata_since: self.since_by_tier.get(&Tier::Metadata).copied(),
+            generation: self
+                .last_by_tier
+                .get(&Tier::Generation)
+                .and_then(Observation::of),
+            traffic: None,
+        }
+    }
 }
 
 /// Shared status table.
@@ -54,6 +76,13 @@ impl Store {
             st.consecutive_failures = 0;
         } else if result.class != crate::class::Class::Skipped {
             st.consecutive_failures = st.consecutive_failures.saturating_add(1);
+        }
+        let same_run = st
+            .last_by_tier
+            .get(&result.tier)
+            .is_some_and(|prev| prev.class == result.class);
+        if !same_run {
+            st.since_by_tier.insert(result.tier, result.at);
         }
         st.last_by_tier.insert(result.tier, result.clone());
         st.last = Some(result);

@@ -11,6 +11,33 @@ use crate::plan::{CredentialSource, ProbePlan, ProfileState, Role, TargetId};
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// How often each target's verdict is refreshed, for staleness. Built by the scheduler from
+/// the schedule; `Cadence::default()` (nothing scheduled) never calls a verdict stale.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Cadence {
+    /// By target id: the interval of the regular probe that refreshes the target (the
+    /// metadata cycle's, or for targets outside it the credential or model generation
+    /// cycle's); `None` when nothing probes it on a schedule.
+    pub by_target: Vec<Option<Duration>>,
+    /// The longest wait between re-checks of a failure only generation can see (they back
+    /// off up to `max_backoff_seconds`).
+    pub recheck_max: Duration,
+}
+
+impl Cadence {
+    /// The interval within which `verdict` of target `t` should be confirmed again.
+    pub fn interval(&self, t: TargetId, verdict: &Verdict<'_>) -> Option<Duration> {
+        let base = self.by_target.get(t).copied().flatten()?;
+        Some(
+            if !verdict.is_ok() && !super::metadata_can_see(verdict.class) {
+                base.max(self.recheck_max)
+            } else {
+                base
+            },
+        )
+    }
+}
+
 /// The verdict of one chain entry.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct EntryVerdict<'a> {
@@ -54,6 +81,9 @@ pub struct PlanVerdicts<'a> {
     pub credentials: Vec<CredentialVerdict<'a>>,
     /// By target id: index into `credentials`.
     pub credential_of: Vec<usize>,
+    /// The earliest time after `now` at which a verdict changes with no new evidence (an
+    /// OpenClaw hold ends, a verdict turns stale): a cached rendering must not outlive it.
+    pub next_change: Option<SystemTime>,
 }
 
 fn unix_ms(t: SystemTime) -> i64 {
@@ -63,13 +93,19 @@ fn unix_ms(t: SystemTime) -> i64 {
 }
 
 /// Computes every verdict of `plan` at `now`. `evidence` gives what is known of a target;
-/// `interval` its expected probe interval (`None`: not probed on a schedule, never stale).
+/// `cadence` how often it is probed (staleness).
 pub fn compute<'a>(
     plan: &'a ProbePlan,
     evidence: &dyn Fn(TargetId) -> TargetEvidence<'a>,
-    interval: &dyn Fn(TargetId) -> Option<Duration>,
+    cadence: &Cadence,
     now: SystemTime,
 ) -> PlanVerdicts<'a> {
+    let mut next_change: Option<SystemTime> = None;
+    let mut note = |at: SystemTime| {
+        if at > now && next_change.is_none_or(|n| at < n) {
+            next_change = Some(at);
+        }
+    };
     let n = plan.targets.len();
     let evidence: Vec<TargetEvidence<'a>> = (0..n).map(evidence).collect();
 
@@ -108,9 +144,20 @@ pub fn compute<'a>(
         .targets
         .iter()
         .map(|t| match t.credential.as_ref().map(|c| &c.source) {
-            Some(CredentialSource::Profile { id, .. }) => states
-                .get(id.as_str())
-                .and_then(|s| hold(s, &t.model, now_ms)),
+            Some(CredentialSource::Profile { id, .. }) => {
+                let state = states.get(id.as_str())?;
+                for until in [
+                    state.disabled_until_ms,
+                    state.cooldown_until_ms,
+                    state.blocked_until_ms,
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    note(UNIX_EPOCH + Duration::from_millis(until.max(0) as u64));
+                }
+                hold(state, &t.model, now_ms)
+            }
             _ => None,
         })
         .collect();
@@ -149,11 +196,15 @@ pub fn compute<'a>(
                 match route(&steps) {
                     Some(r) => {
                         let target = rotation[r.step];
+                        let interval = cadence.interval(target, &r.verdict);
+                        if let (Some(i), Some(at)) = (interval, r.verdict.as_of) {
+                            note(at + i.saturating_mul(STALE_FACTOR) + Duration::from_millis(1));
+                        }
                         EntryVerdict {
                             verdict: Some(r.verdict),
                             target: Some(target),
                             step: r.step,
-                            stale: interval(target)
+                            stale: interval
                                 .is_some_and(|i| r.verdict.is_stale(now, i, STALE_FACTOR)),
                         }
                     }
@@ -176,6 +227,7 @@ pub fn compute<'a>(
         agents,
         credentials,
         credential_of,
+        next_change,
     }
 }
 
@@ -291,7 +343,11 @@ mod tests {
                 ..TargetEvidence::default()
             },
         ];
-        let v = compute(&p, &|t| obs[t], &|_| Some(Duration::from_secs(300)), t(30));
+        let cadence = Cadence {
+            by_target: vec![Some(Duration::from_secs(300)); 3],
+            recheck_max: Duration::from_secs(3600),
+        };
+        let v = compute(&p, &|t| obs[t], &cadence, t(30));
         let e = &v.entries[0];
         assert_eq!(e[0].verdict.map(|v| v.class), Some(Class::Billing));
         assert_eq!(
@@ -322,15 +378,15 @@ mod tests {
             (b.label.as_str(), b.routes, b.status.map(|s| s.class)),
             ("openai:b", 0, Some(Class::Ok))
         );
-        // Stale after three intervals without news.
-        let later = compute(
-            &p,
-            &|t| obs[t],
-            &|_| Some(Duration::from_secs(300)),
-            t(22 + 901),
-        );
+        // Stale after three intervals without news; the failure only generation can see
+        // is re-checked on the backoff, so it has three hours.
+        assert_eq!(v.next_change, Some(t(22 + 900) + Duration::from_millis(1)));
+        let later = compute(&p, &|t| obs[t], &cadence, t(22 + 901));
         assert!(later.entries[0][1].stale);
+        assert!(!later.entries[0][0].stale);
         assert!(!later.entries[0][2].stale);
+        let much_later = compute(&p, &|t| obs[t], &cadence, t(10 + 3 * 3600 + 1));
+        assert!(much_later.entries[0][0].stale);
     }
 
     #[test]
@@ -348,18 +404,19 @@ mod tests {
             error_count: None,
             failure_counts: vec![],
         }];
-        let v = compute(&p, &|_| TargetEvidence::default(), &|_| None, t(30));
+        let v = compute(&p, &|_| TargetEvidence::default(), &Cadence::default(), t(30));
         assert_eq!(
             v.entries[0][0].verdict.map(|v| (v.class, v.source)),
             Some((Class::Billing, Source::OpenclawState))
         );
+        assert_eq!(v.next_change, Some(t(1000)));
         // The fallback's first profile is held; its second is not known yet.
         assert_eq!(v.entries[0][1].verdict, None);
         assert_eq!(v.agents[0].up, None);
         let a = &v.credentials[v.credential_of[0]];
         assert_eq!(a.status.map(|s| s.source), Some(Source::OpenclawState));
         // After the state expires it no longer holds.
-        let v = compute(&p, &|_| TargetEvidence::default(), &|_| None, t(1000));
+        let v = compute(&p, &|_| TargetEvidence::default(), &Cadence::default(), t(1000));
         assert_eq!(v.entries[0][0].verdict, None);
     }
 
@@ -368,7 +425,7 @@ mod tests {
         let mut p = ProbePlan::default();
         p.intern_target(target("m1", "openai:default", "sk-one-1111"));
         p.intern_target(target("m1", "openai:default", "sk-two-2222"));
-        let v = compute(&p, &|_| TargetEvidence::default(), &|_| None, t(0));
+        let v = compute(&p, &|_| TargetEvidence::default(), &Cadence::default(), t(0));
         let labels: Vec<&str> = v.credentials.iter().map(|c| c.label.as_str()).collect();
         assert_eq!(labels.len(), 2);
         assert_ne!(labels[0], labels[1]);

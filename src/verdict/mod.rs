@@ -38,7 +38,7 @@ pub mod openclaw;
 pub mod route;
 pub mod step;
 
-pub use assemble::{compute, AgentVerdict, PlanVerdicts};
+pub use assemble::{compute, AgentVerdict, Cadence, CredentialVerdict, EntryVerdict, PlanVerdicts};
 pub use credential::CredentialHealth;
 pub use openclaw::Hold;
 pub use route::{agent, route, AgentSummary, RouteVerdict};
