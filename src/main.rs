@@ -169,9 +169,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 json,
             };
             let rt = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
-            let (out, code) = rt.block_on(clawprobe::probe::oneshot::run(&config, &plan, &opts));
-            print!("{out}");
-            Ok(code as u8)
+            let report = rt.block_on(clawprobe::probe::oneshot::run(&config, &plan, &opts));
+            print!("{}", report.stdout);
+            eprint!("{}", report.stderr);
+            Ok(report.code as u8)
         }
     }
 }

@@ -289,6 +289,10 @@ impl Backend for App {
         self.store.clone()
     }
 
+    fn cadence(&self) -> Arc<crate::verdict::Cadence> {
+        self.metrics.cadence()
+    }
+
     fn reload(&self) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(App::reload(self, "POST /-/reload"))
     }
@@ -760,7 +764,7 @@ mod tests {
         assert_eq!(s, StatusCode::OK);
         let (s, html) = get(&app, Method::GET, "/").await;
         assert_eq!(s, StatusCode::OK);
-        assert!(html.contains("href=\"/metrics\""), "{html}");
+        assert!(html.contains("href=\"metrics\""), "relative links: {html}");
         assert!(html.contains("openai/gpt-&lt;b&gt;"), "not escaped: {html}");
         assert!(!html.contains("gpt-<b>"), "{html}");
 

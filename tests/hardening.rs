@@ -360,11 +360,12 @@ fn canary_keys_never_leak_from_check_probe_or_serve() {
         assert_clean(&format!("{args:?} stderr"), &o.stderr);
         assert_eq!(o.code, 1, "{}\n{}", o.stdout, o.stderr);
         if args.contains(&"--json") {
-            let rows: Vec<Value> = serde_json::from_str(&o.stdout).unwrap();
+            let doc: Value = serde_json::from_str(&o.stdout).unwrap();
+            let rows = doc["routes"].as_array().unwrap();
             assert_eq!(rows.len(), 3, "{}", o.stdout);
             let sent = rows.iter().filter(|r| r["http_status"] == 401).count();
             assert_eq!(sent, 3, "{}", o.stdout);
-            for r in &rows {
+            for r in rows {
                 assert_eq!(r["class"], "auth", "{r}");
             }
             // The echoed body got through (redacted), not dropped.
@@ -659,7 +660,8 @@ fn faults_are_classified_by_probe_and_serve_keeps_serving() {
     assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
     // 12 targets at concurrency 8 with a 2 s deadline each: two waves at most.
     assert!(took < Duration::from_secs(12), "probe took {took:?}");
-    let rows: Vec<Value> = serde_json::from_str(&o.stdout).unwrap();
+    let doc: Value = serde_json::from_str(&o.stdout).unwrap();
+    let rows = doc["routes"].as_array().unwrap();
     assert_eq!(rows.len(), faults.len(), "{}", o.stdout);
     for (name, _, class, reason) in &faults {
         let row = rows

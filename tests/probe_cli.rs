@@ -737,7 +737,8 @@ async fn oneshot_run_probes_shared_target_once_and_renders() {
         "GET",
         "/v1/models/down",
         Reply::json(500, json!({"error":{"message":"boom"}})),
-    );
+    )
+    .route("POST", "/v1/chat/completions", Reply::json(200, chat_ok()));
     let mut plan = ProbePlan::default();
     let good = plan.intern_target(target(
         "openai",
@@ -770,18 +771,29 @@ async fn oneshot_run_probes_shared_target_once_and_renders() {
         tier: TierChoice::Auto,
         json: true,
     };
-    let (out, code) = oneshot::run(&config, &plan, &opts).await;
+    let report = oneshot::run(&config, &plan, &opts).await;
+    let (out, code) = (report.stdout, report.code);
     assert_eq!(code, 0, "every agent has an ok model: {out}");
     assert_eq!(
         fake.requests_to("/v1/models/good").len(),
         1,
         "shared target probed once"
     );
-    let rows: Vec<Value> = serde_json::from_str(&out).unwrap();
+    // One generation request, for the route that passed metadata; the one whose metadata
+    // request failed costs nothing more.
+    let chats = fake.requests_to("/v1/chat/completions");
+    assert_eq!(chats.len(), 1, "{out}");
+    assert_eq!(chats[0].json()["model"], "good");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["spent"]["metadata_probes"], 2, "{out}");
+    assert_eq!(doc["spent"]["generation_requests"], 1, "{out}");
+    let rows = doc["routes"].as_array().unwrap();
     assert_eq!(rows.len(), 3);
     assert_eq!(rows[0]["agent"], "a");
     assert_eq!(rows[0]["http_status"], 500);
+    assert_eq!(rows[0]["source"], "metadata");
     assert_eq!(rows[1]["class"], "ok");
+    assert_eq!(rows[1]["source"], "generation");
     assert_eq!(rows[1]["role"], "fallback");
     assert_eq!(rows[1]["profile"], "env:CANARY_KEY");
     assert!(rows[1]["latency_seconds"].as_f64().unwrap() > 0.0);
@@ -797,8 +809,13 @@ async fn oneshot_run_probes_shared_target_once_and_renders() {
         "/v1/models/good",
         Reply::json(200, json!({"object":"model"})),
     );
-    let (table, code) = oneshot::run(&config, &plan, &opts).await;
+    let report = oneshot::run(&config, &plan, &opts).await;
+    let (table, code) = (report.stdout, report.code);
     assert_eq!(code, 1, "malformed metadata is not ok: {table}");
+    assert_eq!(
+        report.stderr,
+        "probe: spent 0 generation requests and 0 tokens (plus 2 zero-token metadata probes)\n"
+    );
     assert!(table.lines().next().unwrap().starts_with("AGENT"));
     assert!(
         table.contains("bad_response") && table.contains("fallback 1"),
@@ -831,7 +848,7 @@ async fn oneshot_run_concurrent_probes_respect_the_deadline() {
     config.schedule.concurrency = 4;
     config.schedule.probe_timeout_seconds = 1.0;
     let started = Instant::now();
-    let (out, code) = oneshot::run(
+    let report = oneshot::run(
         &config,
         &plan,
         &Options {
@@ -841,6 +858,7 @@ async fn oneshot_run_concurrent_probes_respect_the_deadline() {
         },
     )
     .await;
+    let (out, code) = (report.stdout, report.code);
     assert!(
         started.elapsed() < Duration::from_millis(3000),
         "{:?}",
@@ -849,7 +867,8 @@ async fn oneshot_run_concurrent_probes_respect_the_deadline() {
     assert_eq!(code, 1);
     assert_eq!(fake.requests().len(), 4);
     if classification_landed() {
-        let rows: Vec<Value> = serde_json::from_str(&out).unwrap();
+        let doc: Value = serde_json::from_str(&out).unwrap();
+        let rows = doc["routes"].as_array().unwrap();
         assert!(rows.iter().all(|r| r["class"] == "timeout"), "{out}");
     }
 }
@@ -903,7 +922,8 @@ fn targets_toml(timeout: f64, targets: &[(&str, &str, &str, &str, &str, bool)]) 
 }
 
 fn rows_by_agent(stdout: &str) -> std::collections::HashMap<String, Value> {
-    let rows: Vec<Value> = serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let doc: Value = serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let rows: Vec<Value> = serde_json::from_value(doc["routes"].clone()).unwrap();
     rows.into_iter()
         .map(|r| (r["agent"].as_str().unwrap().to_string(), r))
         .collect()
@@ -1048,7 +1068,7 @@ fn healthy_config(fake: &FakeProvider) -> String {
 fn cli_every_style_metadata_then_generation() {
     let fake = healthy_fake();
     let config = healthy_config(&fake);
-    let r = run_cli(&config, &["--json"]);
+    let r = run_cli(&config, &["--json", "--tier", "metadata"]);
     if !plan_landed() {
         // plan::build is still a stub: no targets, nothing sent, not healthy.
         assert_eq!(r.code, 1, "{r:?}", r = (&r.stdout, &r.stderr));
@@ -1090,6 +1110,29 @@ fn cli_every_style_metadata_then_generation() {
         );
     }
 
+    // The default: metadata first, then one generation request per route that passed it.
+    let metadata_requests = fake.requests().len();
+    let r = run_cli(&config, &["--json"]);
+    assert_eq!(r.code, 0, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
+    let rows = rows_by_agent(&r.stdout);
+    for (agent, row) in &rows {
+        assert_eq!(row["class"], "ok", "{agent}: {row}");
+        assert_eq!(row["source"], "generation", "{agent}: {row}");
+        assert_eq!(row["tier"], "generation", "{agent}: {row}");
+    }
+    assert_eq!(
+        fake.requests().len(),
+        2 * metadata_requests + 6,
+        "the same metadata requests again, then one generation request per route"
+    );
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["spent"]["generation_requests"], 6);
+    assert_eq!(doc["spent"]["metadata_probes"], 6);
+    assert!(doc["spent"]["tokens"].as_u64().unwrap() > 0, "{}", r.stdout);
+
+    // --tier generation: no metadata requests at all (a fresh fake counts from zero).
+    let fake = healthy_fake();
+    let config = healthy_config(&fake);
     let before = fake.requests().len();
     let r = run_cli(&config, &["--tier", "generation"]);
     assert_eq!(r.code, 0, "stdout: {}\nstderr: {}", r.stdout, r.stderr);

@@ -47,6 +47,7 @@ use crate::class::Class;
 use crate::plan::{ChainEntry, ProbePlan, Target};
 use crate::probe::{ProbeResult, Tier};
 use crate::state::Store;
+use crate::verdict::Cadence;
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -321,6 +322,8 @@ struct Cached {
     plan: Arc<ProbePlan>,
     reload_version: u64,
     rendered_at: Instant,
+    /// A verdict in the body changes at this time with no new evidence.
+    valid_until: Option<SystemTime>,
     counters_version: u64,
     store_version: u64,
     budget: Vec<BudgetRemaining>,
@@ -347,6 +350,8 @@ pub struct Metrics {
     cache: Mutex<Option<Cached>>,
     /// Size of the last exposition, to allocate the next one in one go.
     last_len: AtomicUsize,
+    /// How often each target is probed (set by the scheduler), for verdict staleness.
+    cadence: Mutex<Arc<Cadence>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -372,6 +377,21 @@ impl Metrics {
             memo: Mutex::new(LabelMemo::default()),
             cache: Mutex::new(None),
             last_len: AtomicUsize::new(0),
+            cadence: Mutex::new(Arc::new(Cadence::default())),
+        }
+    }
+
+    /// How often each target of the current plan is probed.
+    pub fn cadence(&self) -> Arc<Cadence> {
+        self.cadence.lock().expect("metrics lock").clone()
+    }
+
+    /// Sets how often each target of the current plan is probed (the scheduler calls this
+    /// when the plan or the schedule changes); verdicts use it to tell when they are stale.
+    pub fn set_cadence(&self, cadence: Cadence) {
+        *self.cadence.lock().expect("metrics lock") = Arc::new(cadence);
+        if let Some(c) = self.cache.lock().expect("metrics cache lock").as_mut() {
+            c.body = Weak::new();
         }
     }
 
@@ -463,13 +483,28 @@ impl Metrics {
     /// The text exposition for `/metrics`, rendered now. Families are written in name
     /// order.
     pub fn render(&self, plan: &ProbePlan, store: &Store, budget: &[BudgetRemaining]) -> String {
+        self.render_at(plan, store, budget, SystemTime::now()).0
+    }
+
+    /// [`Metrics::render`] at `now`, with the earliest time its verdicts change with no new
+    /// evidence (an OpenClaw hold ends, a verdict turns stale).
+    pub(crate) fn render_at(
+        &self,
+        plan: &ProbePlan,
+        store: &Store,
+        budget: &[BudgetRemaining],
+        now: SystemTime,
+    ) -> (String, Option<SystemTime>) {
+        let cadence = self.cadence.lock().expect("metrics lock").clone();
         let mut memo = self.memo.lock().expect("metrics lock");
         memo.bound(plan);
         let view = store.read();
-        let rows = scrape::Rows::new(plan, &view, &mut memo);
+        let rows = scrape::Rows::new(plan, &view, &cadence, now, &mut memo);
+        let next_change = rows.next_change;
         let mut e = Exposition::with_capacity(self.last_len.load(Ordering::Relaxed) + 4096);
         rows.write_agents(&mut e);
         scrape::write_budget_and_build(budget, &mut memo, &mut e);
+        rows.write_credentials(&mut e);
         {
             let mut c = self.counters();
             c.preinit(plan, &mut memo);
@@ -484,7 +519,7 @@ impl Metrics {
         drop(view);
         let out = e.finish();
         self.last_len.store(out.len(), Ordering::Relaxed);
-        out
+        (out, next_change)
     }
 
     /// The exposition for `/metrics`, shared between scrapes. A body is reused while
@@ -512,7 +547,8 @@ impl Metrics {
             let unchanged = c.counters_version == counters_version
                 && c.store_version == store_version
                 && c.budget == budget;
-            if same_structure && (unchanged || c.rendered_at.elapsed() < max_age) {
+            let in_time = c.valid_until.is_none_or(|t| SystemTime::now() < t);
+            if same_structure && in_time && (unchanged || c.rendered_at.elapsed() < max_age) {
                 if let Some(body) = c.body.upgrade() {
                     return Bytes::from_owner(Body(body));
                 }
@@ -520,12 +556,14 @@ impl Metrics {
         }
         // Versions are read before rendering: a change racing the render makes the next
         // scrape render again, never serves stale data as fresh.
-        let body = Arc::new(self.render(plan, store, budget));
+        let (body, valid_until) = self.render_at(plan, store, budget, SystemTime::now());
+        let body = Arc::new(body);
         crate::alloc::trim();
         *cache = Some(Cached {
             plan: plan.clone(),
             reload_version,
             rendered_at: Instant::now(),
+            valid_until,
             counters_version,
             store_version,
             budget: budget.to_vec(),

@@ -1,16 +1,19 @@
 //! Gauges computed at scrape time from the plan and the status store, so nothing of a
 //! target that left the plan survives. Pure with respect to its inputs: the same plan,
-//! statuses and budget give the same text.
+//! statuses, budget, cadence and time give the same text.
 //!
-//! [`Rows`] is computed once per scrape (classes, labels, which entries shadow others);
-//! each family is then one loop over it, written straight into the exposition.
+//! [`Rows`] is computed once per scrape: every verdict ([`crate::verdict::compute`]), the
+//! labels, which entries shadow others; each family is then one loop over it, written
+//! straight into the exposition.
 
 use super::text::Exposition;
-use super::{current_class, help, reason_label, unix_secs, BudgetRemaining, LabelMemo};
+use super::{help, reason_label, unix_secs, BudgetRemaining, LabelMemo};
 use crate::class::Class;
-use crate::plan::{ProbePlan, Role};
+use crate::plan::ProbePlan;
+use crate::probe::Tier;
 use crate::ratelimit::RateLimitEntry;
 use crate::state::{StoreView, TargetStatus};
+use crate::verdict::{self, Cadence, EntryVerdict, PlanVerdicts, Source};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -22,34 +25,65 @@ struct EntryRow<'a> {
     role: &'static str,
     provider: Arc<str>,
     model: Arc<str>,
-    class: Option<Class>,
+    verdict: EntryVerdict<'a>,
+    /// Status of the target that decided the verdict (else the entry's first target).
     status: Option<&'a TargetStatus>,
+    /// The decided target's expected probe interval.
+    interval: Option<std::time::Duration>,
     /// A later entry of the same chain has the same role, provider and model: the series
     /// without `position` (state set, timestamps) are the later entry's.
     shadowed: bool,
 }
 
+impl EntryRow<'_> {
+    fn class(&self) -> Option<Class> {
+        self.verdict.verdict.map(|v| v.class)
+    }
+}
+
 /// One agent, ready to write.
 struct AgentRow {
     label: Arc<str>,
-    /// `clawprobe_agent_up`: `None` while unknown.
-    up: Option<bool>,
-    primary_up: Option<bool>,
-    models_up: u32,
+    summary: verdict::AgentSummary,
     fallbacks: usize,
+    /// Index into `Rows::entries` of the entry that would serve.
+    serving: Option<usize>,
+}
+
+/// One credential, ready to write.
+struct CredentialRow {
+    provider: Arc<str>,
+    label: Arc<str>,
+    class: Option<Class>,
+    routes: u32,
 }
 
 /// What every chain family is written from.
 pub(super) struct Rows<'a> {
     agents: Vec<AgentRow>,
     entries: Vec<EntryRow<'a>>,
+    credentials: Vec<CredentialRow>,
     statuses: Vec<Option<&'a TargetStatus>>,
+    /// The earliest time the verdicts change with no new evidence.
+    pub(super) next_change: Option<SystemTime>,
 }
 
 impl<'a> Rows<'a> {
-    pub(super) fn new(plan: &ProbePlan, view: &'a StoreView<'_>, memo: &mut LabelMemo) -> Self {
+    pub(super) fn new(
+        plan: &'a ProbePlan,
+        view: &'a StoreView<'_>,
+        cadence: &Cadence,
+        now: SystemTime,
+        memo: &mut LabelMemo,
+    ) -> Self {
         let statuses: Vec<Option<&TargetStatus>> =
             plan.targets.iter().map(|t| view.get(t)).collect();
+        let verdicts: PlanVerdicts<'a> = verdict::compute(
+            plan,
+            &|t| statuses[t].map(TargetStatus::evidence).unwrap_or_default(),
+            cadence,
+            now,
+        );
         // Two agents whose ids sanitise to the same label would give duplicate series,
         // which makes Prometheus reject the whole scrape: the later agent wins.
         let labels: Vec<Arc<str>> = plan.agents.iter().map(|a| memo.get(&a.agent)).collect();
@@ -65,37 +99,24 @@ impl<'a> Rows<'a> {
             }
             let row = agents.len();
             let first = entries.len();
-            let (mut any_ok, mut any_probeable, mut all_known_failed) = (false, false, true);
-            let (mut models_up, mut primary_up) = (0u32, None);
-            for entry in &agent.entries {
+            let summary = verdicts.agents[i];
+            for (entry, v) in agent.entries.iter().zip(&verdicts.entries[i]) {
                 let (provider, model) = entry_labels(entry, plan, memo);
-                let status = entry
-                    .target
-                    .and_then(|id| statuses.get(id).copied().flatten());
-                let class = current_class(entry, status.and_then(|s| s.last.as_ref()));
-                match class {
-                    Some(c) if c != Class::Skipped => {
-                        any_probeable = true;
-                        if c.is_ok() {
-                            any_ok = true;
-                            models_up += 1;
-                        }
-                        if entry.role == Role::Primary {
-                            primary_up = Some(c.is_ok());
-                        }
-                    }
-                    Some(_) => {}
-                    // Probeable but not probed yet: the agent's state is not known.
-                    None => all_known_failed = false,
-                }
+                let shown = v.target.or(entry.target);
+                let status = shown.and_then(|id| statuses.get(id).copied().flatten());
+                let interval = match (v.target, v.verdict) {
+                    (Some(t), Some(verdict)) => cadence.interval(t, &verdict),
+                    _ => None,
+                };
                 entries.push(EntryRow {
                     agent: row,
                     position: entry.position,
                     role: entry.role.as_str(),
                     provider,
                     model,
-                    class,
+                    verdict: *v,
                     status,
+                    interval,
                     shadowed: false,
                 });
             }
@@ -109,22 +130,32 @@ impl<'a> Rows<'a> {
             }
             agents.push(AgentRow {
                 label: labels[i].clone(),
-                up: if any_ok {
-                    Some(true)
-                } else if any_probeable && all_known_failed {
-                    Some(false)
-                } else {
-                    None
-                },
-                primary_up,
-                models_up,
+                summary,
                 fallbacks: agent.fallback_count(),
+                serving: summary.serving.map(|s| first + s),
             });
+        }
+        // Credentials: sorted and deduplicated by label pair (a collision keeps the later).
+        let mut by_label: BTreeMap<(Arc<str>, Arc<str>), CredentialRow> = BTreeMap::new();
+        for c in &verdicts.credentials {
+            let provider = memo.get(c.provider);
+            let label = memo.get(&c.label);
+            by_label.insert(
+                (provider.clone(), label.clone()),
+                CredentialRow {
+                    provider,
+                    label,
+                    class: c.status.map(|s| s.class),
+                    routes: c.routes,
+                },
+            );
         }
         Rows {
             agents,
             entries,
+            credentials: by_label.into_values().collect(),
             statuses,
+            next_change: verdicts.next_change,
         }
     }
 
@@ -139,18 +170,18 @@ impl<'a> Rows<'a> {
             ),
             (
                 "clawprobe_agent_models_up",
-                "Number of models in the agent's chain whose last probe succeeded.",
-                |a| Some(a.models_up as f64),
+                "Number of models in the agent's chain that would serve a request now (the route's verdict).",
+                |a| Some(a.summary.models_up as f64),
             ),
             (
                 "clawprobe_agent_primary_up",
-                "Whether the agent's primary model works (1) or not (0); absent while unknown.",
-                |a| a.primary_up.map(bool_value),
+                "Whether the agent's primary model would serve a request now (1) or not (0); absent while unknown.",
+                |a| a.summary.primary_up.map(bool_value),
             ),
             (
                 "clawprobe_agent_up",
-                "0 when no model in the agent's chain works (all models failed), 1 when at least one does; absent while unknown.",
-                |a| a.up.map(bool_value),
+                "0 when no model in the agent's chain would serve a request (all models failed), 1 when at least one would; absent while unknown.",
+                |a| a.summary.up.map(bool_value),
             ),
         ];
         for (name, text, value) in families {
@@ -161,6 +192,77 @@ impl<'a> Rows<'a> {
                 }
             }
         }
+        e.family(
+            "clawprobe_agent_serving_model",
+            "gauge",
+            &help("1 for the chain entry that would serve the agent's next request: the first whose verdict is up; absent when none is."),
+        );
+        let mut position = String::new();
+        for a in &self.agents {
+            let Some(r) = a.serving.map(|i| &self.entries[i]) else {
+                continue;
+            };
+            position.clear();
+            let _ = std::fmt::Write::write_fmt(&mut position, format_args!("{}", r.position));
+            e.sample(
+                &[
+                    ("agent", &a.label),
+                    ("model", &r.model),
+                    ("position", &position),
+                    ("provider", &r.provider),
+                    ("role", r.role),
+                ],
+                1.0,
+            );
+        }
+    }
+
+    /// `clawprobe_credential_*`: each credential's own health.
+    pub(super) fn write_credentials(&self, e: &mut Exposition) {
+        e.family(
+            "clawprobe_credential_routes",
+            "gauge",
+            &help("Number of chain entries that try this credential first."),
+        );
+        for c in &self.credentials {
+            e.sample(
+                &[("credential", &c.label), ("provider", &c.provider)],
+                c.routes as f64,
+            );
+        }
+        e.family(
+            "clawprobe_credential_status",
+            "gauge",
+            &help("State set of the credential's own health: billing, auth or a key-wide rate limit seen through any model on it, OpenClaw's hold on the profile, else ok once a request on it succeeded; absent while nothing is known of the key."),
+        );
+        let (mut head, mut tail) = (String::new(), String::new());
+        for c in &self.credentials {
+            let Some(class) = c.class else { continue };
+            head.clear();
+            head.push_str("{class=\"");
+            tail.clear();
+            tail.push_str("\",credential=\"");
+            tail.push_str(&c.label);
+            tail.push_str("\",provider=\"");
+            tail.push_str(&c.provider);
+            tail.push_str("\"}");
+            for other in Class::ALL {
+                e.sample_pieces(&[&head, other.as_str(), &tail], u64::from(other == class));
+            }
+        }
+        e.family(
+            "clawprobe_credential_up",
+            "gauge",
+            &help("Whether the credential itself works (1) or has a credential-wide failure or an OpenClaw hold (0); absent while unknown."),
+        );
+        for c in &self.credentials {
+            if let Some(class) = c.class.filter(|c| *c != Class::Skipped) {
+                e.sample(
+                    &[("credential", &c.label), ("provider", &c.provider)],
+                    bool_value(class.is_ok()),
+                );
+            }
+        }
     }
 
     /// `clawprobe_model_*`.
@@ -168,12 +270,22 @@ impl<'a> Rows<'a> {
         e.family(
             "clawprobe_model_last_probe_timestamp_seconds",
             "gauge",
-            &help("Unix time of the last probe of this chain entry's target."),
+            &help("Unix time of the last probe of this chain entry's target, per tier."),
         );
         for r in self.entries.iter().filter(|r| !r.shadowed) {
-            let last = r.status.and_then(|s| s.last.as_ref());
-            if let Some(last) = last.filter(|l| l.class != Class::Skipped) {
-                e.sample(&self.model_labels(r), unix_secs(last.at));
+            let Some(st) = r.status else { continue };
+            for tier in [Tier::Metadata, Tier::Generation] {
+                if let Some(last) = st
+                    .last_by_tier
+                    .get(&tier)
+                    .filter(|l| l.class != Class::Skipped)
+                {
+                    let l = self.model_labels(r);
+                    e.sample(
+                        &[l[0], l[1], l[2], l[3], ("tier", tier.as_str())],
+                        unix_secs(last.at),
+                    );
+                }
             }
         }
         e.family(
@@ -187,42 +299,31 @@ impl<'a> Rows<'a> {
             }
         }
         e.family(
-            "clawprobe_model_status",
+            "clawprobe_model_probe_interval_seconds",
             "gauge",
-            &help("State set of the chain entry's current class: 1 for the current class, 0 for every other."),
+            &help("How often this chain entry's verdict is expected to be confirmed by a probe (its tier's schedule, or the re-check backoff of a failure only generation can see)."),
         );
-        let (mut head, mut tail) = (String::new(), String::new());
         for r in self.entries.iter().filter(|r| !r.shadowed) {
-            let Some(c) = r.class else { continue };
-            // `{agent="a",class="` <class> `",model="m",provider="p",role="r"}`
-            head.clear();
-            head.push_str("{agent=\"");
-            head.push_str(&self.agents[r.agent].label);
-            head.push_str("\",class=\"");
-            tail.clear();
-            for (k, v) in [
-                ("model", &*r.model),
-                ("provider", &*r.provider),
-                ("role", r.role),
-            ] {
-                tail.push_str("\",");
-                tail.push_str(k);
-                tail.push_str("=\"");
-                tail.push_str(v);
-            }
-            tail.push_str("\"}");
-            for other in Class::ALL {
-                e.sample_pieces(&[&head, other.as_str(), &tail], u64::from(other == c));
+            if let Some(i) = r.interval {
+                e.sample(&self.model_labels(r), i.as_secs_f64());
             }
         }
         e.family(
+            "clawprobe_model_status",
+            "gauge",
+            &help("State set of the chain entry's verdict: 1 for the class a request through the route would meet now, 0 for every other."),
+        );
+        self.write_state_set(e, Class::ALL.map(Class::as_str), "class", |r| {
+            r.class().map(Class::as_str)
+        });
+        e.family(
             "clawprobe_model_up",
             "gauge",
-            &help("Whether the last probe of this chain entry succeeded (1) or failed (0), static findings such as an unresolved ref or a missing credential count as 0; absent while never probed or not probeable."),
+            &help("Whether a request through this chain entry would succeed now through any credential OpenClaw would rotate to (1) or not (0): the fused verdict of every probe tier, credential-wide failures and OpenClaw's own profile state; static findings such as an unresolved ref or a missing credential count as 0; absent while not known or not probeable."),
         );
         let mut position = String::new();
         for r in &self.entries {
-            let Some(c) = r.class.filter(|c| *c != Class::Skipped) else {
+            let Some(c) = r.class().filter(|c| *c != Class::Skipped) else {
                 continue;
             };
             position.clear();
@@ -237,6 +338,70 @@ impl<'a> Rows<'a> {
                 ],
                 bool_value(c.is_ok()),
             );
+        }
+        e.family(
+            "clawprobe_model_verdict_source",
+            "gauge",
+            &help("State set of where the chain entry's verdict came from: static (a finding), metadata or generation (a probe of this route), credential (another route on the same key), openclaw_state (OpenClaw's own profile state), traffic (a real request in OpenClaw's log)."),
+        );
+        self.write_state_set(e, Source::ALL.map(Source::as_str), "source", |r| {
+            r.verdict.verdict.map(|v| v.source.as_str())
+        });
+        e.family(
+            "clawprobe_model_verdict_stale",
+            "gauge",
+            &help("1 when the chain entry's verdict is older than three times its expected probe interval (clawprobe_model_probe_interval_seconds): the class stands but nothing has confirmed it for too long."),
+        );
+        for r in self.entries.iter().filter(|r| !r.shadowed) {
+            if r.verdict.verdict.is_some() {
+                e.sample(&self.model_labels(r), bool_value(r.verdict.stale));
+            }
+        }
+        e.family(
+            "clawprobe_model_verdict_timestamp_seconds",
+            "gauge",
+            &help("Unix time at which the evidence behind the chain entry's verdict was observed; absent for static findings and OpenClaw's state, which are current."),
+        );
+        for r in self.entries.iter().filter(|r| !r.shadowed) {
+            if let Some(at) = r.verdict.verdict.and_then(|v| v.as_of) {
+                e.sample(&self.model_labels(r), unix_secs(at));
+            }
+        }
+    }
+
+    /// A state set over `values` with label `name` for every entry that has a value.
+    fn write_state_set<const N: usize>(
+        &self,
+        e: &mut Exposition,
+        values: [&'static str; N],
+        name: &str,
+        current: impl Fn(&EntryRow<'_>) -> Option<&'static str>,
+    ) {
+        let (mut head, mut tail) = (String::new(), String::new());
+        for r in self.entries.iter().filter(|r| !r.shadowed) {
+            let Some(c) = current(r) else { continue };
+            // `{agent="a",<name>="` <value> `",model="m",provider="p",role="r"}`
+            head.clear();
+            head.push_str("{agent=\"");
+            head.push_str(&self.agents[r.agent].label);
+            head.push_str("\",");
+            head.push_str(name);
+            head.push_str("=\"");
+            tail.clear();
+            for (k, v) in [
+                ("model", &*r.model),
+                ("provider", &*r.provider),
+                ("role", r.role),
+            ] {
+                tail.push_str("\",");
+                tail.push_str(k);
+                tail.push_str("=\"");
+                tail.push_str(v);
+            }
+            tail.push_str("\"}");
+            for other in values {
+                e.sample_pieces(&[&head, other, &tail], u64::from(other == c));
+            }
         }
     }
 

@@ -149,8 +149,13 @@ fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
     })
 }
 
+/// A fixed "now" after every OpenClaw hold in [`plan`] ended, so the tests do not depend
+/// on the wall clock.
+const NOW: u64 = 1_900_000_000;
+
 fn render(m: &Metrics, p: &ProbePlan, s: &Store) -> String {
-    m.render(p, s, &[])
+    m.render_at(p, s, &[], UNIX_EPOCH + Duration::from_secs(NOW))
+        .0
 }
 
 #[test]
@@ -207,7 +212,7 @@ fn agent_up_when_a_fallback_works_and_down_when_all_fail() {
         sample(
             &out,
             "clawprobe_model_last_probe_timestamp_seconds",
-            "agent=\"main\",role=\"primary\",provider=\"openai\",model=\"gpt-5-mini\""
+            "agent=\"main\",role=\"primary\",provider=\"openai\",model=\"gpt-5-mini\",tier=\"metadata\""
         ),
         Some(1_800_000_000.0)
     );
@@ -328,7 +333,9 @@ fn counters_tokens_skips_budget_ratelimits_and_openclaw_state() {
         unit: "requests",
         remaining: 1999.0,
     }];
-    let out = m.render(&p, &s, &budget);
+    let out = m
+        .render_at(&p, &s, &budget, UNIX_EPOCH + Duration::from_secs(NOW))
+        .0;
     let probes = |tier| {
         sample(
             &out,
@@ -850,4 +857,174 @@ fn render_cached_keeps_no_body_nobody_holds() {
     assert!(weak.upgrade().is_none(), "the cache kept the body alive");
     let next = m.render_cached(&p, &s, &[], hour);
     assert_eq!(String::from_utf8_lossy(&next), m.render(&p, &s, &[]));
+}
+
+fn gen_result(target: usize, class: Class, at_secs: u64) -> ProbeResult {
+    ProbeResult {
+        tier: Tier::Generation,
+        ..result(target, class, at_secs)
+    }
+}
+
+const PRIMARY: &str = "agent=\"main\",role=\"primary\",provider=\"openai\",model=\"gpt-5-mini\"";
+
+#[test]
+fn metadata_ok_after_generation_billing_keeps_the_route_down_and_says_why() {
+    let p = plan();
+    let s = Store::new();
+    let m = Metrics::new();
+    s.record(&p.targets[0], gen_result(0, Class::Billing, 1_800_000_000));
+    s.record(&p.targets[0], result(0, Class::Ok, 1_800_000_300));
+    s.record(&p.targets[0], result(0, Class::Ok, 1_800_000_600));
+    let out = render(&m, &p, &s);
+    let up = |out: &str| {
+        sample(
+            out,
+            "clawprobe_model_up",
+            &format!("{PRIMARY},position=\"0\""),
+        )
+    };
+    assert_eq!(up(&out), Some(0.0), "{out}");
+    assert_eq!(
+        sample(
+            &out,
+            "clawprobe_model_status",
+            &format!("{PRIMARY},class=\"billing\"")
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &out,
+            "clawprobe_model_verdict_source",
+            &format!("{PRIMARY},source=\"generation\"")
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&out, "clawprobe_model_verdict_timestamp_seconds", PRIMARY),
+        Some(1_800_000_000.0)
+    );
+    for (tier, at) in [
+        ("metadata", 1_800_000_600.0),
+        ("generation", 1_800_000_000.0),
+    ] {
+        assert_eq!(
+            sample(
+                &out,
+                "clawprobe_model_last_probe_timestamp_seconds",
+                &format!("{PRIMARY},tier=\"{tier}\"")
+            ),
+            Some(at)
+        );
+    }
+    // The credential itself shows billing, for the one route that tries it first.
+    let cred = "provider=\"openai\",credential=\"openai:default\"";
+    assert_eq!(sample(&out, "clawprobe_credential_up", cred), Some(0.0));
+    assert_eq!(
+        sample(
+            &out,
+            "clawprobe_credential_status",
+            &format!("{cred},class=\"billing\"")
+        ),
+        Some(1.0)
+    );
+    assert_eq!(sample(&out, "clawprobe_credential_routes", cred), Some(1.0));
+    // The agent is served by its fallback once that is known to work.
+    s.record(&p.targets[1], gen_result(1, Class::Ok, 1_800_000_700));
+    let out = render(&m, &p, &s);
+    assert_eq!(up(&out), Some(0.0));
+    assert_eq!(
+        sample(
+            &out,
+            "clawprobe_agent_serving_model",
+            "agent=\"main\",role=\"fallback\",position=\"1\",provider=\"anthropic\",model=\"claude-haiku\""
+        ),
+        Some(1.0),
+        "{out}"
+    );
+    // A newer generation success clears billing.
+    s.record(&p.targets[0], gen_result(0, Class::Ok, 1_800_000_900));
+    let out = render(&m, &p, &s);
+    assert_eq!(up(&out), Some(1.0));
+    assert_eq!(
+        sample(
+            &out,
+            "clawprobe_agent_serving_model",
+            "agent=\"main\",role=\"primary\",position=\"0\",provider=\"openai\",model=\"gpt-5-mini\""
+        ),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn openclaw_state_decides_while_it_lasts_and_the_cache_expires_with_it() {
+    let p = Arc::new(plan());
+    let s = Store::new();
+    let m = Metrics::new();
+    s.record(&p.targets[0], gen_result(0, Class::Ok, 1_800_000_000));
+    // The plan's profile openai:default is disabled for billing until 1_800_000_100 s.
+    let during = m
+        .render_at(&p, &s, &[], UNIX_EPOCH + Duration::from_secs(1_800_000_050))
+        .0;
+    assert_eq!(
+        sample(
+            &during,
+            "clawprobe_model_verdict_source",
+            &format!("{PRIMARY},source=\"openclaw_state\"")
+        ),
+        Some(1.0),
+        "{during}"
+    );
+    assert_eq!(
+        sample(
+            &during,
+            "clawprobe_model_status",
+            &format!("{PRIMARY},class=\"billing\"")
+        ),
+        Some(1.0)
+    );
+    let after = render(&m, &p, &s);
+    assert_eq!(
+        sample(
+            &after,
+            "clawprobe_model_up",
+            &format!("{PRIMARY},position=\"0\"")
+        ),
+        Some(1.0)
+    );
+    // A cached body says until when it holds.
+    let (_, until) = m.render_at(&p, &s, &[], UNIX_EPOCH + Duration::from_secs(1_800_000_050));
+    assert_eq!(until, Some(UNIX_EPOCH + Duration::from_secs(1_800_000_100)));
+}
+
+#[test]
+fn stale_verdicts_follow_the_cadence() {
+    let p = plan();
+    let s = Store::new();
+    let m = Metrics::new();
+    s.record(&p.targets[0], result(0, Class::Ok, NOW - 1_000));
+    m.set_cadence(Cadence {
+        by_target: vec![
+            Some(Duration::from_secs(300)),
+            Some(Duration::from_secs(300)),
+        ],
+        recheck_max: Duration::from_secs(3600),
+    });
+    let out = render(&m, &p, &s);
+    assert_eq!(
+        sample(&out, "clawprobe_model_verdict_stale", PRIMARY),
+        Some(1.0),
+        "{out}"
+    );
+    assert_eq!(
+        sample(&out, "clawprobe_model_probe_interval_seconds", PRIMARY),
+        Some(300.0)
+    );
+    s.record(&p.targets[0], result(0, Class::Ok, NOW - 10));
+    let out = render(&m, &p, &s);
+    assert_eq!(
+        sample(&out, "clawprobe_model_verdict_stale", PRIMARY),
+        Some(0.0)
+    );
 }

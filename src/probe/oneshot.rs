@@ -1,42 +1,64 @@
-//! `clawprobe probe`: one-shot probe of the plan. OWNER: probe helper.
+//! `clawprobe probe`: one-shot probe of the plan, the full answer at minimum cost.
 //!
-//! Every target the selected agents use is probed once, however many chain entries share
-//! it, at most `schedule.concurrency` at a time, each within `schedule.probe_timeout_seconds`.
-//! Chain entries with a static finding (unresolved ref, missing credential, …) show the
-//! finding and send nothing.
+//! The answer is the same verdict `serve` publishes ([`crate::verdict`]): a zero-token
+//! metadata success proves the key and the model, but not that the key has credits, is not
+//! rate-limited or that the model is not overloaded. So `--tier auto` (the default):
+//! 1. sends a zero-token metadata request to every target of the selected routes that has
+//!    a metadata endpoint (each shared target once);
+//! 2. then, route by route, one 1-token generation request to the credential OpenClaw
+//!    would reach: routes whose metadata request failed spend nothing more; a credential
+//!    already known to have no credits (billing seen through another route) is not asked
+//!    again; a target OpenClaw itself holds (disabled, in cooldown) is not sent to at all;
+//!    the next profile of a rotation is probed only when the one before failed in a way
+//!    OpenClaw rotates past (auth, billing, rate limit).
 //!
-//! `--json` prints an array with one object per (agent, chain position):
+//! `--tier metadata` stays zero-token (what it cannot see stays unknown to it: a billing
+//! key answers `ok` there); `--tier generation` skips step 1. At most
+//! `schedule.concurrency` requests run at a time, each within
+//! `schedule.probe_timeout_seconds`. Chain entries with a static finding (unresolved ref,
+//! missing credential, …) show the finding and send nothing. The requests and tokens spent
+//! are printed to stderr with the table, and are the `spent` field of `--json`.
+//!
+//! `--json` prints `{"routes": [...], "spent": {"generation_requests": n, "tokens": n,
+//! "metadata_probes": n}}` with one route object per (agent, chain position):
 //!
 //! ```json
-//! [{"agent": "main", "role": "primary", "position": 0, "ref": "openai/gpt-5-mini",
-//!   "provider": "openai", "model": "gpt-5-mini", "class": "ok", "reason": "ok",
-//!   "http_status": 200, "latency_seconds": 0.412, "tier": "metadata",
-//!   "profile": "openai:default", "message": null}]
+//! {"agent": "main", "role": "primary", "position": 0, "ref": "openai/gpt-5-mini",
+//!  "provider": "openai", "model": "gpt-5-mini", "class": "ok", "reason": "ok",
+//!  "source": "generation", "http_status": 200, "latency_seconds": 0.412,
+//!  "tier": "generation", "profile": "openai:default", "message": null}
 //! ```
 //!
+//! `class`, `reason` and `source` are the route's verdict (`static`, `metadata`,
+//! `generation`, `credential`, `openclaw_state`), what `clawprobe_model_up` would say.
 //! `role` is `primary` or `fallback`; `position` is 0 for the primary, 1.. for fallbacks.
-//! `ref` is the ref as configured. `provider`, `model`, `http_status`, `latency_seconds`,
-//! `tier` (the tier actually used) and `profile` (the credential's label: auth profile id or
-//! `env:VAR`, never the key) are `null` when unknown or when nothing was sent. `message` is
-//! the provider's redacted error message or the finding's explanation.
+//! `ref` is the ref as configured. `profile` is the label of the credential that decided
+//! (auth profile id or `env:VAR`, never the key): the one that works, or the first that
+//! failed. `tier`, `http_status` and `latency_seconds` describe the last request sent to
+//! that credential's target; `provider`, `model`, `http_status`, `latency_seconds`, `tier`
+//! and `profile` are `null` when unknown or when nothing was sent. `message` is the
+//! provider's redacted error message or the finding's explanation.
 
 use super::http::HttpExecutor;
 use super::{has_metadata_endpoint, Executor, ProbeResult, Tier};
 use crate::class::Class;
 use crate::config::Config;
-use crate::plan::{ChainEntry, ProbePlan, Target, TargetId};
+use crate::plan::{ChainEntry, CredentialSource, ProbePlan, Target, TargetId};
 use crate::ratelimit::RateLimitInfo;
+use crate::verdict::{
+    self, route::rotates, Cadence, Observation, PlanVerdicts, Source, TargetEvidence,
+};
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Which tier `clawprobe probe` uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TierChoice {
     Metadata,
     Generation,
-    /// Metadata where the provider has a metadata endpoint, else generation.
+    /// Metadata first, then one generation request per route that passed it.
     Auto,
 }
 
@@ -48,14 +70,95 @@ pub struct Options {
     pub json: bool,
 }
 
-/// Probes the plan once; returns the rendered output and the exit code
-/// (0: every agent has an `ok` model; 1: otherwise).
-pub async fn run(config: &Config, plan: &ProbePlan, opts: &Options) -> (String, i32) {
+/// What `clawprobe probe` prints and its exit code (0: every agent has a working model;
+/// 1: otherwise).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+}
+
+/// What the run spent: zero-token metadata probes (one or two requests each: OpenRouter
+/// asks `/key` and the model's endpoints), generation requests (one per generation probe)
+/// and the tokens the providers reported (or, where they report none, nothing).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Spent {
+    pub metadata_probes: u64,
+    pub generation_requests: u64,
+    pub tokens: u64,
+}
+
+impl Spent {
+    fn add(&mut self, r: &ProbeResult) {
+        match r.tier {
+            Tier::Metadata => self.metadata_probes += 1,
+            Tier::Generation => self.generation_requests += 1,
+        }
+        if let Some(u) = r.usage {
+            self.tokens += u.input_tokens + u.output_tokens;
+        }
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "probe: spent {} generation requests and {} tokens (plus {} zero-token metadata probes)\n",
+            self.generation_requests, self.tokens, self.metadata_probes
+        )
+    }
+}
+
+/// Probes the plan once.
+pub async fn run(config: &Config, plan: &ProbePlan, opts: &Options) -> Report {
     let exec = match HttpExecutor::from_config(config) {
         Ok(e) => e,
-        Err(e) => return (format!("clawprobe: cannot build the HTTP client: {e}\n"), 1),
+        Err(e) => {
+            return Report {
+                stdout: String::new(),
+                stderr: format!("clawprobe: cannot build the HTTP client: {e}\n"),
+                code: 1,
+            }
+        }
     };
     run_with(Arc::new(exec), config, plan, opts).await
+}
+
+/// What was learnt of each target.
+#[derive(Default)]
+struct Results {
+    metadata: HashMap<TargetId, ProbeResult>,
+    generation: HashMap<TargetId, ProbeResult>,
+    /// Nothing sent: not probeable, or no metadata endpoint under `--tier metadata`.
+    skipped: HashMap<TargetId, ProbeResult>,
+    spent: Spent,
+}
+
+impl Results {
+    fn evidence(&self, t: TargetId) -> TargetEvidence<'_> {
+        let m = self
+            .metadata
+            .get(&t)
+            .or_else(|| self.skipped.get(&t))
+            .and_then(Observation::of);
+        TargetEvidence {
+            metadata: m,
+            metadata_since: m.map(|m| m.at),
+            generation: self.generation.get(&t).and_then(Observation::of),
+            traffic: None,
+        }
+    }
+
+    /// The last request of target `t` (generation first), or why nothing was sent.
+    fn last(&self, t: TargetId) -> Option<&ProbeResult> {
+        self.generation
+            .get(&t)
+            .or_else(|| self.metadata.get(&t))
+            .or_else(|| self.skipped.get(&t))
+    }
+
+    fn verdicts<'a>(&'a self, plan: &'a ProbePlan, now: SystemTime) -> PlanVerdicts<'a> {
+        verdict::compute(plan, &|t| self.evidence(t), &Cadence::default(), now)
+    }
 }
 
 /// [`run`] with any executor (tests use a fake or a pointed [`HttpExecutor`]).
@@ -64,11 +167,13 @@ pub async fn run_with(
     config: &Config,
     plan: &ProbePlan,
     opts: &Options,
-) -> (String, i32) {
-    let agents: Vec<_> = plan
-        .agents
-        .iter()
-        .filter(|a| opts.agent.as_ref().is_none_or(|w| &a.agent == w))
+) -> Report {
+    let agents: Vec<usize> = (0..plan.agents.len())
+        .filter(|&a| {
+            opts.agent
+                .as_ref()
+                .is_none_or(|w| &plan.agents[a].agent == w)
+        })
         .collect();
     if agents.is_empty() {
         let msg = match &opts.agent {
@@ -76,45 +181,165 @@ pub async fn run_with(
             None => "clawprobe: nothing to probe: no agents or [[targets]] found; `clawprobe check` shows what was discovered\n".to_string(),
         };
         return if opts.json {
-            ("[]\n".into(), 1)
+            Report {
+                stdout: "{\"routes\": [], \"spent\": {\"generation_requests\": 0, \"tokens\": 0, \"metadata_probes\": 0}}\n".into(),
+                stderr: msg,
+                code: 1,
+            }
         } else {
-            (msg, 1)
+            Report {
+                stdout: String::new(),
+                stderr: msg,
+                code: 1,
+            }
         };
     }
+    let now = SystemTime::now();
+    let held = held_targets(plan, now);
     let wanted: BTreeSet<TargetId> = agents
         .iter()
-        .flat_map(|a| a.entries.iter())
+        .flat_map(|&a| plan.agents[a].entries.iter())
         .filter(|e| e.finding.is_none())
-        .filter_map(|e| e.target)
-        .filter(|id| *id < plan.targets.len())
+        .flat_map(ChainEntry::rotation_targets)
+        .filter(|id| *id < plan.targets.len() && !held.contains(id))
         .collect();
-    let results = probe_all(exec, plan, &wanted, opts.tier, config.schedule.concurrency).await;
+    let concurrency = config.schedule.concurrency;
+    let mut results = Results::default();
 
-    let mut rows = Vec::new();
-    for a in &agents {
-        for e in &a.entries {
-            rows.push(row(&a.agent, e, plan, &results));
+    // Step 1: zero-token metadata requests (and what needs no request at all).
+    let mut metadata = Vec::new();
+    for &id in &wanted {
+        let target = plan.target(id);
+        match choose(target, opts.tier) {
+            Ok(Some(Tier::Metadata)) => metadata.push(id),
+            Ok(_) => {}
+            Err(r) => {
+                results.skipped.insert(id, *r);
+            }
         }
     }
-    let healthy = agents.iter().all(|a| {
-        a.entries.iter().any(|e| {
-            e.finding.is_none()
-                && e.target
-                    .and_then(|t| results.get(&t))
-                    .is_some_and(|r| r.class.is_ok())
-        })
-    });
-    let out = if opts.json {
-        let v: Vec<_> = rows.iter().map(Row::to_json).collect();
-        serde_json::to_string_pretty(&v).unwrap_or_else(|_| "[]".into()) + "\n"
+    for r in probe_all(&exec, plan, &metadata, Tier::Metadata, concurrency).await {
+        results.spent.add(&r);
+        results.metadata.insert(r.target, r);
+    }
+
+    // Step 2: one generation request per route, to the credential OpenClaw would reach,
+    // until no route needs one.
+    if opts.tier != TierChoice::Metadata {
+        loop {
+            let needed: BTreeSet<TargetId> = {
+                let v = results.verdicts(plan, now);
+                agents
+                    .iter()
+                    .flat_map(|&a| plan.agents[a].entries.iter())
+                    .filter(|e| e.finding.is_none())
+                    .filter_map(|e| needs_generation(e, &v, &results, &held))
+                    .collect()
+            };
+            if needed.is_empty() {
+                break;
+            }
+            let ids: Vec<TargetId> = needed.into_iter().collect();
+            for r in probe_all(&exec, plan, &ids, Tier::Generation, concurrency).await {
+                results.spent.add(&r);
+                results.generation.insert(r.target, r);
+            }
+        }
+    }
+
+    let v = results.verdicts(plan, now);
+    let mut rows = Vec::new();
+    for &a in &agents {
+        for (i, e) in plan.agents[a].entries.iter().enumerate() {
+            rows.push(row(&plan.agents[a].agent, e, (a, i), plan, &v, &results));
+        }
+    }
+    let healthy = agents.iter().all(|&a| v.agents[a].up == Some(true));
+    let spent = results.spent;
+    let (stdout, stderr) = if opts.json {
+        let routes: Vec<_> = rows.iter().map(Row::to_json).collect();
+        let doc = json!({
+            "routes": routes,
+            "spent": {
+                "generation_requests": spent.generation_requests,
+                "tokens": spent.tokens,
+                "metadata_probes": spent.metadata_probes,
+            },
+        });
+        (
+            serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into()) + "\n",
+            String::new(),
+        )
     } else {
-        render_table(&rows)
+        (render_table(&rows), spent.summary())
     };
-    (out, if healthy { 0 } else { 1 })
+    Report {
+        stdout,
+        stderr,
+        code: if healthy { 0 } else { 1 },
+    }
 }
 
-/// The tier for one target, or a result that needs no request.
-fn choose(target: &Target, choice: TierChoice) -> Result<Tier, Box<ProbeResult>> {
+/// Targets OpenClaw itself holds now (profile disabled or in cooldown for that model): the
+/// gateway skips them, so nothing is sent to them and their verdict is OpenClaw's.
+fn held_targets(plan: &ProbePlan, now: SystemTime) -> BTreeSet<TargetId> {
+    let now_ms = now
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    plan.targets
+        .iter()
+        .filter(|t| match t.credential.as_ref().map(|c| &c.source) {
+            Some(CredentialSource::Profile { id, .. }) => plan
+                .profile_states
+                .iter()
+                .find(|s| s.profile == *id)
+                .and_then(|s| verdict::openclaw::hold(s, &t.model, now_ms))
+                .is_some(),
+            _ => false,
+        })
+        .map(|t| t.id)
+        .collect()
+}
+
+/// The target of `entry`'s rotation that needs a generation request next, if any: walking
+/// the rotation the way OpenClaw does, the first credential not yet asked whose metadata
+/// request passed (or that has no metadata endpoint) and about which nothing
+/// credential-wide is known yet.
+fn needs_generation(
+    entry: &ChainEntry,
+    v: &PlanVerdicts<'_>,
+    results: &Results,
+    held: &BTreeSet<TargetId>,
+) -> Option<TargetId> {
+    for t in entry.rotation_targets() {
+        let verdict = v.targets.get(t).copied().flatten();
+        let asked = results.generation.contains_key(&t) || held.contains(&t);
+        if !asked {
+            match verdict {
+                // Skipped (nothing can be sent), or nothing learnt and nothing sent.
+                Some(vd) if vd.class == Class::Skipped => return None,
+                None if results.last(t).is_some() => return None,
+                // Metadata passed (or there is none): ask with a generation request.
+                Some(vd) if vd.is_ok() => return Some(t),
+                None => return Some(t),
+                // A metadata failure, or a credential-wide failure seen elsewhere: spend
+                // nothing on this credential; OpenClaw rotates past it or not.
+                Some(_) => {}
+            }
+        }
+        match verdict {
+            Some(vd) if vd.is_ok() => return None,
+            Some(vd) if rotates(&vd) => continue,
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// What to send first to one target: `Ok(Some(Metadata))` for a metadata request,
+/// `Ok(None)` to leave it to the generation step, or a result that needs no request.
+fn choose(target: &Target, choice: TierChoice) -> Result<Option<Tier>, Box<ProbeResult>> {
     let skipped = |reason: &str, message: String| {
         Box::new(ProbeResult {
             target: target.id,
@@ -136,10 +361,10 @@ fn choose(target: &Target, choice: TierChoice) -> Result<Tier, Box<ProbeResult>>
         ));
     }
     match choice {
-        TierChoice::Generation => Ok(Tier::Generation),
-        TierChoice::Auto if has_metadata_endpoint(target) => Ok(Tier::Metadata),
-        TierChoice::Auto => Ok(Tier::Generation),
-        TierChoice::Metadata if has_metadata_endpoint(target) => Ok(Tier::Metadata),
+        TierChoice::Generation => Ok(None),
+        TierChoice::Auto if has_metadata_endpoint(target) => Ok(Some(Tier::Metadata)),
+        TierChoice::Auto => Ok(None),
+        TierChoice::Metadata if has_metadata_endpoint(target) => Ok(Some(Tier::Metadata)),
         // Asked for zero tokens: do not fall back to generation behind the user's back.
         TierChoice::Metadata => Err(skipped(
             "no_metadata_endpoint",
@@ -151,40 +376,34 @@ fn choose(target: &Target, choice: TierChoice) -> Result<Tier, Box<ProbeResult>>
     }
 }
 
+/// Sends `tier` to every target of `ids`, at most `concurrency` at a time.
 async fn probe_all(
-    exec: Arc<dyn Executor>,
+    exec: &Arc<dyn Executor>,
     plan: &ProbePlan,
-    wanted: &BTreeSet<TargetId>,
-    choice: TierChoice,
+    ids: &[TargetId],
+    tier: Tier,
     concurrency: usize,
-) -> HashMap<TargetId, ProbeResult> {
+) -> Vec<ProbeResult> {
     let sem = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     let mut set = tokio::task::JoinSet::new();
-    let mut results = HashMap::new();
-    for &id in wanted {
+    for &id in ids {
         let target = plan.target(id).clone();
-        let tier = match choose(&target, choice) {
-            Ok(t) => t,
-            Err(r) => {
-                results.insert(id, *r);
-                continue;
-            }
-        };
         let exec = exec.clone();
         let sem = sem.clone();
         set.spawn(async move {
             let _permit = sem.acquire_owned().await.expect("semaphore never closed");
             let mut r = exec.execute(&target, tier).await;
             r.target = id;
-            (id, r)
+            r
         });
     }
+    let mut out = Vec::with_capacity(ids.len());
     while let Some(joined) = set.join_next().await {
-        if let Ok((id, r)) = joined {
-            results.insert(id, r);
+        if let Ok(r) = joined {
+            out.push(r);
         }
     }
-    results
+    out
 }
 
 /// One output line.
@@ -198,6 +417,7 @@ struct Row {
     model: Option<String>,
     class: Class,
     reason: String,
+    source: Option<Source>,
     http_status: Option<u16>,
     latency: Option<Duration>,
     tier: Option<Tier>,
@@ -208,13 +428,14 @@ struct Row {
 fn row(
     agent: &str,
     e: &ChainEntry,
+    (a, i): (usize, usize),
     plan: &ProbePlan,
-    results: &HashMap<TargetId, ProbeResult>,
+    v: &PlanVerdicts<'_>,
+    results: &Results,
 ) -> Row {
-    let target = e
-        .target
-        .filter(|t| *t < plan.targets.len())
-        .map(|t| plan.target(t));
+    let ev = v.entries[a][i];
+    let shown = ev.target.or(e.target).filter(|t| *t < plan.targets.len());
+    let target = shown.map(|t| plan.target(t));
     let mut r = Row {
         agent: agent.to_string(),
         role: e.role_label(),
@@ -228,23 +449,24 @@ fn row(
         model: e.model.clone().or_else(|| target.map(|t| t.model.clone())),
         class: Class::Unknown,
         reason: "not_probed".into(),
+        source: None,
         http_status: None,
         latency: None,
         tier: None,
-        profile: e.credential_label.clone().or_else(|| {
-            target
-                .filter(|t| t.credential.is_some())
-                .map(|t| t.credential_label())
-        }),
+        profile: target
+            .filter(|t| t.credential.is_some())
+            .map(|t| t.credential_label())
+            .or_else(|| e.credential_label.clone()),
         message: None,
     };
+    if let Some(vd) = ev.verdict {
+        r.class = vd.class;
+        r.reason = vd.reason.to_string();
+        r.source = Some(vd.source);
+    }
     if let Some(f) = &e.finding {
-        r.class = f.class;
-        r.reason = f.reason.clone();
         r.message = Some(f.message.clone());
-    } else if let Some(res) = e.target.and_then(|t| results.get(&t)) {
-        r.class = res.class;
-        r.reason = res.reason.clone();
+    } else if let Some(res) = shown.and_then(|t| results.last(t)) {
         r.http_status = res.http_status;
         r.message = res.message.clone();
         if res.class != Class::Skipped {
@@ -266,6 +488,7 @@ impl Row {
             "model": self.model,
             "class": self.class.as_str(),
             "reason": self.reason,
+            "source": self.source.map(Source::as_str),
             "http_status": self.http_status,
             "latency_seconds": self.latency.map(|d| (d.as_secs_f64() * 1000.0).round() / 1000.0),
             "tier": self.tier.map(Tier::as_str),
@@ -277,9 +500,9 @@ impl Row {
 
 fn render_table(rows: &[Row]) -> String {
     let header = [
-        "AGENT", "ROLE", "REF", "CLASS", "REASON", "STATUS", "LATENCY",
+        "AGENT", "ROLE", "REF", "CLASS", "REASON", "SOURCE", "STATUS", "LATENCY",
     ];
-    let cells: Vec<[String; 7]> = rows
+    let cells: Vec<[String; 8]> = rows
         .iter()
         .map(|r| {
             [
@@ -288,6 +511,9 @@ fn render_table(rows: &[Row]) -> String {
                 r.model_ref.clone(),
                 r.class.as_str().to_string(),
                 r.reason.clone(),
+                r.source
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_else(|| "-".into()),
                 r.http_status
                     .map(|s| s.to_string())
                     .unwrap_or_else(|| "-".into()),
@@ -361,7 +587,12 @@ mod tests {
                     target: target.id,
                     tier,
                     class,
-                    reason: class.as_str().into(),
+                    // The key works; it lacks access to this one model.
+                    reason: if class == Class::Auth {
+                        "model_access_denied".into()
+                    } else {
+                        class.as_str().into()
+                    },
                     http_status: Some(if class.is_ok() { 200 } else { 401 }),
                     latency: Duration::from_millis(20),
                     rate_limits: RateLimitInfo::default(),
@@ -456,23 +687,28 @@ mod tests {
             tier: TierChoice::Auto,
             json: true,
         };
-        let (out, code) = run_with(f.clone(), &config(1), &plan(), &opts).await;
+        let report = run_with(f.clone(), &config(1), &plan(), &opts).await;
+        let (out, code) = (report.stdout, report.code);
         assert_eq!(code, 1, "agent `broken` has no ok model");
         let mut calls = f.calls.lock().unwrap().clone();
         calls.sort();
-        // `good` is shared by two agents and probed once; bedrock is skipped without a call;
-        // together has no metadata endpoint so auto uses generation.
+        // `good` is shared by two agents and probed once per tier: metadata, then one
+        // generation request; `bad` fails metadata and costs nothing more; bedrock is
+        // skipped without a call; together has no metadata endpoint: generation only.
         assert_eq!(
             calls,
             vec![
                 ("bad".to_string(), Tier::Metadata),
                 ("good".to_string(), Tier::Metadata),
+                ("good".to_string(), Tier::Generation),
                 ("nometa".to_string(), Tier::Generation)
             ]
         );
         assert_eq!(f.peak.load(Ordering::SeqCst), 1);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        let rows = v.as_array().unwrap();
+        assert_eq!(v["spent"]["metadata_probes"], 2);
+        assert_eq!(v["spent"]["generation_requests"], 2);
+        let rows = v["routes"].as_array().unwrap();
         assert_eq!(rows.len(), 7);
         let get = |agent: &str, pos: u64| {
             rows.iter()
@@ -483,7 +719,9 @@ mod tests {
         assert_eq!(get("main", 0)["role"], "primary");
         assert_eq!(get("main", 1)["class"], "ok");
         assert_eq!(get("main", 1)["role"], "fallback");
-        assert_eq!(get("main", 1)["tier"], "metadata");
+        assert_eq!(get("main", 1)["tier"], "generation");
+        assert_eq!(get("main", 1)["source"], "generation");
+        assert_eq!(get("main", 0)["source"], "metadata");
         assert_eq!(get("main", 1)["profile"], "env:K");
         assert_eq!(get("ops", 2)["class"], "skipped");
         assert_eq!(get("ops", 2)["reason"], "unsupported_api");
@@ -504,6 +742,7 @@ mod tests {
             "tier",
             "profile",
             "message",
+            "source",
         ] {
             assert!(rows[0].get(key).is_some(), "missing {key}");
         }
@@ -517,8 +756,13 @@ mod tests {
             tier: TierChoice::Metadata,
             json: false,
         };
-        let (out, code) = run_with(f.clone(), &config(4), &plan(), &opts).await;
+        let report = run_with(f.clone(), &config(4), &plan(), &opts).await;
+        let (out, code) = (report.stdout, report.code);
         assert_eq!(code, 0, "{out}");
+        assert_eq!(
+            report.stderr,
+            "probe: spent 0 generation requests and 0 tokens (plus 1 zero-token metadata probes)\n"
+        );
         // Only `ops`' targets; together has no metadata endpoint: skipped, not sent.
         let calls = f.calls.lock().unwrap().clone();
         assert_eq!(calls, vec![("good".to_string(), Tier::Metadata)]);
@@ -543,7 +787,7 @@ mod tests {
         };
         let mut p = plan();
         p.agents.truncate(2);
-        let (_, code) = run_with(f.clone(), &config(8), &p, &opts).await;
+        let code = run_with(f.clone(), &config(8), &p, &opts).await.code;
         assert_eq!(code, 0);
         assert!(f.peak.load(Ordering::SeqCst) >= 2);
         assert!(f
@@ -561,16 +805,16 @@ mod tests {
             tier: TierChoice::Auto,
             json: false,
         };
-        let (out, code) = run_with(fake(), &config(1), &ProbePlan::default(), &opts).await;
-        assert_eq!(code, 1);
-        assert!(out.contains("nothing to probe"));
+        let r = run_with(fake(), &config(1), &ProbePlan::default(), &opts).await;
+        assert_eq!(r.code, 1);
+        assert!(r.stderr.contains("nothing to probe"));
         let opts = Options {
             agent: Some("nope".into()),
             tier: TierChoice::Auto,
             json: false,
         };
-        let (out, code) = run_with(fake(), &config(1), &plan(), &opts).await;
-        assert_eq!(code, 1);
-        assert!(out.contains("nope"));
+        let r = run_with(fake(), &config(1), &plan(), &opts).await;
+        assert_eq!(r.code, 1);
+        assert!(r.stderr.contains("nope"));
     }
 }

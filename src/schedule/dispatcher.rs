@@ -368,7 +368,54 @@ impl Scheduler {
         }
         *self.plan.write().expect("plan lock") = index;
         self.plan_loaded.store(true, Ordering::SeqCst);
+        self.publish_cadence();
         self.update_ready();
+    }
+
+    /// Tells metrics how often each target of the plan is probed (verdict staleness): a
+    /// target in the metadata cycle every metadata interval; one left out of it (no
+    /// zero-token endpoint) by the credential cycle when it is its credential's cheapest
+    /// model, else by the model cycle; failures only generation can see are re-checked on
+    /// the backoff, up to `max_backoff_seconds`.
+    fn publish_cadence(&self) {
+        let idx = self.index();
+        let settings = self.settings();
+        let now = self.wall_now();
+        let period = |kind: CycleKind| -> Option<Duration> {
+            let expr = kind.cron(&settings);
+            let tick = cron::next_tick(expr, now)?;
+            cron::next_tick(expr, tick).and_then(|t| t.duration_since(tick).ok())
+        };
+        let (meta, cred, model) = (
+            period(CycleKind::Metadata),
+            period(CycleKind::CredentialGeneration),
+            period(CycleKind::ModelGeneration),
+        );
+        let cheapest: HashSet<TargetId> = spread::cheapest_per_credential(&idx.plan)
+            .into_iter()
+            .collect();
+        let fallback = settings.metadata_generation_fallback;
+        let by_target = (0..idx.plan.targets.len())
+            .map(|id| {
+                if !idx.plan.target(id).api.is_probeable() {
+                    return None;
+                }
+                let generation = if cheapest.contains(&id) {
+                    cred.or(model)
+                } else {
+                    model
+                };
+                if idx.in_metadata_cycle(id, fallback) {
+                    meta.or(generation)
+                } else {
+                    generation
+                }
+            })
+            .collect();
+        self.metrics.set_cadence(crate::verdict::Cadence {
+            by_target,
+            recheck_max: secs(settings.max_backoff_seconds),
+        });
     }
 
     pub fn plan(&self) -> Arc<ProbePlan> {
@@ -406,6 +453,7 @@ impl Scheduler {
         if crons_changed {
             self.cron_version.send_modify(|v| *v += 1);
         }
+        self.publish_cadence();
     }
 
     fn settings(&self) -> ScheduleSettings {

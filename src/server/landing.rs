@@ -5,11 +5,11 @@
 //! provider messages are text someone else wrote.
 
 use crate::class::Class;
-use crate::metrics::current_class;
-use crate::plan::{ChainEntry, ProbePlan, Target};
-use crate::probe::ProbeResult;
+use crate::plan::{ProbePlan, Target, TargetId};
+use crate::probe::{ProbeResult, Tier};
 use crate::secret::{redact, Secret};
-use crate::state::Store;
+use crate::state::{Store, TargetStatus};
+use crate::verdict::{self, Cadence, Observation, PlanVerdicts, Source};
 use std::fmt::Write;
 use std::time::SystemTime;
 
@@ -47,31 +47,79 @@ fn rfc3339(t: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// The JSON of one chain entry, as `clawprobe probe --json` prints its entries.
-/// `probed` says whether a request was sent for this answer.
+/// Runs `f` over every verdict of `plan` at `now` (the store's read lock is held meanwhile).
+/// `fresh`, a result just received, counts even if the store has not recorded it (its
+/// target left the plan meanwhile, or a test backend does not record).
+pub fn with_verdicts<R>(
+    plan: &ProbePlan,
+    store: &Store,
+    cadence: &Cadence,
+    now: SystemTime,
+    fresh: Option<&ProbeResult>,
+    f: impl FnOnce(&PlanVerdicts<'_>) -> R,
+) -> R {
+    let view = store.read();
+    let statuses: Vec<Option<&TargetStatus>> = plan.targets.iter().map(|t| view.get(t)).collect();
+    let evidence = |t: TargetId| {
+        let mut e = statuses[t].map(TargetStatus::evidence).unwrap_or_default();
+        if let Some(r) = fresh.filter(|r| r.target == t) {
+            let o = Observation::of(r);
+            let slot = match r.tier {
+                Tier::Metadata => &mut e.metadata,
+                Tier::Generation => &mut e.generation,
+            };
+            if slot.is_none_or(|s| s.at < r.at) {
+                *slot = o;
+                if r.tier == Tier::Metadata && e.metadata_since.is_none() {
+                    e.metadata_since = Some(r.at);
+                }
+            }
+        }
+        e
+    };
+    let v = verdict::compute(plan, &evidence, cadence, now);
+    f(&v)
+}
+
+/// "3m 5s ago" from `at` to `now`.
+fn age(at: SystemTime, now: SystemTime) -> String {
+    let s = now.duration_since(at).map(|d| d.as_secs()).unwrap_or(0);
+    match s {
+        0..=59 => format!("{s}s ago"),
+        60..=3599 => format!("{}m {}s ago", s / 60, s % 60),
+        _ => format!("{}h {}m ago", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// The JSON of one chain entry (agent `a`, entry `i` of `plan`), as `clawprobe probe --json`
+/// prints its entries. `class`, `reason`, `source`, `as_of` and `stale` are the route's
+/// verdict (what `clawprobe_model_up` says); `tier`, `probe_class`, `http_status`,
+/// `latency_ms`, `at` and `message` describe `result`, the probe just sent (or, with
+/// `result = None`, the newest probe of the deciding target). `probed` says whether a
+/// request was sent for this answer.
 pub fn entry_json(
     plan: &ProbePlan,
-    agent: &str,
-    entry: &ChainEntry,
+    store: &Store,
+    verdicts: &PlanVerdicts<'_>,
+    (a, i): (usize, usize),
     result: Option<&ProbeResult>,
     probed: bool,
 ) -> serde_json::Value {
-    let target = entry.target.and_then(|id| plan.targets.get(id));
-    let class = current_class(entry, result);
-    let reason = match (result, &entry.finding) {
-        (Some(r), _) if r.class != Class::Skipped || entry.finding.is_none() => {
-            Some(r.reason.clone())
-        }
-        (_, Some(f)) => Some(f.reason.clone()),
-        _ => None,
-    };
-    let message = match (result, &entry.finding) {
-        (Some(r), _) if r.class != Class::Skipped || entry.finding.is_none() => r.message.clone(),
-        (_, Some(f)) => Some(f.message.clone()),
+    let agent = &plan.agents[a];
+    let entry = &agent.entries[i];
+    let v = verdicts.entries[a][i];
+    let shown = v.target.or(entry.target);
+    let target = shown.and_then(|id| plan.targets.get(id));
+    let newest = target.and_then(|t| store.get(t)).and_then(|s| s.last);
+    let result = result.or(newest.as_ref());
+    let message = match (&v.verdict, result, &entry.finding) {
+        (Some(vd), _, Some(f)) if vd.source == Source::Static => Some(f.message.clone()),
+        (_, Some(r), _) => r.message.clone(),
+        (_, None, Some(f)) => Some(f.message.clone()),
         _ => None,
     };
     serde_json::json!({
-        "agent": agent,
+        "agent": agent.agent,
         "position": entry.position,
         "role": entry.role.as_str(),
         "ref": clean(&entry.raw_ref, target),
@@ -79,10 +127,15 @@ pub fn entry_json(
         "model": target.map(|t| t.model.clone()).or_else(|| entry.model.clone()),
         "api": target.map(|t| t.api.to_string()).or_else(|| entry.api.as_ref().map(|a| a.to_string())),
         "credential": target.map(|t| t.credential_label()).or_else(|| entry.credential_label.clone()),
+        "rotation_step": v.target.map(|_| v.step),
         "probed": probed,
+        "class": v.verdict.map(|v| v.class.as_str()),
+        "reason": v.verdict.map(|v| clean(v.reason, target)),
+        "source": v.verdict.map(|v| v.source.as_str()),
+        "as_of": v.verdict.and_then(|v| v.as_of).map(rfc3339),
+        "stale": v.stale,
         "tier": result.map(|r| r.tier.as_str()),
-        "class": class.map(|c| c.as_str()),
-        "reason": reason.map(|r| clean(&r, target)),
+        "probe_class": result.map(|r| r.class.as_str()),
         "http_status": result.and_then(|r| r.http_status),
         "latency_ms": result.map(|r| r.latency.as_millis() as u64),
         "at": result.map(|r| rfc3339(r.at)),
@@ -90,8 +143,46 @@ pub fn entry_json(
     })
 }
 
-/// The HTML landing page: every agent's chain with its current class.
-pub fn render(plan: &ProbePlan, store: &Store, now: SystemTime) -> String {
+/// One line per agent: up or down, and which model would serve.
+fn agent_lines(h: &mut String, plan: &ProbePlan, v: &PlanVerdicts<'_>) {
+    h.push_str("<ul class=\"agents\">\n");
+    for (a, agent) in plan.agents.iter().enumerate() {
+        let s = v.agents[a];
+        let (css, state) = match s.up {
+            Some(true) => ("ok", "up"),
+            Some(false) => ("bad", "down: all models failed"),
+            None => ("unk", "not known yet"),
+        };
+        let detail = match s.serving.map(|i| (i, &agent.entries[i])) {
+            Some((i, e)) => {
+                let t = v.entries[a][i].target.and_then(|id| plan.targets.get(id));
+                let by = t
+                    .map(|t| t.model_ref())
+                    .unwrap_or_else(|| e.raw_ref.clone());
+                format!(
+                    " — next request served by {} ({}{})",
+                    escape(&clean(&by, t)),
+                    escape(&e.role_label()),
+                    match v.entries[a][i].step {
+                        0 => String::new(),
+                        n => format!(", credential {} of its rotation", n + 1),
+                    }
+                )
+            }
+            None => String::new(),
+        };
+        let _ = writeln!(
+            h,
+            "<li><b>{}</b>: <span class=\"{css}\">{state}</span>{detail}</li>",
+            escape(&agent.agent)
+        );
+    }
+    h.push_str("</ul>\n");
+}
+
+/// The HTML landing page: one line per agent, then every chain entry with its verdict.
+/// Links are relative, so the page works behind a path prefix.
+pub fn render(plan: &ProbePlan, store: &Store, cadence: &Cadence, now: SystemTime) -> String {
     let mut h = String::new();
     h.push_str(concat!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>clawprobe</title>\n",
@@ -100,9 +191,11 @@ pub fn render(plan: &ProbePlan, store: &Store, now: SystemTime) -> String {
         ".ok{background:#dfd}.bad{background:#fdd}.unk{background:#eee}</style></head><body>\n",
         "<h1>clawprobe</h1>\n",
         "<p>Budgeted synthetic monitor for OpenClaw model routes. ",
-        "<a href=\"/metrics\">Metrics</a> · <a href=\"/healthz\">/healthz</a> · ",
-        "<a href=\"/readyz\">/readyz</a></p>\n",
-        "<p>Values come from cached background probes; loading this page sends no request.</p>\n",
+        "<a href=\"metrics\">Metrics</a> · <a href=\"healthz\">healthz</a> · ",
+        "<a href=\"readyz\">readyz</a></p>\n",
+        "<p>Values come from cached background probes; loading this page sends no request. ",
+        "A route is up when a request through it would succeed now through a credential ",
+        "OpenClaw would rotate to.</p>\n",
     ));
     let _ = writeln!(
         h,
@@ -111,46 +204,59 @@ pub fn render(plan: &ProbePlan, store: &Store, now: SystemTime) -> String {
         plan.targets.len(),
         rfc3339(now)
     );
-    h.push_str("<table>\n<tr><th>agent</th><th>role</th><th>ref</th><th>class</th><th>reason</th><th>last probe</th><th>next probe</th></tr>\n");
-    for agent in &plan.agents {
-        for entry in &agent.entries {
-            let target = entry.target.and_then(|id| plan.targets.get(id));
-            let status = target.and_then(|t| store.get(t));
-            let last = status.as_ref().and_then(|s| s.last.as_ref());
-            let class = current_class(entry, last);
-            let reason = match (last, &entry.finding) {
-                (Some(r), _) if r.class != Class::Skipped || entry.finding.is_none() => {
-                    r.reason.clone()
-                }
-                (_, Some(f)) => f.reason.clone(),
-                _ => String::new(),
-            };
-            let css = match class {
-                Some(Class::Ok) => "ok",
-                Some(Class::Skipped) | None => "unk",
-                Some(_) => "bad",
-            };
-            let last_at = last
-                .map(|r| rfc3339(r.at))
-                .unwrap_or_else(|| "never".into());
-            let next_at = status
-                .as_ref()
-                .and_then(|s| s.next_probe_at)
-                .map(rfc3339)
-                .unwrap_or_else(|| "-".into());
-            let _ = writeln!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{css}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&agent.agent),
-                escape(&entry.role_label()),
-                escape(&clean(&entry.raw_ref, target)),
-                class.map(|c| c.as_str()).unwrap_or("pending"),
-                escape(&clean(&reason, target)),
-                escape(&last_at),
-                escape(&next_at),
-            );
+    with_verdicts(plan, store, cadence, now, None, |v| {
+        agent_lines(&mut h, plan, v);
+        h.push_str("<table>\n<tr><th>agent</th><th>role</th><th>ref</th><th>class</th><th>reason</th><th>source</th><th>as of</th><th>credential</th><th>next probe</th></tr>\n");
+        for (a, agent) in plan.agents.iter().enumerate() {
+            for (i, entry) in agent.entries.iter().enumerate() {
+                let ev = v.entries[a][i];
+                let shown = ev.target.or(entry.target);
+                let target = shown.and_then(|id| plan.targets.get(id));
+                let status = target.and_then(|t| store.get(t));
+                let class = ev.verdict.map(|v| v.class);
+                let css = match class {
+                    Some(Class::Ok) => "ok",
+                    Some(Class::Skipped) | None => "unk",
+                    Some(_) => "bad",
+                };
+                let as_of = match ev.verdict {
+                    Some(vd) => match vd.as_of {
+                        Some(at) => {
+                            format!("{}{}", age(at, now), if ev.stale { " (stale)" } else { "" })
+                        }
+                        None => "now".into(),
+                    },
+                    None => "never".into(),
+                };
+                let credential = target
+                    .map(|t| t.credential_label())
+                    .or_else(|| entry.credential_label.clone())
+                    .unwrap_or_else(|| "-".into());
+                let credential = match (ev.target, ev.step) {
+                    (Some(_), n) if n > 0 => format!("{credential} (rotation step {})", n + 1),
+                    _ => credential,
+                };
+                let next_at = status
+                    .as_ref()
+                    .and_then(|s| s.next_probe_at)
+                    .map(rfc3339)
+                    .unwrap_or_else(|| "-".into());
+                let _ = writeln!(
+                    h,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{css}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    escape(&agent.agent),
+                    escape(&entry.role_label()),
+                    escape(&clean(&entry.raw_ref, target)),
+                    class.map(|c| c.as_str()).unwrap_or("pending"),
+                    escape(&clean(ev.verdict.map(|v| v.reason).unwrap_or(""), target)),
+                    ev.verdict.map(|v| v.source.as_str()).unwrap_or("-"),
+                    escape(&as_of),
+                    escape(&credential),
+                    escape(&next_at),
+                );
+            }
         }
-    }
+    });
     h.push_str("</table>\n</body></html>\n");
     h
 }

@@ -46,6 +46,8 @@ pub trait Backend: Send + Sync + 'static {
     fn plan(&self) -> Arc<ProbePlan>;
     /// The status table.
     fn store(&self) -> Arc<Store>;
+    /// How often each target is probed (verdict staleness).
+    fn cadence(&self) -> Arc<crate::verdict::Cadence>;
     /// Re-reads the config and rebuilds the plan; `Err` holds a message without secrets.
     fn reload(&self) -> BoxFuture<'_, Result<(), String>>;
     /// Probes one target now, through the budget. `Err` holds the skip reason
@@ -325,6 +327,7 @@ pub async fn route(backend: &Arc<dyn Backend>, method: &Method, uri: &Uri) -> Re
             .body(Full::new(Bytes::from(landing::render(
                 &backend.plan(),
                 &backend.store(),
+                &backend.cadence(),
                 SystemTime::now(),
             ))))
             .expect("valid response"),
@@ -367,27 +370,29 @@ async fn probe(backend: &dyn Backend, query: &str) -> Resp {
         }
     };
     let plan = backend.plan();
-    let Some(chain) = plan.agents.iter().find(|a| a.agent == agent) else {
+    let Some(a) = plan.agents.iter().position(|c| c.agent == agent) else {
         return text(StatusCode::NOT_FOUND, "unknown agent\n");
     };
-    let Some(entry) = chain.entries.iter().find(|e| {
+    let Some(i) = plan.agents[a].entries.iter().position(|e| {
         e.raw_ref == r
             || matches!((&e.provider, &e.model), (Some(p), Some(m)) if format!("{p}/{m}") == r)
     }) else {
         return text(StatusCode::NOT_FOUND, "unknown ref in this agent's chain\n");
     };
-    let Some(id) = entry.target else {
+    let store = backend.store();
+    let answer = |result: Option<&ProbeResult>, probed: bool| {
+        let cadence = backend.cadence();
+        landing::with_verdicts(&plan, &store, &cadence, SystemTime::now(), result, |v| {
+            landing::entry_json(&plan, &store, v, (a, i), result, probed)
+        })
+    };
+    let Some(id) = plan.agents[a].entries[i].target else {
         // Nothing to send: the static finding is the answer.
-        return json(
-            StatusCode::OK,
-            &landing::entry_json(&plan, agent, entry, None, false),
-        );
+        return json(StatusCode::OK, &answer(None, false));
     };
     match backend.probe_now(id, tier).await {
-        Ok(result) => json(
-            StatusCode::OK,
-            &landing::entry_json(&plan, agent, entry, Some(&result), true),
-        ),
+        // The probe was recorded: the answer is the route's verdict with it.
+        Ok(result) => json(StatusCode::OK, &answer(Some(&result), true)),
         Err(NotSent(reason)) => {
             let reason = match reason.as_str() {
                 "budget" | "backoff" | "retry_after" => reason,
@@ -450,6 +455,9 @@ mod tests {
         }
         fn store(&self) -> Arc<Store> {
             Arc::new(Store::new())
+        }
+        fn cadence(&self) -> Arc<crate::verdict::Cadence> {
+            Arc::default()
         }
         fn reload(&self) -> BoxFuture<'_, Result<(), String>> {
             Box::pin(async { Err("bad key `x` in /etc/c.toml".into()) })

@@ -404,7 +404,12 @@ mod tests {
             error_count: None,
             failure_counts: vec![],
         }];
-        let v = compute(&p, &|_| TargetEvidence::default(), &Cadence::default(), t(30));
+        let v = compute(
+            &p,
+            &|_| TargetEvidence::default(),
+            &Cadence::default(),
+            t(30),
+        );
         assert_eq!(
             v.entries[0][0].verdict.map(|v| (v.class, v.source)),
             Some((Class::Billing, Source::OpenclawState))
@@ -416,7 +421,12 @@ mod tests {
         let a = &v.credentials[v.credential_of[0]];
         assert_eq!(a.status.map(|s| s.source), Some(Source::OpenclawState));
         // After the state expires it no longer holds.
-        let v = compute(&p, &|_| TargetEvidence::default(), &Cadence::default(), t(1000));
+        let v = compute(
+            &p,
+            &|_| TargetEvidence::default(),
+            &Cadence::default(),
+            t(1000),
+        );
         assert_eq!(v.entries[0][0].verdict, None);
     }
 
@@ -425,7 +435,12 @@ mod tests {
         let mut p = ProbePlan::default();
         p.intern_target(target("m1", "openai:default", "sk-one-1111"));
         p.intern_target(target("m1", "openai:default", "sk-two-2222"));
-        let v = compute(&p, &|_| TargetEvidence::default(), &Cadence::default(), t(0));
+        let v = compute(
+            &p,
+            &|_| TargetEvidence::default(),
+            &Cadence::default(),
+            t(0),
+        );
         let labels: Vec<&str> = v.credentials.iter().map(|c| c.label.as_str()).collect();
         assert_eq!(labels.len(), 2);
         assert_ne!(labels[0], labels[1]);

@@ -135,6 +135,14 @@ mod tests {
                 Some(Class::Auth),
             ),
             (
+                "no access to one model is that model's",
+                vec![Observation {
+                    reason: "model_access_denied",
+                    ..gen(Class::Auth, 10)
+                }],
+                None,
+            ),
+            (
                 "a model's rate limit is not the key's",
                 vec![gen(Class::RateLimit, 10)],
                 None,

@@ -108,12 +108,10 @@ pub struct Observation<'a> {
 }
 
 impl<'a> Observation<'a> {
-    /// The observation of a probe result; `None` for a `skipped` result (nothing was
-    /// learnt about the route).
+    /// The observation of a probe result. A `skipped` result (nothing was sent) is kept
+    /// so a route with nothing else known shows as skipped; the fusion ignores it wherever
+    /// a real observation exists.
     pub fn of(r: &'a ProbeResult) -> Option<Observation<'a>> {
-        if r.class == Class::Skipped {
-            return None;
-        }
         Some(Observation {
             class: r.class,
             reason: &r.reason,
@@ -153,9 +151,19 @@ pub fn metadata_can_see(class: Class) -> bool {
 }
 
 /// Classes that belong to the credential, not the route: seen through one model, they hold
-/// for every route on the credential.
+/// for every route on the credential. Billing always; auth unless the provider said the
+/// key lacks access to this one model (`permission_denied`, `model_access_denied`, a bare
+/// 403), which is the route's; a rate limit only when the provider said it is the key's.
 pub fn credential_wide(o: &Observation<'_>) -> bool {
-    matches!(o.class, Class::Billing | Class::Auth) || (o.class == Class::RateLimit && o.key_wide)
+    match o.class {
+        Class::Billing => true,
+        Class::Auth => !matches!(
+            o.reason,
+            "permission_denied" | "model_access_denied" | "http_403"
+        ),
+        Class::RateLimit => o.key_wide,
+        _ => false,
+    }
 }
 
 /// What is known about one target (one route through one credential).

@@ -17,6 +17,17 @@ fn newest<'a>(a: Observation<'a>, b: Observation<'a>) -> Observation<'a> {
 /// The target's own evidence fused (see the module docs of [`crate::verdict`]): the
 /// observation that decides, if any.
 pub fn own<'a>(e: &TargetEvidence<'a>) -> Option<Observation<'a>> {
+    let real = |o: Option<Observation<'a>>| o.filter(|o| o.class != Class::Skipped);
+    let probed = TargetEvidence {
+        metadata: real(e.metadata),
+        generation: real(e.generation),
+        traffic: real(e.traffic),
+        ..*e
+    };
+    fuse(&probed).or_else(|| e.observations().next())
+}
+
+fn fuse<'a>(e: &TargetEvidence<'a>) -> Option<Observation<'a>> {
     let g = match (e.generation, e.traffic) {
         (Some(a), Some(b)) => Some(newest(a, b)),
         (a, b) => a.or(b),
@@ -202,7 +213,13 @@ mod tests {
     #[test]
     fn every_combination_obeys_the_rules() {
         let classes: Vec<Option<Class>> = std::iter::once(None)
-            .chain(Class::ALL.iter().copied().filter(|c| *c != Class::Skipped).map(Some))
+            .chain(
+                Class::ALL
+                    .iter()
+                    .copied()
+                    .filter(|c| *c != Class::Skipped)
+                    .map(Some),
+            )
             .collect();
         let hold = Verdict {
             class: Class::RateLimit,
@@ -215,11 +232,7 @@ mod tests {
             for &gc in &classes {
                 // (metadata at, run start, generation at)
                 for (ma, ms, ga) in [(20, 20, 10), (20, 5, 10), (10, 10, 20)] {
-                    let e = ev(
-                        mc.map(|c| meta(c, ma)),
-                        Some(ms),
-                        gc.map(|c| gen(c, ga)),
-                    );
+                    let e = ev(mc.map(|c| meta(c, ma)), Some(ms), gc.map(|c| gen(c, ga)));
                     let cred = CredentialHealth::fold(e.observations());
                     assert_eq!(step(&e, &cred, Some(hold)), Some(hold));
                     let v = step(&e, &cred, None);
