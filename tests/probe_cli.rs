@@ -1259,3 +1259,122 @@ fn cli_agent_filter_and_unsupported_api() {
         "nothing is sent for an unsupported API or other agents"
     );
 }
+
+/// The mission's first case, as a new user meets it: an OpenAI key with no credits, a
+/// rate-limited Gemini key and an overloaded Anthropic model. Their zero-token metadata
+/// requests all succeed (the keys are valid and the models exist); only a generation
+/// request sees the failure. The default tier must report all three, with one generation
+/// request per route and nothing more.
+#[test]
+fn cli_default_tier_sees_billing_rate_limit_and_overload_with_one_generation_each() {
+    let fake = FakeProvider::start();
+    fake.route(
+        "GET",
+        "/oa/v1/models/gpt-5-mini",
+        Reply::json(200, json!({"id":"gpt-5-mini","object":"model","owned_by":"openai"})),
+    )
+    // OpenAI's "no credits" is a 429 with insufficient_quota (ERRORS.md).
+    .route(
+        "POST",
+        "/oa/v1/chat/completions",
+        Reply::json(
+            429,
+            json!({"error":{"message":"You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}),
+        ),
+    )
+    .route(
+        "GET",
+        "/g/v1beta/models/gemini-2.5-flash",
+        Reply::json(200, json!({"name":"models/gemini-2.5-flash","displayName":"Gemini 2.5 Flash"})),
+    )
+    .route(
+        "POST",
+        "/g/v1beta/models/gemini-2.5-flash:generateContent",
+        Reply::json(
+            429,
+            json!({"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaMetric":"generativelanguage.googleapis.com/generate_content_free_tier_requests","quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier","quotaDimensions":{"location":"global","model":"gemini-2.5-flash"},"quotaValue":"10"}]},{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"37s"}]}}),
+        ),
+    )
+    .route(
+        "GET",
+        "/ant/v1/models/claude-haiku-4-5",
+        Reply::json(200, json!({"id":"claude-haiku-4-5","type":"model","display_name":"Claude Haiku 4.5"})),
+    )
+    .route(
+        "POST",
+        "/ant/v1/messages",
+        Reply::json(
+            529,
+            json!({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}),
+        ),
+    );
+    let config = targets_toml(
+        5.0,
+        &[
+            (
+                "billing",
+                "openai",
+                "openai-completions",
+                &fake.url("/oa/v1"),
+                "gpt-5-mini",
+                true,
+            ),
+            (
+                "ratelimited",
+                "google",
+                "google-generative-ai",
+                &fake.url("/g/v1beta"),
+                "gemini-2.5-flash",
+                true,
+            ),
+            (
+                "overloaded",
+                "anthropic",
+                "anthropic-messages",
+                &fake.url("/ant"),
+                "claude-haiku-4-5",
+                true,
+            ),
+        ],
+    );
+
+    // Zero tokens only: all three look fine, which is why this is not the default.
+    let r = run_cli(&config, &["--json", "--tier", "metadata"]);
+    let rows = rows_by_agent(&r.stdout);
+    for agent in ["billing", "ratelimited", "overloaded"] {
+        assert_eq!(rows[agent]["class"], "ok", "{agent}: {}", r.stdout);
+    }
+    assert!(fake.requests().iter().all(|q| q.method == "GET"));
+
+    let before = fake.requests().len();
+    let r = run_cli(&config, &["--json"]);
+    assert_eq!(r.code, 1, "no agent works: {}", r.stdout);
+    let rows = rows_by_agent(&r.stdout);
+    for (agent, class) in [
+        ("billing", "billing"),
+        ("ratelimited", "rate_limit"),
+        ("overloaded", "overloaded"),
+    ] {
+        assert_eq!(rows[agent]["class"], class, "{agent}: {}", r.stdout);
+        assert_eq!(rows[agent]["source"], "generation", "{agent}");
+        assert_eq!(rows[agent]["tier"], "generation", "{agent}");
+    }
+    let sent: Vec<_> = fake.requests()[before..].to_vec();
+    let posts = sent.iter().filter(|q| q.method == "POST").count();
+    assert_eq!(posts, 3, "one generation request per route: {sent:#?}");
+    assert_eq!(sent.len(), 6, "plus one metadata request each");
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["spent"]["generation_requests"], 3);
+
+    // The table says the same, and the spend goes to stderr.
+    let r = run_cli(&config, &[]);
+    assert_eq!(r.code, 1);
+    for class in ["billing", "rate_limit", "overloaded"] {
+        assert!(r.stdout.contains(class), "{class}: {}", r.stdout);
+    }
+    assert!(
+        r.stderr.contains("probe: spent 3 generation requests"),
+        "{}",
+        r.stderr
+    );
+}
