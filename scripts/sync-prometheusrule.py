@@ -3,8 +3,8 @@
 
 The alert rules and the Grafana dashboards each have one source of truth:
 
-  alerts/*.rules.yml  (Prometheus rule files)  -> deploy/kubernetes/base/prometheusrule.yaml
-  dashboards/*.json   (Grafana dashboards)     -> deploy/kubernetes/base/grafana-dashboards.yaml
+  alerts/*.rules.yml  (Prometheus rule files)  -> deploy/kubernetes/monitoring/prometheusrule.yaml
+  dashboards/*.json   (Grafana dashboards)     -> deploy/kubernetes/monitoring/grafana-dashboards.yaml
 
 Kustomize cannot read files outside the kustomization root, so the Kubernetes copies are
 generated files checked into the repo. Run this script after editing alerts/ or dashboards/;
@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-BASE = Path("deploy/kubernetes/base")
+BASE = Path("deploy/kubernetes/monitoring")
 RULE_OUT = BASE / "prometheusrule.yaml"
 DASH_OUT = BASE / "grafana-dashboards.yaml"
 

@@ -96,9 +96,11 @@ e2e_start_fake_provider() {
 # The scenario (one broken chain per agent):
 #   agent "main":    primary openai/gpt-5-mini with a revoked key (401, class auth),
 #                    fallback openrouter/moonshotai/kimi-k2 with a good key (200, ok)
-#                    -> ClawprobeAuthFailing, ClawprobePrimaryDownFallbackUp
+#                    -> ClawprobeCredentialFailing for the key (an exporter that serves
+#                       credential health), else ClawprobeModelDown for the route
 #   agent "support": only anthropic/claude-sonnet-4-5, rate limited (429, class rate_limit)
-#                    -> ClawprobeAgentNoWorkingModel, ClawprobeRateLimited,
+#                    -> ClawprobeAgentNoWorkingModel, ClawprobeRateLimited (or
+#                       ClawprobeCredentialRateLimited for a key-wide limit),
 #                       ClawprobeAgentNoFallbacks
 # Schedules run every few seconds so data appears fast; anthropic gets a generation budget of
 # one request a day so budget skips show up.

@@ -4,9 +4,15 @@
 #     schemaVersion >= 38, a `datasource` variable of type datasource (prometheus) and
 #     `job`/`instance`/`agent` query variables;
 #   - no hard-coded datasource uid: every panel, target, variable and annotation uses
-#     ${datasource} (or Grafana's built-in annotation source);
+#     ${datasource} (or Grafana's built-in annotation source); `provider` and `model` query
+#     variables besides `agent`;
 #   - unique panel ids, panels inside the 24-column grid, no overlapping panels;
 #   - the JSON is what dashboards/generate.py produces (edit the generator, not the JSON);
+#   - clean under the rules of Grafana's dashboard-linter (scripts/lib/dashboard_lint.py, a
+#     Python implementation of its default rule set, with a self-test that each rule fires):
+#     not editable, multi-select job/instance variables with All = ".+" reloaded on time
+#     change, every selector filtered by job and instance, $__rate_interval in rate(),
+#     counters only inside rate/irate/increase, units or value mappings on every panel;
 #   - every PromQL expression parses (promtool check rules on the expressions with the
 #     template variables substituted), when promtool is installed.
 set -euo pipefail
@@ -16,6 +22,8 @@ for f in dashboards/*.json; do
     python3 -m json.tool "$f" >/dev/null || { echo "dashboards: FAIL: $f is not valid JSON" >&2; exit 1; }
 done
 python3 dashboards/generate.py --check
+python3 scripts/lib/dashboard_lint.py --self-test
+python3 scripts/lib/dashboard_lint.py dashboards/*.json
 
 python3 - dashboards/*.json <<'PY'
 import json
@@ -38,7 +46,7 @@ for path in sys.argv[1:]:
     ds = variables.get("datasource")
     if not ds or ds.get("type") != "datasource" or ds.get("query") != "prometheus":
         bad("needs a `datasource` variable of type datasource with query prometheus")
-    for name in ("job", "instance", "agent"):
+    for name in ("job", "instance", "agent", "provider", "model"):
         v = variables.get(name)
         if not v or v.get("type") != "query":
             bad(f"needs a `{name}` query variable")
@@ -102,7 +110,8 @@ if command -v promtool >/dev/null 2>&1; then
     trap 'rm -rf "$tmp"' EXIT
     python3 scripts/lib/dashboard_queries.py --vars \
         --subst __rate_interval=1m --subst __interval=1m --subst __range=1h \
-        --subst job=clawprobe --subst instance=.* --subst agent=.* dashboards/*.json |
+        --subst job=clawprobe --subst instance=.* --subst agent=.* \
+        --subst provider=.* --subst model=.* dashboards/*.json |
     python3 -c '
 import json, sys  # JSON strings are valid YAML scalars
 print("groups:\n  - name: dashboard-queries\n    rules:")

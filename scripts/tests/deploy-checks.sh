@@ -5,7 +5,9 @@
 #   - the release build command lives only in scripts/build-release.sh
 #   - every kustomization renders; the result validates against the Kubernetes OpenAPI
 #     schemas (strict, two Kubernetes versions) and the Prometheus Operator CRD models,
-#     and keeps the security properties the sidecar design depends on
+#     and keeps the security and probe properties the clawprobe containers depend on
+#   - the sidecar Component applied to OpenClaw's own (vendored) manifests leaves them
+#     unchanged: gateway container, selector, labels, volumes, PVC, Service, Secret
 #   - compose demo: bind-mount sources exist, Prometheus/Alertmanager configs load
 #   - systemd unit: systemd-analyze verify and an exposure-score ceiling
 #   - shipped clawprobe TOML files load in the real binary (when one is built)
@@ -90,7 +92,7 @@ run "generated files match alerts/ and dashboards/ (scripts/sync-prometheusrule.
 sync_rejects_bad_input() {
   # The generator must refuse input that would make a broken PrometheusRule.
   local t="$WORK/sync-selftest"
-  mkdir -p "$t/alerts" "$t/dashboards" "$t/deploy/kubernetes/base"
+  mkdir -p "$t/alerts" "$t/dashboards" "$t/deploy/kubernetes/monitoring"
   expect_error() { # MESSAGE-PATTERN WHAT
     local rc=0
     "$PY" scripts/sync-prometheusrule.py --root "$t" >"$t/out" 2>&1 || rc=$?
@@ -144,6 +146,8 @@ docs = [d for d in yaml.safe_load_all(open(src)) if d]
 if mode == "crd":
     # One process for every kustomization: importing the models takes seconds.
     docs = [(f, d) for f in sys.argv[2:] for d in yaml.safe_load_all(open(f)) if d]
+elif mode == "upstream":
+    docs = [d for d in yaml.safe_load_all(open(src)) if d]
 
 if mode == "split":
     core = [d for d in docs if not d["apiVersion"].startswith("monitoring.coreos.com/")]
@@ -197,73 +201,104 @@ if mode == "crd":
                 errors.append(f"{f}: no {k} rendered")
 
 elif mode == "policy":
+    # Every rendered clawprobe container, sidecar or standalone, and what wires it up.
     by_kind = {}
     for d in docs:
         by_kind.setdefault(d["kind"], []).append(d)
-    deps = [d for d in by_kind.get("Deployment", []) if d["metadata"]["name"] == "openclaw"]
-    if len(deps) != 1:
-        errors.append("expected one Deployment named openclaw")
-    for dep in deps:
+    found = 0
+    for dep in by_kind.get("Deployment", []):
         pod = dep["spec"]["template"]["spec"]
-        psc = pod.get("securityContext", {})
-        if psc.get("runAsNonRoot") is not True:
-            errors.append("pod securityContext.runAsNonRoot is not true")
-        if psc.get("seccompProfile", {}).get("type") != "RuntimeDefault":
-            errors.append("pod seccompProfile is not RuntimeDefault")
-        for c in pod["containers"]:
-            sc = c.get("securityContext", {})
-            if sc.get("allowPrivilegeEscalation") is not False:
-                errors.append(f"container {c['name']}: allowPrivilegeEscalation is not false")
-            if "ALL" not in sc.get("capabilities", {}).get("drop", []):
-                errors.append(f"container {c['name']}: capabilities.drop lacks ALL")
         cp = [c for c in pod["containers"] if c["name"] == "clawprobe"]
-        if len(cp) != 1:
-            errors.append("no clawprobe sidecar container")
-            cp = []
-        gw = [c for c in pod["containers"] if c["name"] == "gateway"]
-        for c in cp:
-            sc = c.get("securityContext", {})
-            if sc.get("readOnlyRootFilesystem") is not True:
-                errors.append("clawprobe: readOnlyRootFilesystem is not true")
-            mounts = {m["name"]: m for m in c.get("volumeMounts", [])}
-            # The auth store reader copies SQLite files into $TMPDIR (default /tmp).
-            tmpdir = {e["name"]: e.get("value") for e in c.get("env", [])}.get("TMPDIR", "/tmp")
-            if not any(m["mountPath"] == tmpdir and not m.get("readOnly") for m in mounts.values()):
-                errors.append(f"clawprobe: no writable volume at {tmpdir} (TMPDIR) on a read-only root")
-            st = mounts.get("openclaw-state")
-            if not st or st.get("readOnly") is not True:
-                errors.append("clawprobe: the openclaw-state volume is not mounted readOnly")
-            if gw and st:
-                gwm = {m["name"]: m for m in gw[0].get("volumeMounts", [])}.get("openclaw-state")
-                if not gwm or gwm["mountPath"] != st["mountPath"]:
-                    errors.append("clawprobe and gateway mount openclaw-state at different paths")
-                env = {e["name"]: e.get("value") for e in c.get("env", [])}
-                if env.get("OPENCLAW_STATE_DIR") != st["mountPath"]:
-                    errors.append("clawprobe: OPENCLAW_STATE_DIR is not the state mount path")
-            for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
-                if c.get(probe, {}).get("httpGet", {}).get("path") != path:
-                    errors.append(f"clawprobe: {probe} is not GET {path}")
-            res = c.get("resources", {})
-            for kind in ("requests", "limits"):
-                for r in ("cpu", "memory"):
-                    if r not in res.get(kind, {}):
-                        errors.append(f"clawprobe: resources.{kind}.{r} missing")
-            ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
-            if ports.get("metrics") != 9847:
-                errors.append("clawprobe: no containerPort 9847 named metrics")
-            refs = [e.get("secretRef", {}) for e in c.get("envFrom", [])]
-            if not any(r.get("optional") is True for r in refs):
-                errors.append("clawprobe: provider keys are not an optional envFrom secretRef")
+        if not cp:
+            continue
+        found += 1
+        c = cp[0]
+        sidecar = len(pod["containers"]) > 1
+        where = f"Deployment/{dep['metadata']['name']} container clawprobe"
+        psc = pod.get("securityContext", {})
+        sc = c.get("securityContext", {})
+        eff = {**psc, **sc}
+        if eff.get("runAsNonRoot") is not True:
+            errors.append(f"{where}: runAsNonRoot is not true")
+        if eff.get("seccompProfile", {}).get("type") != "RuntimeDefault":
+            errors.append(f"{where}: seccompProfile is not RuntimeDefault")
+        if sc.get("readOnlyRootFilesystem") is not True:
+            errors.append(f"{where}: readOnlyRootFilesystem is not true")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            errors.append(f"{where}: allowPrivilegeEscalation is not false")
+        if "ALL" not in sc.get("capabilities", {}).get("drop", []):
+            errors.append(f"{where}: capabilities.drop lacks ALL")
+        env = {e["name"]: e.get("value") for e in c.get("env", [])}
+        mounts = {m["mountPath"]: m for m in c.get("volumeMounts", [])}
+        # Writable places on a read-only root: $TMPDIR (private copies of SQLite auth stores)
+        # and the state dir (persisted budget books).
+        for var, default in (("TMPDIR", "/tmp"), ("CLAWPROBE_STATE_DIR", None)):
+            path = env.get(var, default)
+            if path is None:
+                errors.append(f"{where}: {var} is not set")
+            elif not (path in mounts and not mounts[path].get("readOnly")):
+                errors.append(f"{where}: no writable volume at {var}={path}")
+        for probe in ("livenessProbe", "startupProbe"):
+            if probe in c and c[probe].get("httpGet", {}).get("path") != "/healthz":
+                errors.append(f"{where}: {probe} is not GET /healthz")
+        if c.get("livenessProbe", {}).get("httpGet", {}).get("path") != "/healthz":
+            errors.append(f"{where}: no livenessProbe on /healthz")
+        res = c.get("resources", {})
+        for kind in ("requests", "limits"):
+            for r in ("cpu", "memory"):
+                if r not in res.get(kind, {}):
+                    errors.append(f"{where}: resources.{kind}.{r} missing")
+        ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
+        if ports.get("metrics") != 9847:
+            errors.append(f"{where}: no containerPort 9847 named metrics")
+        for e in c.get("env", []):
+            ref = e.get("valueFrom", {}).get("secretKeyRef")
+            if ref and ref.get("optional") is not True:
+                errors.append(f"{where}: secret key {ref.get('name')}/{ref.get('key')} is not optional")
+        for e in c.get("envFrom", []):
+            if "secretRef" in e and e["secretRef"].get("optional") is not True:
+                errors.append(f"{where}: envFrom secret {e['secretRef'].get('name')} is not optional")
+        if sidecar:
+            # The pod's readiness is the gateway's: no readiness probe tied to probe results.
+            if "readinessProbe" in c:
+                errors.append(f"{where}: a sidecar must not have a readinessProbe "
+                              f"(it would take the gateway out of its Service)")
+            others = [o for o in pod["containers"] if o["name"] != "clawprobe"]
+            shared = {m["name"] for o in others for m in o.get("volumeMounts", [])}
+            for m in c.get("volumeMounts", []):
+                if m["name"] in shared and m.get("readOnly") is not True:
+                    errors.append(f"{where}: mounts the gateway's volume {m['name']} writable")
+            home = [m for o in others for m in o.get("volumeMounts", [])
+                    if m["mountPath"] == env.get("OPENCLAW_STATE_DIR")]
+            if not home:
+                errors.append(f"{where}: OPENCLAW_STATE_DIR={env.get('OPENCLAW_STATE_DIR')} is "
+                              f"not where the gateway mounts its state")
+            elif not any(m["name"] == home[0]["name"] and m["mountPath"] == home[0]["mountPath"]
+                         for m in c.get("volumeMounts", [])):
+                errors.append(f"{where}: does not mount the gateway's state at the same path")
+        else:
+            if c.get("readinessProbe", {}).get("httpGet", {}).get("path") != "/readyz":
+                errors.append(f"{where}: standalone readinessProbe is not GET /readyz")
+    if not found:
+        errors.append("no Deployment with a clawprobe container")
     svcs = [s for s in by_kind.get("Service", [])
             if any(p.get("name") == "metrics" and p.get("port") == 9847 for p in s["spec"]["ports"])]
     if not svcs:
         errors.append("no Service with port 9847 named metrics")
-    sm = by_kind.get("ServiceMonitor", [])
-    for s in sm:
+    for s in by_kind.get("ServiceMonitor", []):
         sel = s["spec"]["selector"].get("matchLabels", {})
-        if not any(all(svc["metadata"].get("labels", {}).get(k) == v for k, v in sel.items())
-                   for svc in svcs):
+        matched = [svc for svc in svcs
+                   if all(svc["metadata"].get("labels", {}).get(k) == v for k, v in sel.items())]
+        if not matched:
             errors.append(f"ServiceMonitor {s['metadata']['name']} selects no metrics Service")
+        # The job label the rules select (alerts/config.toml: job="clawprobe").
+        jl = s["spec"].get("jobLabel")
+        for svc in matched:
+            job = svc["metadata"].get("labels", {}).get(jl) if jl else svc["metadata"]["name"]
+            if job != "clawprobe":
+                errors.append(f"ServiceMonitor {s['metadata']['name']}: Service "
+                              f"{svc['metadata']['name']} would be scraped as job={job!r}, "
+                              f"the rules select job=\"clawprobe\"")
     cms = [c for c in by_kind.get("ConfigMap", [])
            if c["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
     if not cms:
@@ -279,16 +314,92 @@ elif mode == "policy":
         if not c.get("data"):
             print(f"note: ConfigMap {c['metadata']['name']} has no dashboards yet (dashboards/*.json)")
 
+elif mode == "upstream":
+    # The sidecar Component applied to OpenClaw's own manifests changes nothing of them but
+    # adds: compare the rendered upstream base with the rendered overlay.
+    import copy
+    overlay = [d for d in yaml.safe_load_all(open(sys.argv[3])) if d]
+
+    def index(ds):
+        out = {}
+        for d in ds:
+            d = copy.deepcopy(d)
+            d["metadata"].pop("namespace", None)
+            out[(d["kind"], d["metadata"]["name"])] = d
+        return out
+
+    up, ov = index(docs), index(overlay)
+    for k, d in up.items():
+        if k not in ov:
+            errors.append(f"{k[0]}/{k[1]} of upstream is missing from the overlay")
+    for k in ov:
+        if k[0] == "Secret":
+            errors.append(f"the overlay renders Secret/{k[1]}: the Secret is OpenClaw's, "
+                          "the sidecar must not create or change it")
+    for k in (("PersistentVolumeClaim", "openclaw-home-pvc"), ("Service", "openclaw"),
+              ("ConfigMap", "openclaw-config")):
+        if k in up and up[k] != ov.get(k):
+            errors.append(f"{k[0]}/{k[1]} changed")
+    ud, od = up.get(("Deployment", "openclaw")), ov.get(("Deployment", "openclaw"))
+    if not ud or not od:
+        errors.append("no Deployment/openclaw in upstream or overlay")
+    else:
+        us, os_ = ud["spec"], od["spec"]
+        for f in ("selector", "replicas", "strategy"):
+            if us.get(f) != os_.get(f):
+                errors.append(f"Deployment/openclaw spec.{f} changed")
+        if ud["metadata"].get("labels") != od["metadata"].get("labels"):
+            errors.append("Deployment/openclaw labels changed")
+        if us["template"]["metadata"] != os_["template"]["metadata"]:
+            errors.append("Deployment/openclaw pod template labels/annotations changed")
+        up_pod, ov_pod = us["template"]["spec"], os_["template"]["spec"]
+        for f in set(up_pod) | set(ov_pod):
+            if f in ("containers", "volumes"):
+                continue
+            if up_pod.get(f) != ov_pod.get(f):
+                errors.append(f"Deployment/openclaw pod spec.{f} changed")
+        ov_c = {c["name"]: c for c in ov_pod["containers"]}
+        for c in up_pod["containers"]:
+            if ov_c.get(c["name"]) != c:
+                errors.append(f"container {c['name']} changed")
+        added = [n for n in ov_c if n not in {c["name"] for c in up_pod["containers"]}]
+        if added != ["clawprobe"]:
+            errors.append(f"containers added: {added}, expected only clawprobe")
+        ov_v = {v["name"]: v for v in ov_pod["volumes"]}
+        for v in up_pod["volumes"]:
+            if ov_v.get(v["name"]) != v:
+                errors.append(f"volume {v['name']} changed")
+        home = next((v for v in up_pod["volumes"]
+                     if v.get("persistentVolumeClaim", {}).get("claimName") == "openclaw-home-pvc"), None)
+        cp = ov_c.get("clawprobe", {})
+        if not home:
+            errors.append("upstream has no volume on openclaw-home-pvc")
+        else:
+            m = [m for m in cp.get("volumeMounts", []) if m["name"] == home["name"]]
+            if not m or any(x.get("readOnly") is not True for x in m):
+                errors.append(f"clawprobe does not mount {home['name']} read-only")
+        if "readinessProbe" in cp:
+            errors.append("the clawprobe sidecar has a readinessProbe")
+        for e in cp.get("env", []):
+            ref = e.get("valueFrom", {}).get("secretKeyRef")
+            if ref and ref.get("name") == "openclaw-secrets" and ref.get("key") == "OPENCLAW_GATEWAY_TOKEN":
+                errors.append("clawprobe is given the gateway token")
+        print(f"note: upstream Deployment/openclaw: {len(up_pod['containers'])} container(s), "
+              f"{len(up_pod['volumes'])} volume(s) unchanged; added container clawprobe and "
+              f"volumes {sorted(set(ov_v) - {v['name'] for v in up_pod['volumes']})}")
+
 for e in errors:
     print(e)
 sys.exit(1 if errors else 0)
 PY
 
-KUSTOMIZATIONS=(deploy/kubernetes/base)
+# Every kustomization (Components are rendered through the overlays that use them).
+KUSTOMIZATIONS=()
+while IFS= read -r k; do
+  grep -q '^kind: Component' "$k" && continue
+  KUSTOMIZATIONS+=("$(dirname "$k")")
+done < <(find deploy/kubernetes -name kustomization.yaml | sort)
 CRD_FILES=()
-for k in deploy/kubernetes/overlays/*/; do
-  [ -e "$k/kustomization.yaml" ] && KUSTOMIZATIONS+=("${k%/}")
-done
 for k in "${KUSTOMIZATIONS[@]}"; do
   out="$WORK/$(echo "$k" | tr / _)"
   if ! run "kustomize build $k" sh -c "kubectl kustomize '$k' > '$out.yaml'"; then
@@ -299,9 +410,25 @@ for k in "${KUSTOMIZATIONS[@]}"; do
     run "$k: Kubernetes $v schemas (kubernetes-validate --strict)" \
       kubernetes-validate --strict --quiet -k "$v" "$out.core.yaml"
   done
-  CRD_FILES+=("$out.crd.yaml")
-  run "$k: sidecar security and wiring policy" "$PY" "$WORK/k8s.py" policy "$out.yaml"
+  case "$k" in
+    deploy/kubernetes/overlays/* | deploy/kubernetes/standalone)
+      CRD_FILES+=("$out.crd.yaml")
+      run "$k: clawprobe security, probes, mounts and monitoring wiring" "$PY" "$WORK/k8s.py" policy "$out.yaml"
+      ;;
+  esac
 done
+
+# The sidecar Component on OpenClaw's own manifests (vendored): the gateway container,
+# selector, labels, volumes, PVC, Service and Secret stay as they are; clawprobe mounts the
+# state read-only and has no readiness probe.
+up=$WORK/deploy_kubernetes_upstream_openclaw.yaml
+ex=$WORK/deploy_kubernetes_overlays_example.yaml
+if [ -s "$up" ] && [ -s "$ex" ]; then
+  run "sidecar Component on OpenClaw's manifests leaves them unchanged (overlays/example vs upstream/openclaw)" \
+    "$PY" "$WORK/k8s.py" upstream "$up" "$ex"
+else
+  run "sidecar Component on OpenClaw's manifests" sh -c 'echo "upstream/openclaw or overlays/example did not render"; exit 1'
+fi
 
 if [ "${#CRD_FILES[@]}" -gt 0 ]; then
   run "ServiceMonitor/PrometheusRule against the Prometheus Operator v0.80 CRD models" \
