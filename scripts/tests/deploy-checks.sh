@@ -6,7 +6,7 @@
 #   - every kustomization renders; the result validates against the Kubernetes OpenAPI
 #     schemas (strict, two Kubernetes versions) and the Prometheus Operator CRD models,
 #     and keeps the security and probe properties the clawprobe containers depend on
-#   - the sidecar Component applied to OpenClaw's own (vendored) manifests leaves them
+#   - the sidecar Component applied to the stand-in for OpenClaw's own manifests leaves them
 #     unchanged: gateway container, selector, labels, volumes, PVC, Service, Secret
 #   - compose demo: bind-mount sources exist, Prometheus/Alertmanager configs load
 #   - systemd unit: systemd-analyze verify and an exposure-score ceiling
@@ -418,7 +418,7 @@ for k in "${KUSTOMIZATIONS[@]}"; do
   esac
 done
 
-# The sidecar Component on OpenClaw's own manifests (vendored): the gateway container,
+# The sidecar Component on the stand-in for OpenClaw's own manifests: the gateway container,
 # selector, labels, volumes, PVC, Service and Secret stay as they are; clawprobe mounts the
 # state read-only and has no readiness probe.
 up=$WORK/deploy_kubernetes_upstream_openclaw.yaml
