@@ -4,11 +4,18 @@
 //! - `follow`: the read-only follower (rotation, truncation, start at end, partial lines,
 //!   bounded memory);
 //! - `event`: typed events from one line (every decision kind, both field eras, garbage
-//!   tolerated).
+//!   tolerated);
+//! - `state`: [`TrafficState`], the pure fold of events into counters, the serving model
+//!   per agent and the latest success/failure per route (the seam the verdict and the
+//!   scheduler read).
 
 pub mod event;
 pub mod follow;
 pub mod locate;
+pub mod state;
+
+pub use event::{Decision, Event, ModelRef, Reason};
+pub use state::{CredentialRef, RouteEvidence, Serving, TrafficFailure, TrafficState};
 
 #[cfg(test)]
 pub(crate) mod test_support {
