@@ -42,6 +42,7 @@
 
 mod scrape;
 pub mod text;
+mod traffic;
 
 use crate::class::Class;
 use crate::plan::{ChainEntry, ProbePlan, Target};
@@ -347,6 +348,8 @@ pub struct Metrics {
     cache: Mutex<Option<Cached>>,
     /// Size of the last exposition, to allocate the next one in one go.
     last_len: AtomicUsize,
+    /// What OpenClaw's own log showed (`clawprobe_traffic_*`), when followed.
+    traffic: Mutex<Option<Arc<crate::traffic::Traffic>>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -372,7 +375,17 @@ impl Metrics {
             memo: Mutex::new(LabelMemo::default()),
             cache: Mutex::new(None),
             last_len: AtomicUsize::new(0),
+            traffic: Mutex::new(None),
         }
+    }
+
+    /// Exports `clawprobe_traffic_*` from `traffic` from now on.
+    pub fn set_traffic(&self, traffic: Arc<crate::traffic::Traffic>) {
+        *self.traffic.lock().expect("metrics lock") = Some(traffic);
+    }
+
+    fn traffic(&self) -> Option<Arc<crate::traffic::Traffic>> {
+        self.traffic.lock().expect("metrics lock").clone()
     }
 
     fn counters(&self) -> std::sync::MutexGuard<'_, Counters> {
@@ -480,6 +493,9 @@ impl Metrics {
         scrape::write_openclaw(plan, &mut memo, &mut e);
         self.counters().write_probes(&mut e);
         rows.write_rate_limits(plan, &mut memo, &mut e);
+        if let Some(t) = self.traffic() {
+            t.read(|s| traffic::write(s, SystemTime::now(), &mut e));
+        }
         drop(rows);
         drop(view);
         let out = e.finish();
@@ -504,7 +520,9 @@ impl Metrics {
         let mut cache = self.cache.lock().expect("metrics cache lock");
         let (counters_version, reload_version) = {
             let c = self.counters();
-            (c.version, c.reload_version)
+            // Both only grow, so their sum changes whenever either does.
+            let traffic = self.traffic().map_or(0, |t| t.version());
+            (c.version + traffic, c.reload_version)
         };
         let store_version = store.version();
         if let Some(c) = cache.as_ref() {
