@@ -15,7 +15,8 @@
 #   doomed  revoked/gpt-auth (401) -> broke/gpt-broke (402)          every candidate fails
 #   coder   flaky/gpt-500 (500)    -> healthy/gpt-ok                 fallback serves
 #   main    ratelimited/gpt-rl (429, ~2.5 min of OpenClaw's own retries) -> broke/gpt-broke
-#           (disabled for billing since doomed's turn: skipped) -> healthy/gpt-ok
+#           (disabled for billing by doomed's turn: skipped; 2026.4 keeps cooldowns per
+#           agent, so there it is tried and fails) -> healthy/gpt-ok
 #   main    again at once: the primary is in its rate-limit cooldown (probe or skip)
 #   solo    healthy/gpt-ok, no fallbacks: a clean turn writes no fallback decision
 #   solo    with OPENCLAW_PROFILE=Team_A: the log name gets the profile segment (2026.9+)
