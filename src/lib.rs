@@ -2,7 +2,8 @@
 //!
 //! The modules follow the data flow (see ARCHITECTURE.md):
 //! `config` → `openclaw` (discovery) → `plan` → `schedule` (cron trigger, budget, dispatch)
-//! → `probe` (one prober per API style) → `classify` → `state` → `metrics` / `server`.
+//! → `probe` (one prober per API style) → `classify` → `state` / `traffic` (OpenClaw's own
+//! log) → `metrics` / `server`.
 
 pub mod alloc;
 pub mod check;
@@ -19,4 +20,5 @@ pub mod secret;
 pub mod serve;
 pub mod server;
 pub mod state;
+pub mod traffic;
 pub mod verdict;

@@ -413,6 +413,26 @@ pub async fn run_with(
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let engine_task = engine.clone().spawn(stop_rx.clone());
+    // OpenClaw's own log (read-only): clawprobe_traffic_* now; `traffic` is also the
+    // evidence (TrafficState's route/serving seam) the verdict and scheduler can read.
+    let traffic = match crate::traffic::log_lookup(&config, &|k| std::env::var(k).ok()) {
+        crate::traffic::Lookup::Off => None,
+        _ => Some(crate::traffic::Traffic::new(
+            &plan,
+            Duration::from_secs_f64(config.traffic.fallback_window_seconds),
+        )),
+    };
+    let traffic_task = traffic.clone().map(|t| {
+        metrics.set_traffic(t.clone());
+        let e = engine.clone();
+        let plan_now = Arc::new(move || e.plan());
+        tokio::spawn(crate::traffic::run(
+            t,
+            config.clone(),
+            plan_now,
+            stop_rx.clone(),
+        ))
+    });
     let (agents, targets, findings) = summary(&plan);
     let app = Arc::new(App::new(
         config,
@@ -444,6 +464,9 @@ pub async fn run_with(
         let _ = server_task.await;
         let _ = watcher.await;
         let _ = engine_task.await;
+        if let Some(t) = traffic_task {
+            let _ = t.await;
+        }
     })
     .await;
     tracing::info!("stopped");

@@ -252,6 +252,45 @@ proptest! {
     ]) {
         let _ = clawprobe::config::Config::parse_str(&text, Path::new("clawprobe.toml"));
     }
+
+    #[test]
+    fn openclaw_log_lines_never_panic(
+        raw in proptest::collection::vec(any::<u8>(), 0..300),
+        fields in proptest::collection::btree_map(
+            proptest::sample::select(vec![
+                "decision", "candidateProvider", "candidateModel", "requestedProvider",
+                "requestedModel", "nextCandidateProvider", "nextCandidateModel", "reason",
+                "status", "httpCode", "attempt", "isPrimary", "agentId", "lane",
+                "fallbackStepFinalOutcome", "suppressedDuplicateCount", "profileId",
+                "provider", "model",
+            ]),
+            json_value(),
+            0..12,
+        ),
+        kind in proptest::sample::select(vec!["model_fallback_decision", "embedded_run_failover_decision"]),
+        time in "\\PC{0,30}",
+        cut in 0usize..800,
+    ) {
+        use clawprobe::traffic::{event::parse_line, TrafficState};
+        let mut state = TrafficState::new(&clawprobe::plan::ProbePlan::default(), Duration::from_secs(900));
+        let mut feed = |line: &[u8]| {
+            if let Ok(Some(e)) = parse_line(line) {
+                state.apply(&e, SystemTime::now());
+            }
+        };
+        feed(&raw);
+        let mut tagged = b"model_fallback_decision".to_vec();
+        tagged.extend_from_slice(&raw);
+        feed(&tagged);
+        let mut ev = serde_json::Map::new();
+        ev.insert("event".into(), kind.into());
+        for (k, v) in fields {
+            ev.insert(k.into(), v);
+        }
+        let line = serde_json::json!({"0": "{\"subsystem\":\"model-fallback/decision\"}", "1": ev, "time": time}).to_string();
+        feed(line.as_bytes());
+        feed(&line.as_bytes()[..cut.min(line.len())]);
+    }
 }
 
 fn json_value() -> impl Strategy<Value = serde_json::Value> {

@@ -102,6 +102,15 @@ SITUATIONAL = {
     "clawprobe_openclaw_profile_cooldown_until_timestamp_seconds",
     "clawprobe_openclaw_profile_disabled_until_timestamp_seconds",
     "clawprobe_openclaw_profile_errors",
+    # From OpenClaw's own log (src/traffic): only with an install whose gateway logs, and
+    # most only after it logged a model-fallback decision.
+    "clawprobe_traffic_decisions_total",
+    "clawprobe_traffic_chain_exhausted_total",
+    "clawprobe_traffic_failures_total",
+    "clawprobe_traffic_fallback_engaged",
+    "clawprobe_traffic_serving_model",
+    "clawprobe_traffic_last_event_timestamp_seconds",
+    "clawprobe_traffic_log_following",
 }
 NAME = re.compile(r"\b(?:clawprobe|process)_[a-zA-Z0-9_]*[a-zA-Z0-9]")
 PENDING = set(os.environ.get("METRIC_NAMES_PENDING", "").split())

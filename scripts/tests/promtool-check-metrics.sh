@@ -76,4 +76,9 @@ CLAWPROBE_METRICS_SAMPLE_OUT="$work/full.prom" \
   cargo test --quiet --lib metrics::tests::every_metric_has_help_and_type >/dev/null
 echo "full exposition: $(grep -c '^# TYPE' "$work/full.prom") families"
 promtool check metrics <"$work/full.prom"
+# clawprobe_traffic_* (OpenClaw's own log), rendered from the real CLI's log fixture.
+CLAWPROBE_TRAFFIC_METRICS_SAMPLE_OUT="$work/traffic.prom" \
+  cargo test --quiet --lib metrics::traffic::tests::exposition >/dev/null
+echo "traffic exposition: $(grep -c '^# TYPE' "$work/traffic.prom") families"
+promtool check metrics <"$work/traffic.prom"
 echo "promtool check metrics: ok"

@@ -36,6 +36,7 @@ pub struct Config {
     pub server: ServerSettings,
     pub schedule: ScheduleSettings,
     pub budget: BudgetSettings,
+    pub traffic: TrafficSettings,
     pub targets: Vec<TargetSettings>,
     /// Where this config came from (`<embedded default>` or the file path); not a TOML key.
     #[serde(skip)]
@@ -158,6 +159,36 @@ pub struct ProviderBudget {
     pub tokens_per_day: Option<u64>,
 }
 
+/// `[traffic]`: following OpenClaw's own JSONL log (see `src/traffic/`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrafficSettings {
+    /// Off switch. Also off when `[openclaw] enabled = false` and no `log_path` is given.
+    pub enabled: bool,
+    /// A log file, or a directory holding OpenClaw's dated files (`openclaw-YYYY-MM-DD.log`);
+    /// default: where OpenClaw writes it (`logging.file`, else `/tmp/openclaw` or its
+    /// fallback, with the `OPENCLAW_PROFILE` segment).
+    pub log_path: Option<PathBuf>,
+    /// Read the current file from its start at start-up instead of its end.
+    pub from_start: bool,
+    /// Seconds between reads of the log.
+    pub poll_interval_seconds: f64,
+    /// How long a logged success keeps "fallback engaged" and the serving model.
+    pub fallback_window_seconds: f64,
+}
+
+impl Default for TrafficSettings {
+    fn default() -> Self {
+        TrafficSettings {
+            enabled: true,
+            log_path: None,
+            from_start: false,
+            poll_interval_seconds: 2.0,
+            fallback_window_seconds: 900.0,
+        }
+    }
+}
+
 /// A standalone `[[targets]]` entry.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -271,6 +302,10 @@ impl Config {
                 "server.watch_interval_seconds",
                 self.server.watch_interval_seconds,
             ),
+            (
+                "traffic.fallback_window_seconds",
+                self.traffic.fallback_window_seconds,
+            ),
         ] {
             if !v.is_finite() || v < 0.0 {
                 return Err(bad(
@@ -283,6 +318,13 @@ impl Config {
             return Err(bad(
                 "schedule.probe_timeout_seconds",
                 "must be greater than 0".into(),
+            ));
+        }
+        let poll = self.traffic.poll_interval_seconds;
+        if !poll.is_finite() || poll <= 0.0 {
+            return Err(bad(
+                "traffic.poll_interval_seconds",
+                format!("must be a number of seconds greater than 0, got {poll}"),
             ));
         }
         if !(0.0..=1.0).contains(&s.spread_fraction) {
@@ -425,6 +467,14 @@ mod tests {
             (
                 "[budget]\ncredential_tokens_per_day = -1\n",
                 "budget.credential_tokens_per_day",
+            ),
+            (
+                "[traffic]\npoll_interval_seconds = 0\n",
+                "traffic.poll_interval_seconds",
+            ),
+            (
+                "[traffic]\nfallback_window_seconds = -5\n",
+                "traffic.fallback_window_seconds",
             ),
             (
                 "[[targets]]\nname='a'\nprovider='openai'\nmodel='m'\napi_key_env='sk-live-123'\n",

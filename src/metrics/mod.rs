@@ -42,6 +42,7 @@
 
 mod scrape;
 pub mod text;
+mod traffic;
 
 use crate::class::Class;
 use crate::plan::{ChainEntry, ProbePlan, Target};
@@ -352,6 +353,8 @@ pub struct Metrics {
     last_len: AtomicUsize,
     /// How often each target is probed (set by the scheduler), for verdict staleness.
     cadence: Mutex<Arc<Cadence>>,
+    /// What OpenClaw's own log showed (`clawprobe_traffic_*`), when followed.
+    traffic: Mutex<Option<Arc<crate::traffic::Traffic>>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -378,6 +381,7 @@ impl Metrics {
             cache: Mutex::new(None),
             last_len: AtomicUsize::new(0),
             cadence: Mutex::new(Arc::new(Cadence::default())),
+            traffic: Mutex::new(None),
         }
     }
 
@@ -393,6 +397,15 @@ impl Metrics {
         if let Some(c) = self.cache.lock().expect("metrics cache lock").as_mut() {
             c.body = Weak::new();
         }
+    }
+
+    /// Exports `clawprobe_traffic_*` from `traffic` from now on.
+    pub fn set_traffic(&self, traffic: Arc<crate::traffic::Traffic>) {
+        *self.traffic.lock().expect("metrics lock") = Some(traffic);
+    }
+
+    fn traffic(&self) -> Option<Arc<crate::traffic::Traffic>> {
+        self.traffic.lock().expect("metrics lock").clone()
     }
 
     fn counters(&self) -> std::sync::MutexGuard<'_, Counters> {
@@ -515,6 +528,9 @@ impl Metrics {
         scrape::write_openclaw(plan, &mut memo, &mut e);
         self.counters().write_probes(&mut e);
         rows.write_rate_limits(plan, &mut memo, &mut e);
+        if let Some(t) = self.traffic() {
+            t.read(|s| traffic::write(s, SystemTime::now(), &mut e));
+        }
         drop(rows);
         drop(view);
         let out = e.finish();
@@ -539,7 +555,9 @@ impl Metrics {
         let mut cache = self.cache.lock().expect("metrics cache lock");
         let (counters_version, reload_version) = {
             let c = self.counters();
-            (c.version, c.reload_version)
+            // Both only grow, so their sum changes whenever either does.
+            let traffic = self.traffic().map_or(0, |t| t.version());
+            (c.version + traffic, c.reload_version)
         };
         let store_version = store.version();
         if let Some(c) = cache.as_ref() {
