@@ -24,9 +24,8 @@ cd "$(dirname "$0")/../.."
 
 # ---------------------------------------------------------------------------------------
 # PENDING: families in the metrics contract (alerts/exported-metrics.txt) that the rules
-# and dashboards already use but the exporter does not serve yet (issues 12, 14 and 16:
-# the fused verdict, credential health, install/plan health, traffic from OpenClaw's log,
-# process metrics). A PENDING name the running exporter does not serve is REPORTED, not a
+# and dashboards already use but the exporter does not serve yet (issues 14 and 17:
+# install/plan health, web config reloads, process metrics). A PENDING name the running exporter does not serve is REPORTED, not a
 # failure. Remove a name as soon as the exporter serves it: from then on it is checked
 # like every other name (and a PENDING name that is served is reported as removable).
 PENDING_METRICS=(
@@ -35,13 +34,6 @@ PENDING_METRICS=(
     clawprobe_plan_targets
     clawprobe_plan_findings
     clawprobe_web_config_last_reload_successful
-    clawprobe_traffic_decisions_total
-    clawprobe_traffic_fallback_engaged
-    clawprobe_traffic_serving_model
-    clawprobe_traffic_chain_exhausted_total
-    clawprobe_traffic_failures_total
-    clawprobe_traffic_last_event_timestamp_seconds
-    clawprobe_traffic_log_following
     process_cpu_seconds_total
     process_resident_memory_bytes
     process_virtual_memory_bytes
