@@ -5,10 +5,12 @@
 //! → `probe` (one prober per API style) → `classify` → `state` → `metrics` / `server`.
 
 pub mod alloc;
+pub mod api_style;
 pub mod check;
 pub mod class;
 pub mod classify;
 pub mod config;
+pub mod credential;
 pub mod metrics;
 pub mod openclaw;
 pub mod plan;

@@ -9,113 +9,8 @@ use crate::class::Class;
 use crate::secret::Secret;
 use serde::Serialize;
 
-/// The API style of a provider, as OpenClaw names it in `models.providers.<id>.api`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(into = "String")]
-pub enum ApiStyle {
-    OpenAiCompletions,
-    OpenAiResponses,
-    AnthropicMessages,
-    GoogleGenerativeAi,
-    Ollama,
-    /// Any other style (`bedrock-converse-stream`, `github-copilot`, …): not probeable.
-    Other(String),
-}
-
-impl ApiStyle {
-    pub fn parse(s: &str) -> ApiStyle {
-        match s.trim() {
-            "openai-completions" | "openai" | "openai-chat" => ApiStyle::OpenAiCompletions,
-            "openai-responses" => ApiStyle::OpenAiResponses,
-            "anthropic-messages" | "anthropic" => ApiStyle::AnthropicMessages,
-            "google-generative-ai" | "google" | "gemini" => ApiStyle::GoogleGenerativeAi,
-            "ollama" => ApiStyle::Ollama,
-            other => ApiStyle::Other(other.to_string()),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            ApiStyle::OpenAiCompletions => "openai-completions",
-            ApiStyle::OpenAiResponses => "openai-responses",
-            ApiStyle::AnthropicMessages => "anthropic-messages",
-            ApiStyle::GoogleGenerativeAi => "google-generative-ai",
-            ApiStyle::Ollama => "ollama",
-            ApiStyle::Other(s) => s,
-        }
-    }
-
-    /// Whether clawprobe has a prober for this style.
-    pub fn is_probeable(&self) -> bool {
-        !matches!(self, ApiStyle::Other(_))
-    }
-}
-
-impl From<ApiStyle> for String {
-    fn from(a: ApiStyle) -> String {
-        a.as_str().to_string()
-    }
-}
-
-impl std::fmt::Display for ApiStyle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What kind of credential a profile or env var holds. Decides the auth header
-/// (Anthropic: API keys via `x-api-key`, OAuth/setup tokens via `Authorization: Bearer`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CredentialKind {
-    ApiKey,
-    Token,
-    Oauth,
-}
-
-/// Where a credential came from. This (never the secret) is what output shows.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum CredentialSource {
-    /// An OpenClaw auth profile; `store` names the file it was read from.
-    Profile { id: String, store: String },
-    /// An environment variable (process env, `<stateDir>/.env` or config `env.vars`).
-    Env { var: String },
-    /// `models.providers.<id>.apiKey` in the OpenClaw config.
-    ProviderConfig { provider: String },
-    /// A standalone `[[targets]]` entry's `api_key_env`.
-    TargetEnv { var: String },
-}
-
-impl CredentialSource {
-    /// A short label for tables and metric labels: profile id or env var name.
-    pub fn label(&self) -> String {
-        match self {
-            CredentialSource::Profile { id, .. } => id.clone(),
-            CredentialSource::Env { var } | CredentialSource::TargetEnv { var } => {
-                format!("env:{var}")
-            }
-            CredentialSource::ProviderConfig { provider } => format!("config:{provider}"),
-        }
-    }
-}
-
-/// A resolved credential. `Debug` is safe: `Secret` redacts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Credential {
-    pub source: CredentialSource,
-    pub kind: CredentialKind,
-    pub secret: Secret,
-    /// Expiry of a token/OAuth credential, ms since the Unix epoch.
-    pub expires_at_ms: Option<i64>,
-}
-
-impl Credential {
-    /// The label used in output and metrics (profile id, `env:VAR`, …).
-    pub fn label(&self) -> String {
-        self.source.label()
-    }
-}
+pub use crate::api_style::ApiStyle;
+pub use crate::credential::{Credential, CredentialKind, CredentialSource, ProfileState};
 
 /// Index of a target in [`ProbePlan::targets`].
 pub type TargetId = usize;
@@ -304,21 +199,6 @@ impl AgentChain {
             .filter(|e| e.role == Role::Fallback)
             .count()
     }
-}
-
-/// OpenClaw's own per-profile state (cooldowns, disables, error counts), exported at zero
-/// probe cost.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ProfileState {
-    pub profile: String,
-    pub provider: String,
-    pub cooldown_until_ms: Option<i64>,
-    pub cooldown_reason: Option<String>,
-    pub disabled_until_ms: Option<i64>,
-    pub disabled_reason: Option<String>,
-    pub error_count: Option<u64>,
-    /// `failureCounts` by reason.
-    pub failure_counts: Vec<(String, u64)>,
 }
 
 /// A credential's expiry as seen by one agent, for `clawprobe_credential_expiry_timestamp_seconds`.
