@@ -11,6 +11,7 @@ pub mod class;
 pub mod classify;
 pub mod config;
 pub mod credential;
+pub mod cron;
 pub mod metrics;
 pub mod openclaw;
 pub mod plan;

@@ -74,6 +74,7 @@ pub trait Executor: Send + Sync + 'static {
 }
 
 pub mod anthropic;
+pub mod cost;
 pub mod google;
 pub mod http;
 pub mod ollama;
@@ -344,6 +345,10 @@ pub trait Prober: Sync {
     fn request(&self, target: &Target, kind: RequestKind) -> RequestSpec;
     /// Reads a 2xx body of one step. Pure.
     fn interpret(&self, target: &Target, kind: RequestKind, body: &[u8]) -> Interpretation;
+    /// The output cap its generation request asks for (the cost model, [`cost`]).
+    fn output_tokens(&self) -> u64 {
+        1
+    }
 }
 
 /// The prober of an API style; `None` for styles clawprobe cannot probe.

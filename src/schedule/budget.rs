@@ -24,14 +24,14 @@
 //!   recheck probes of one target, and its metadata probes when they have to generate) and per credential (`credential_tokens_per_day`,
 //!   credential-generation probes), on top of the provider and global caps; 0 switches them
 //!   off. They reserve a finer estimate: what the target's API style costs
-//!   ([`probe_tokens`]: the prompt plus the style's output cap), raised to the largest
+//!   ([`probe_tokens`](crate::probe::cost::probe_tokens): the prompt plus the style's
+//!   output cap, the probers' cost model), raised to the largest
 //!   usage that target ever reported. The provider-wide estimate (at least
 //!   [`DEFAULT_TOKEN_ESTIMATE`]) would let a 50-token cap admit only 2 of the 4 daily
 //!   probes of a model that reports 10 tokens each.
 
 use crate::config::BudgetSettings;
 use crate::metrics::BudgetRemaining;
-use crate::plan::ApiStyle;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -42,34 +42,6 @@ pub const WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 /// Tokens assumed for a generation probe of a provider never seen before (a one-token
 /// completion of a one-word prompt reports about 10).
 pub const DEFAULT_TOKEN_ESTIMATE: u64 = 32;
-
-/// Input tokens providers report for the probe prompt ([`crate::probe::PROMPT`], one short
-/// user message, no system prompt): OpenAI and Anthropic report 8 for `hi`. Others report
-/// fewer (Google 2) or a few more (Ollama's templates ~11); the reported usage corrects
-/// the estimate after the first probe of a target.
-pub const PROMPT_TOKENS: u64 = 8;
-
-/// The output cap the generation probe of `api` asks for: 1 token, except the OpenAI
-/// Responses API, whose minimum `max_output_tokens` is 16. Kept in step with the probers
-/// by a test that reads their request bodies.
-pub fn output_tokens(api: &ApiStyle) -> u64 {
-    match api {
-        ApiStyle::OpenAiResponses => 16,
-        _ => 1,
-    }
-}
-
-/// Tokens one generation probe of `api` is expected to cost before it reports usage:
-/// prompt plus output cap (9 on chat styles, 24 on `openai-responses`).
-pub fn probe_tokens(api: &ApiStyle) -> u64 {
-    PROMPT_TOKENS + output_tokens(api)
-}
-
-/// The cheapest generation probe of any style: a per-model or per-credential token cap
-/// below this can never admit a probe.
-pub fn cheapest_probe_tokens() -> u64 {
-    PROMPT_TOKENS + 1
-}
 
 /// The finer cap a generation probe counts against, besides its provider's and the global.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,7 +81,7 @@ pub struct ProbeCost<'a> {
     /// [`Target::key`](crate::plan::Target::key) of the model probed: the largest usage it
     /// reported refines the finer estimate. `""` when unknown.
     pub target: &'a str,
-    /// [`probe_tokens`] of the target's API style.
+    /// [`probe_tokens`](crate::probe::cost::probe_tokens) of the target's API style.
     pub style_tokens: u64,
     pub scope: Scope<'a>,
 }
@@ -504,6 +476,8 @@ impl Budget {
 mod tests {
     use super::*;
     use crate::config::ProviderBudget;
+    use crate::plan::ApiStyle;
+    use crate::probe::cost::probe_tokens;
 
     fn settings(gr: u64, gt: u64, pr: u64, pt: u64) -> BudgetSettings {
         BudgetSettings {
@@ -802,49 +776,6 @@ mod tests {
         assert_eq!(fill(&mut b, &p, 10, now), 1);
         // The refused probe reserved nothing against its model cap.
         assert_eq!(b.used_scope(Scope::Model("t"), now).tokens, 10);
-    }
-
-    /// The estimate's output cap is what the probers really ask for: read it back from
-    /// each style's generation request body.
-    #[test]
-    fn output_tokens_match_the_probers_requests() {
-        use crate::plan::Target;
-        use crate::probe::{prober_for, RequestKind};
-        let styles = [
-            ApiStyle::OpenAiCompletions,
-            ApiStyle::OpenAiResponses,
-            ApiStyle::AnthropicMessages,
-            ApiStyle::GoogleGenerativeAi,
-            ApiStyle::Ollama,
-        ];
-        for api in styles {
-            let t = Target {
-                id: 0,
-                provider: "p".into(),
-                model: "m".into(),
-                base_url: "http://127.0.0.1:1/v1".into(),
-                api: api.clone(),
-                credential: None,
-                headers: vec![],
-            };
-            let req = prober_for(&api)
-                .expect("probeable")
-                .request(&t, RequestKind::Generation);
-            let body = req.body.expect("generation has a body");
-            let asked = [
-                &body["max_tokens"],
-                &body["max_output_tokens"],
-                &body["generationConfig"]["maxOutputTokens"],
-                &body["options"]["num_predict"],
-            ]
-            .into_iter()
-            .find_map(|v| v.as_u64())
-            .unwrap_or_else(|| panic!("{api}: no output cap in {body}"));
-            assert_eq!(output_tokens(&api), asked, "{api}");
-            assert_eq!(probe_tokens(&api), PROMPT_TOKENS + asked);
-            assert!(probe_tokens(&api) >= cheapest_probe_tokens());
-        }
-        assert_eq!(probe_tokens(&ApiStyle::OpenAiResponses), 24);
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! [`crate::schedule`] for the design.
 
 use super::backoff::{backoff_delay, CredentialGate, SkipReason};
-use super::budget::{probe_tokens, Amount, Budget, Headroom, ProbeCost, Scope};
-use super::{cron, spread, CycleKind};
+use super::budget::{Amount, Budget, Headroom, ProbeCost, Scope};
+use super::{spread, CycleKind};
 use crate::class::Class;
 use crate::config::{BudgetSettings, ScheduleSettings};
+use crate::cron;
 use crate::metrics::{BudgetRemaining, Metrics};
 use crate::plan::{ProbePlan, Target, TargetId};
+use crate::probe::cost::probe_tokens;
 use crate::probe::{has_metadata_endpoint, Executor, ProbeResult, Tier};
 use crate::ratelimit::RateLimitInfo;
 use crate::state::Store;

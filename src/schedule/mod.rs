@@ -20,7 +20,6 @@
 
 pub mod backoff;
 pub mod budget;
-pub mod cron;
 mod dispatcher;
 pub mod spread;
 

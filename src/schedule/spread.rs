@@ -1,7 +1,7 @@
 //! Where in a cycle each probe starts, and which model stands in for a credential.
 
-use super::budget::probe_tokens;
 use crate::plan::{ProbePlan, TargetId};
+use crate::probe::cost::probe_tokens;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::time::Duration;
