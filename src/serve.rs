@@ -7,12 +7,13 @@
 //! there to show. Counters, the status table and the budget live outside the plan, so they
 //! survive reloads. Unix only (SIGHUP/SIGTERM).
 
+use crate::class::SkipReason;
 use crate::config::{BudgetSettings, Config, ScheduleSettings};
 use crate::metrics::{BudgetRemaining, Metrics};
 use crate::plan::{ProbePlan, TargetId};
 use crate::probe::{ProbeResult, Tier};
 use crate::schedule::Readiness;
-use crate::server::{self, Backend, BoxFuture, NotSent};
+use crate::server::{self, Backend, BoxFuture};
 use crate::state::Store;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -34,7 +35,7 @@ pub(crate) trait Engine: Send + Sync + 'static {
         &self,
         target: TargetId,
         tier: Tier,
-    ) -> BoxFuture<'_, Result<ProbeResult, NotSent>>;
+    ) -> BoxFuture<'_, Result<ProbeResult, SkipReason>>;
     /// Starts the background schedule; the task ends when `shutdown` turns true.
     fn spawn(self: Arc<Self>, shutdown: watch::Receiver<bool>) -> JoinHandle<()>;
 }
@@ -64,12 +65,8 @@ mod engine_impl {
             &self,
             target: TargetId,
             tier: Tier,
-        ) -> BoxFuture<'_, Result<ProbeResult, NotSent>> {
-            Box::pin(async move {
-                Scheduler::probe_now(self, target, tier)
-                    .await
-                    .map_err(|r| NotSent(r.as_str().to_string()))
-            })
+        ) -> BoxFuture<'_, Result<ProbeResult, SkipReason>> {
+            Box::pin(Scheduler::probe_now(self, target, tier))
         }
         fn spawn(self: Arc<Self>, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
             tokio::spawn(Scheduler::run(self, shutdown))
@@ -297,7 +294,7 @@ impl Backend for App {
         &self,
         target: TargetId,
         tier: Tier,
-    ) -> BoxFuture<'_, Result<ProbeResult, NotSent>> {
+    ) -> BoxFuture<'_, Result<ProbeResult, SkipReason>> {
         self.engine.probe_now(target, tier)
     }
 }
@@ -460,7 +457,7 @@ mod tests {
         plan: Mutex<Arc<ProbePlan>>,
         set_plans: AtomicUsize,
         done: bool,
-        answer: Result<Class, &'static str>,
+        answer: Result<Class, SkipReason>,
     }
 
     impl Engine for FakeEngine {
@@ -492,7 +489,7 @@ mod tests {
             &self,
             target: TargetId,
             tier: Tier,
-        ) -> BoxFuture<'_, Result<ProbeResult, NotSent>> {
+        ) -> BoxFuture<'_, Result<ProbeResult, SkipReason>> {
             let answer = self.answer;
             Box::pin(async move {
                 match answer {
@@ -508,7 +505,7 @@ mod tests {
                         at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
                         message: Some("Incorrect API key provided: sk-canaryDONOTLEAK1234".into()),
                     }),
-                    Err(r) => Err(NotSent(r.into())),
+                    Err(r) => Err(r),
                 }
             })
         }
@@ -580,7 +577,7 @@ mod tests {
         ))
     }
 
-    fn fake(done: bool, answer: Result<Class, &'static str>) -> Arc<FakeEngine> {
+    fn fake(done: bool, answer: Result<Class, SkipReason>) -> Arc<FakeEngine> {
         Arc::new(FakeEngine {
             plan: Mutex::new(Arc::new(ProbePlan::default())),
             set_plans: AtomicUsize::new(0),
@@ -778,7 +775,7 @@ mod tests {
         let (s, _) = get(&app, Method::GET, "/probe?agent=main").await;
         assert_eq!(s, StatusCode::BAD_REQUEST);
 
-        let budget_app = self::app(dir.path(), fake(true, Err("budget")));
+        let budget_app = self::app(dir.path(), fake(true, Err(SkipReason::Budget)));
         let (s, body) = get(
             &budget_app,
             Method::GET,

@@ -6,6 +6,7 @@
 mod fake_provider;
 
 use clawprobe::class::Class;
+use clawprobe::class::SkipReason;
 use clawprobe::config::{BudgetSettings, ScheduleSettings};
 use clawprobe::cron;
 use clawprobe::metrics::Metrics;
@@ -16,7 +17,7 @@ use clawprobe::plan::{
 use clawprobe::probe::{has_metadata_endpoint, Executor, ProbeResult, Tier, Usage};
 use clawprobe::ratelimit::RateLimitInfo;
 use clawprobe::schedule::budget::Scope;
-use clawprobe::schedule::{spread, CycleKind, Scheduler, SkipReason};
+use clawprobe::schedule::{spread, CycleKind, Scheduler};
 use clawprobe::secret::Secret;
 use clawprobe::state::Store;
 use std::collections::{BTreeMap, HashMap, VecDeque};

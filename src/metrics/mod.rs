@@ -43,7 +43,7 @@
 mod scrape;
 pub mod text;
 
-use crate::class::Class;
+use crate::class::{Class, SkipReason};
 use crate::plan::{ChainEntry, ProbePlan, Target};
 use crate::probe::{ProbeResult, Tier};
 use crate::state::Store;
@@ -147,7 +147,7 @@ struct Counters {
     /// provider → [input, output].
     tokens: BTreeMap<String, [u64; 2]>,
     /// provider → reason → count.
-    skipped: BTreeMap<String, BTreeMap<&'static str, u64>>,
+    skipped: BTreeMap<String, BTreeMap<SkipReason, u64>>,
     reload_ok: bool,
     reload_success_at: Option<f64>,
     /// Bumped by every change, for the render cache.
@@ -267,7 +267,7 @@ impl Counters {
         );
         for (p, reasons) in &self.skipped {
             for (r, n) in reasons {
-                e.sample_u64(&[("provider", p), ("reason", r)], *n);
+                e.sample_u64(&[("provider", p), ("reason", r.as_str())], *n);
             }
         }
         e.family(
@@ -406,14 +406,8 @@ impl Metrics {
         }
     }
 
-    /// Counts a probe that was not sent; `reason` is `budget`, `backoff` or `retry_after`.
-    pub fn probe_skipped(&self, provider: &str, reason: &str) {
-        let reason = match reason {
-            "budget" => "budget",
-            "backoff" => "backoff",
-            "retry_after" => "retry_after",
-            _ => "other",
-        };
+    /// Counts a probe that was due but not sent, and why.
+    pub fn probe_skipped(&self, provider: &str, reason: SkipReason) {
         let provider = label_value(provider);
         let mut c = self.counters();
         c.version += 1;

@@ -318,8 +318,8 @@ fn counters_tokens_skips_budget_ratelimits_and_openclaw_state() {
     m.observe_probe(&p.targets[0], &result(0, Class::Auth, 1_800_000_000));
     m.observe_probe(&p.targets[0], &result(0, Class::Ok, 1_800_000_010));
     s.record(&p.targets[0], result(0, Class::Ok, 1_800_000_010));
-    m.probe_skipped("openai", "budget");
-    m.probe_skipped("openai", "free text that must not become a label");
+    m.probe_skipped("openai", SkipReason::Budget);
+    m.probe_skipped("openai", SkipReason::RetryAfter);
     let budget = [BudgetRemaining {
         provider: "_global".into(),
         unit: "requests",
@@ -378,10 +378,12 @@ fn counters_tokens_skips_budget_ratelimits_and_openclaw_state() {
         sample(
             &out,
             "clawprobe_probes_skipped_total",
-            "provider=\"openai\",reason=\"other\""
+            "provider=\"openai\",reason=\"retry_after\""
         ),
         Some(1.0)
     );
+    // The reason is a SkipReason, so the label set is bounded by the type.
+    assert!(!out.contains("reason=\"other\""), "{out}");
     assert_eq!(
         sample(
             &out,
@@ -477,7 +479,7 @@ fn no_secret_url_or_error_text_in_output() {
         m.observe_probe(t, &r);
         s.record(t, r);
     }
-    m.probe_skipped(CANARY, "budget");
+    m.probe_skipped(CANARY, SkipReason::Budget);
     m.sync_plan(&p);
     let out = render(&m, &p, &s);
     assert!(out.contains("clawprobe_model_up"), "{out}");
@@ -505,7 +507,7 @@ fn every_metric_has_help_and_type_and_the_exposition_parses() {
         m.observe_probe(t, &r);
         s.record(t, r);
     }
-    m.probe_skipped("openai", "backoff");
+    m.probe_skipped("openai", SkipReason::Backoff);
     let out = m.render(
         &p,
         &s,

@@ -1,10 +1,10 @@
 //! The scheduler: cycle triggers and the dispatcher. See the module docs of
 //! [`crate::schedule`] for the design.
 
-use super::backoff::{backoff_delay, CredentialGate, SkipReason};
+use super::backoff::{backoff_delay, CredentialGate};
 use super::budget::{Amount, Budget, Headroom, ProbeCost, Scope};
 use super::{spread, CycleKind};
-use crate::class::Class;
+use crate::class::{Class, SkipReason};
 use crate::config::{BudgetSettings, ScheduleSettings};
 use crate::cron;
 use crate::metrics::{BudgetRemaining, Metrics};
@@ -962,8 +962,7 @@ impl Scheduler {
     }
 
     fn count_skip(&self, target: &Target, reason: SkipReason) {
-        self.metrics
-            .probe_skipped(&target.provider, reason.as_str());
+        self.metrics.probe_skipped(&target.provider, reason);
         *self
             .skips
             .lock()

@@ -23,7 +23,6 @@ pub mod budget;
 mod dispatcher;
 pub mod spread;
 
-pub use backoff::SkipReason;
 pub use budget::Amount;
 pub use dispatcher::{Readiness, Scheduler};
 

@@ -9,6 +9,7 @@ pub mod landing;
 pub mod tls;
 pub mod webconfig;
 
+use crate::class::SkipReason;
 use crate::plan::{ProbePlan, TargetId};
 use crate::probe::{ProbeResult, Tier};
 use crate::state::Store;
@@ -30,10 +31,6 @@ use tokio::task::JoinSet;
 /// A boxed future, so [`Backend`] stays object-safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Why an on-demand probe was not sent.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NotSent(pub String);
-
 /// What the server needs from the running exporter.
 pub trait Backend: Send + Sync + 'static {
     /// The `/metrics` text (cached probe results only; never probes). Called on a blocking
@@ -48,13 +45,12 @@ pub trait Backend: Send + Sync + 'static {
     fn store(&self) -> Arc<Store>;
     /// Re-reads the config and rebuilds the plan; `Err` holds a message without secrets.
     fn reload(&self) -> BoxFuture<'_, Result<(), String>>;
-    /// Probes one target now, through the budget. `Err` holds the skip reason
-    /// (`budget`, `backoff`, `retry_after`).
+    /// Probes one target now, through the budget. `Err` says why it was not sent.
     fn probe_now(
         &self,
         target: TargetId,
         tier: Tier,
-    ) -> BoxFuture<'_, Result<ProbeResult, NotSent>>;
+    ) -> BoxFuture<'_, Result<ProbeResult, SkipReason>>;
 }
 
 /// Errors starting the server.
@@ -388,16 +384,10 @@ async fn probe(backend: &dyn Backend, query: &str) -> Resp {
             StatusCode::OK,
             &landing::entry_json(&plan, agent, entry, Some(&result), true),
         ),
-        Err(NotSent(reason)) => {
-            let reason = match reason.as_str() {
-                "budget" | "backoff" | "retry_after" => reason,
-                _ => "other".to_string(),
-            };
-            json(
-                StatusCode::TOO_MANY_REQUESTS,
-                &serde_json::json!({ "probed": false, "skipped": reason }),
-            )
-        }
+        Err(reason) => json(
+            StatusCode::TOO_MANY_REQUESTS,
+            &serde_json::json!({ "probed": false, "skipped": reason.as_str() }),
+        ),
     }
 }
 
@@ -454,8 +444,12 @@ mod tests {
         fn reload(&self) -> BoxFuture<'_, Result<(), String>> {
             Box::pin(async { Err("bad key `x` in /etc/c.toml".into()) })
         }
-        fn probe_now(&self, _: TargetId, _: Tier) -> BoxFuture<'_, Result<ProbeResult, NotSent>> {
-            Box::pin(async { Err(NotSent("budget".into())) })
+        fn probe_now(
+            &self,
+            _: TargetId,
+            _: Tier,
+        ) -> BoxFuture<'_, Result<ProbeResult, SkipReason>> {
+            Box::pin(async { Err(SkipReason::Budget) })
         }
     }
 
