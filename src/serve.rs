@@ -15,7 +15,6 @@ use crate::probe::{ProbeResult, Tier};
 use crate::schedule::Readiness;
 use crate::server::{self, Backend, BoxFuture};
 use crate::state::Store;
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -135,10 +134,6 @@ fn summary(plan: &ProbePlan) -> (usize, usize, usize) {
     (plan.agents.len(), plan.targets.len(), findings)
 }
 
-fn target_keys(plan: &ProbePlan) -> HashSet<String> {
-    plan.targets.iter().map(|t| t.key()).collect()
-}
-
 impl App {
     fn new(
         config: Config,
@@ -193,7 +188,7 @@ impl App {
                     .set_settings(config.schedule.clone(), config.budget.clone());
                 self.engine.set_plan(plan.clone());
                 self.metrics.sync_plan(&plan);
-                self.store.retain_keys(&target_keys(&plan));
+                self.store.retain_plan(&plan);
                 *self.first_cycle_timeout.lock().expect("lock") =
                     Duration::from_secs_f64(config.server.first_cycle_timeout_seconds);
                 st.watched = plan
@@ -515,10 +510,8 @@ mod tests {
     }
 
     fn plan_with(models: &[&str], watched: Vec<PathBuf>) -> ProbePlan {
-        let mut p = ProbePlan {
-            watched_files: watched,
-            ..Default::default()
-        };
+        let mut p = ProbePlan::default();
+        p.watched_files = watched;
         let mut entries = Vec::new();
         for (i, m) in models.iter().enumerate() {
             let id = p.intern_target(Target {

@@ -441,7 +441,7 @@ async fn simulated_day_with_1000_targets_stays_within_budget() {
         let only_responses = plan
             .targets
             .iter()
-            .filter(|o| o.credential_key() == t.credential_key())
+            .filter(|o| plan.credential_key(o.id) == plan.credential_key(t.id))
             .all(|o| o.api == ApiStyle::OpenAiResponses);
         if t.api == ApiStyle::OpenAiResponses {
             assert!(only_responses, "{}: a chat model was available", t.model);
@@ -459,8 +459,8 @@ async fn simulated_day_with_1000_targets_stays_within_budget() {
     let mut cred_tokens: BTreeMap<String, u64> = BTreeMap::new();
     for t in &plan.targets {
         let sent = per_model_tok.get(&t.id).copied().unwrap_or(0);
-        let key = t.key();
-        let ckey = t.credential_key();
+        let key = plan.key(t.id).to_string();
+        let ckey = plan.credential_key(t.id).to_string();
         // The scheduler's books, split by cap, agree with what was sent.
         let model_used = sched.budget_used_in(Scope::Model(&key)).tokens;
         let cred_used = if chosen.contains(&t.id) {
@@ -545,7 +545,7 @@ async fn simulated_day_with_1000_targets_stays_within_budget() {
     assert!(burst <= 12, "{burst}");
 
     // The landing page knows when each target is probed next.
-    assert!(store.get(plan.target(0)).unwrap().next_probe_at.is_some());
+    assert!(store.get(plan.key(0)).unwrap().next_probe_at.is_some());
     let remaining = sched.budget_remaining();
     assert!(remaining
         .iter()
@@ -556,7 +556,7 @@ fn assert_spacing(plan: &ProbePlan, calls: &[Call], spacing: Duration) {
     let mut by_cred: HashMap<String, Vec<Instant>> = HashMap::new();
     for c in calls {
         by_cred
-            .entry(plan.target(c.target).credential_key())
+            .entry(plan.credential_key(c.target).to_string())
             .or_default()
             .push(c.at);
     }
@@ -671,10 +671,10 @@ async fn never_sends_before_retry_after() {
     sched.set_plan(plan.clone());
     drive(&sched, &settings, Duration::from_secs(3600)).await;
     let calls = fake.calls();
-    let k = plan.target(0).credential_key();
+    let k = plan.credential_key(0).to_string();
     let on_k: Vec<Instant> = calls
         .iter()
-        .filter(|c| plan.target(c.target).credential_key() == k)
+        .filter(|c| plan.credential_key(c.target).to_string() == k)
         .map(|c| c.at)
         .collect();
     let limited = calls
@@ -754,7 +754,7 @@ async fn over_budget_probes_are_skipped_and_counted() {
 #[tokio::test(start_paused = true)]
 async fn backoff_doubles_on_rate_limit_and_resets_on_ok() {
     let plan = plan_of(vec![target("openai", "gpt-mini", "k")], 1);
-    let key = plan.target(0).credential_key();
+    let key = plan.credential_key(0).to_string();
     let fake = Fake::new(Duration::ZERO);
     fake.script(
         "gpt-mini",
@@ -787,7 +787,7 @@ async fn backoff_doubles_on_rate_limit_and_resets_on_ok() {
     let times: Vec<u64> = fake.calls().iter().map(|c| (c.at - t0).as_secs()).collect();
     assert_eq!(times, [0, 60, 180, 420]);
     assert_eq!(sched.backoff_level(&key), 0, "reset by the ok");
-    assert!(!sched.recheck_pending(&plan.target(0).key()));
+    assert!(!sched.recheck_pending(&plan.key(0).to_string()));
     assert!(sched.probe_now(0, Tier::Metadata).await.is_ok());
     assert_eq!(sched.skipped_total(SkipReason::Backoff), 1);
 }
@@ -816,9 +816,9 @@ async fn failing_target_gets_early_recheck() {
     sched
         .run_cycle(CycleKind::Metadata, Duration::from_secs(300))
         .await;
-    assert!(sched.recheck_pending(&plan.target(0).key()));
-    assert!(!sched.recheck_pending(&plan.target(1).key()));
-    let next = store.get(plan.target(0)).unwrap().next_probe_at.unwrap();
+    assert!(sched.recheck_pending(&plan.key(0).to_string()));
+    assert!(!sched.recheck_pending(&plan.key(1).to_string()));
+    let next = store.get(plan.key(0)).unwrap().next_probe_at.unwrap();
     assert!(next > sched.wall_now());
     // Well before the next 5-minute cycle.
     sleep(Duration::from_secs(200)).await;
@@ -831,9 +831,9 @@ async fn failing_target_gets_early_recheck() {
     // Failure at 0, recheck 20 s after it finished (fails again), then 40 s later: ok.
     assert_eq!(bad, [0, 20_100, 60_200]);
     assert_eq!(fake.calls().iter().filter(|c| c.target == 1).count(), 1);
-    assert!(!sched.recheck_pending(&plan.target(0).key()));
+    assert!(!sched.recheck_pending(&plan.key(0).to_string()));
     assert_eq!(
-        store.get(plan.target(0)).unwrap().last.unwrap().class,
+        store.get(plan.key(0)).unwrap().last.unwrap().class,
         Class::Ok
     );
 }
@@ -897,7 +897,7 @@ async fn unprobeable_targets_are_recorded_skipped_without_a_request() {
     }
     assert!(fake.calls().iter().all(|c| c.target == 1));
     assert_eq!(fake.calls().len(), 3);
-    let st = store.get(plan.target(0)).unwrap();
+    let st = store.get(plan.key(0)).unwrap();
     assert_eq!(st.last.unwrap().class, Class::Skipped);
     assert_eq!(sched.budget_used(Some("amazon-bedrock")).requests, 0);
 }
@@ -914,19 +914,19 @@ async fn set_plan_drops_gone_targets_and_keeps_backoff() {
     sched
         .run_cycle(CycleKind::Metadata, Duration::from_secs(60))
         .await;
-    assert!(store.get(plan1.target(0)).is_some());
+    assert!(store.get(plan1.key(0)).is_some());
     // Reload: gpt-a is gone, gpt-b stays (same key), so the credential's retry-after holds.
     let plan2 = plan_of(vec![b], 1);
     sched.set_plan(plan2.clone());
-    assert!(store.get(plan1.target(0)).is_none());
-    assert!(store.get(plan2.target(0)).is_some());
-    assert!(!sched.recheck_pending(&plan1.target(0).key()));
+    assert!(store.get(plan1.key(0)).is_none());
+    assert!(store.get(plan2.key(0)).is_some());
+    assert!(!sched.recheck_pending(&plan1.key(0).to_string()));
     assert_eq!(
         sched.probe_now(0, Tier::Metadata).await.unwrap_err(),
         SkipReason::RetryAfter
     );
     assert_eq!(SkipReason::RetryAfter.as_str(), "retry_after");
-    assert_eq!(sched.backoff_level(&plan2.target(0).credential_key()), 1);
+    assert_eq!(sched.backoff_level(&plan2.credential_key(0).to_string()), 1);
 }
 
 /// The real cron trigger (tokio-cron-scheduler on the wall clock): starts with a metadata
@@ -1043,7 +1043,7 @@ async fn ready_once_every_credential_had_its_first_probe() {
     let mut first: BTreeMap<String, (Instant, Instant)> = BTreeMap::new();
     for c in &calls {
         let t = plan.target(c.target);
-        if t.credential.is_none() || first.contains_key(&t.credential_key()) {
+        if t.credential.is_none() || first.contains_key(&plan.credential_key(t.id).to_string()) {
             continue;
         }
         let done = finished
@@ -1051,7 +1051,7 @@ async fn ready_once_every_credential_had_its_first_probe() {
             .find(|(_, id)| *id == c.target)
             .map(|(at, _)| *at)
             .expect("first probe finished");
-        first.insert(t.credential_key(), (c.at, done));
+        first.insert(plan.credential_key(t.id).to_string(), (c.at, done));
     }
     assert_eq!(first.len(), 7);
     let last_start = first.values().map(|(s, _)| *s).max().unwrap();
@@ -1256,7 +1256,7 @@ async fn model_and_credential_token_caps_skip_and_count() {
     );
     assert_eq!(
         sched
-            .budget_used_in(Scope::Model(&plan.target(1).key()))
+            .budget_used_in(Scope::Model(&plan.key(1).to_string()))
             .tokens,
         50
     );
@@ -1267,7 +1267,7 @@ async fn model_and_credential_token_caps_skip_and_count() {
             .await;
     }
     assert_eq!(gen(1), 5 + 3);
-    let ckey = plan.target(1).credential_key();
+    let ckey = plan.credential_key(1).to_string();
     assert_eq!(sched.budget_used_in(Scope::Credential(&ckey)).tokens, 30);
     assert_eq!(sched.skipped_total(SkipReason::Budget), 2 + 1 + 1);
     assert_eq!(
@@ -1387,7 +1387,9 @@ async fn simulated_day_leaves_targets_without_metadata_endpoint_out_of_the_metad
     let mut left_out_tokens = BTreeMap::new();
     for t in &plan.targets {
         let (meta, _, tokens) = per.get(&t.id).copied().unwrap_or_default();
-        let model_used = sched.budget_used_in(Scope::Model(&t.key())).tokens;
+        let model_used = sched
+            .budget_used_in(Scope::Model(&plan.key(t.id).to_string()))
+            .tokens;
         let cred_used = assert_books_match_sends(&sched, &chosen, t, model_used, tokens);
         assert!(
             model_used <= 50,
@@ -1404,7 +1406,11 @@ async fn simulated_day_leaves_targets_without_metadata_endpoint_out_of_the_metad
             }
             left_out_tokens.insert(t.model.clone(), (model_used, cred_used));
             // The landing page says when: the model tier's next tick.
-            let next = store.get(t).unwrap().next_probe_at.expect("next probe");
+            let next = store
+                .get(plan.key(t.id))
+                .unwrap()
+                .next_probe_at
+                .expect("next probe");
             assert!(next > sched.wall_now(), "{}", t.model);
         } else {
             assert_eq!(meta, meta_ticks + 1, "{}: metadata probes", t.model);
@@ -1416,7 +1422,7 @@ async fn simulated_day_leaves_targets_without_metadata_endpoint_out_of_the_metad
             .iter()
             .find(|&&id| plan.target(id).provider == p)
             .unwrap();
-        let ckey = plan.target(id).credential_key();
+        let ckey = plan.credential_key(id).to_string();
         assert_eq!(sched.budget_used_in(Scope::Credential(&ckey)).tokens, 240);
     }
     assert_eq!(sched.skipped_total(SkipReason::Budget), 0);
@@ -1456,7 +1462,9 @@ async fn metadata_generation_fallback_probes_them_under_the_model_cap() {
     let mut figures = BTreeMap::new();
     for t in &plan.targets {
         let (meta, meta_tokens, tokens) = per.get(&t.id).copied().unwrap_or_default();
-        let model_used = sched.budget_used_in(Scope::Model(&t.key())).tokens;
+        let model_used = sched
+            .budget_used_in(Scope::Model(&plan.key(t.id).to_string()))
+            .tokens;
         assert!(
             model_used <= 50,
             "{}: {model_used} model-tier tokens",
@@ -1490,7 +1498,7 @@ async fn metadata_generation_fallback_probes_them_under_the_model_cap() {
 #[tokio::test(start_paused = true)]
 async fn metadata_probes_that_generate_count_against_the_model_cap() {
     let plan = plan_of(vec![target("together", "llama-8b", "sk-t")], 1);
-    let key = plan.target(0).key();
+    let key = plan.key(0).to_string();
     let fake = Fake::new(Duration::from_millis(10));
     fake.script("llama-8b", &[(Class::ServerError, None)]);
     let settings = ScheduleSettings {
@@ -1540,7 +1548,9 @@ fn assert_books_match_sends(
 ) -> u64 {
     let cred_used = if chosen.contains(&t.id) {
         sched
-            .budget_used_in(Scope::Credential(&t.credential_key()))
+            .budget_used_in(Scope::Credential(
+                &clawprobe::plan::CredentialKey::of(t).to_string(),
+            ))
             .tokens
     } else {
         0

@@ -48,8 +48,9 @@ pub(super) struct Rows<'a> {
 
 impl<'a> Rows<'a> {
     pub(super) fn new(plan: &ProbePlan, view: &'a StoreView<'_>, memo: &mut LabelMemo) -> Self {
-        let statuses: Vec<Option<&TargetStatus>> =
-            plan.targets.iter().map(|t| view.get(t)).collect();
+        let statuses: Vec<Option<&TargetStatus>> = (0..plan.targets.len())
+            .map(|id| view.get(plan.key(id)))
+            .collect();
         // Two agents whose ids sanitise to the same label would give duplicate series,
         // which makes Prometheus reject the whole scrape: the later agent wins.
         let labels: Vec<Arc<str>> = plan.agents.iter().map(|a| memo.get(&a.agent)).collect();

@@ -172,8 +172,8 @@ fn agent_up_when_a_fallback_works_and_down_when_all_fail() {
         Some(2.0)
     );
 
-    s.record(&p.targets[0], result(0, Class::Auth, 1_800_000_000));
-    s.record(&p.targets[1], result(1, Class::Ok, 1_800_000_001));
+    s.record(p.key(0), result(0, Class::Auth, 1_800_000_000));
+    s.record(p.key(1), result(1, Class::Ok, 1_800_000_001));
     let out = render(&m, &p, &s);
     assert_eq!(
         sample(&out, "clawprobe_agent_up", "agent=\"main\""),
@@ -209,7 +209,7 @@ fn agent_up_when_a_fallback_works_and_down_when_all_fail() {
         Some(1_800_000_000.0)
     );
 
-    s.record(&p.targets[1], result(1, Class::RateLimit, 1_800_000_100));
+    s.record(p.key(1), result(1, Class::RateLimit, 1_800_000_100));
     let out = render(&m, &p, &s);
     assert_eq!(
         sample(&out, "clawprobe_agent_up", "agent=\"main\""),
@@ -230,7 +230,7 @@ fn agent_up_when_a_fallback_works_and_down_when_all_fail() {
 fn fallback_only_agent_is_up_with_primary_down() {
     let p = plan();
     let s = Store::new();
-    s.record(&p.targets[1], result(1, Class::Ok, 1_800_000_001));
+    s.record(p.key(1), result(1, Class::Ok, 1_800_000_001));
     let out = render(&Metrics::new(), &p, &s);
     assert_eq!(
         sample(&out, "clawprobe_agent_up", "agent=\"fb\""),
@@ -256,7 +256,7 @@ fn fallback_only_agent_is_up_with_primary_down() {
 fn model_status_is_a_state_set_over_all_classes() {
     let p = plan();
     let s = Store::new();
-    s.record(&p.targets[0], result(0, Class::Billing, 1_800_000_000));
+    s.record(p.key(0), result(0, Class::Billing, 1_800_000_000));
     let out = render(&Metrics::new(), &p, &s);
     let mut ones = 0;
     for c in Class::ALL {
@@ -289,7 +289,7 @@ fn skipped_entries_have_no_model_up_and_skipped_probes_are_not_counted() {
     let mut r = result(0, Class::Skipped, 1_800_000_000);
     r.usage = None;
     m.observe_probe(&p.targets[0], &r);
-    s.record(&p.targets[0], r);
+    s.record(p.key(0), r);
     let out = render(&m, &p, &s);
     assert_eq!(
             sample(&out, "clawprobe_model_up", "agent=\"main\",role=\"primary\",position=\"0\",provider=\"openai\",model=\"gpt-5-mini\""),
@@ -317,7 +317,7 @@ fn counters_tokens_skips_budget_ratelimits_and_openclaw_state() {
     let m = Metrics::new();
     m.observe_probe(&p.targets[0], &result(0, Class::Auth, 1_800_000_000));
     m.observe_probe(&p.targets[0], &result(0, Class::Ok, 1_800_000_010));
-    s.record(&p.targets[0], result(0, Class::Ok, 1_800_000_010));
+    s.record(p.key(0), result(0, Class::Ok, 1_800_000_010));
     m.probe_skipped("openai", SkipReason::Budget);
     m.probe_skipped("openai", SkipReason::RetryAfter);
     let budget = [BudgetRemaining {
@@ -442,7 +442,7 @@ fn series_of_targets_that_leave_the_plan_disappear() {
     let m = Metrics::new();
     m.sync_plan(&p);
     m.observe_probe(&p.targets[1], &result(1, Class::Ok, 1_800_000_000));
-    s.record(&p.targets[1], result(1, Class::Ok, 1_800_000_000));
+    s.record(p.key(1), result(1, Class::Ok, 1_800_000_000));
     let out = render(&m, &p, &s);
     assert!(out.contains("model=\"claude-haiku\""), "{out}");
 
@@ -452,8 +452,7 @@ fn series_of_targets_that_leave_the_plan_disappear() {
     p2.agents.truncate(1);
     p2.agents[0].entries.truncate(1);
     m.sync_plan(&p2);
-    let keys = p2.targets.iter().map(|t| t.key()).collect();
-    s.retain_keys(&keys);
+    s.retain_plan(&p2);
     let out = render(&m, &p2, &s);
     assert!(!out.contains("claude-haiku"), "{out}");
     assert!(!out.contains("anthropic\",model"), "{out}");
@@ -477,7 +476,7 @@ fn no_secret_url_or_error_text_in_output() {
     for (i, t) in p.targets.iter().enumerate() {
         let r = result(i, Class::Auth, 1_800_000_000);
         m.observe_probe(t, &r);
-        s.record(t, r);
+        s.record(p.key(i), r);
     }
     m.probe_skipped(CANARY, SkipReason::Budget);
     m.sync_plan(&p);
@@ -505,7 +504,7 @@ fn every_metric_has_help_and_type_and_the_exposition_parses() {
     for (i, t) in p.targets.iter().enumerate() {
         let r = result(i, Class::Ok, 1_800_000_000);
         m.observe_probe(t, &r);
-        s.record(t, r);
+        s.record(p.key(i), r);
     }
     m.probe_skipped("openai", SkipReason::Backoff);
     let out = m.render(
@@ -690,7 +689,7 @@ fn render_cached_is_shared_until_a_probe_a_reload_the_plan_or_the_budget_changes
         "counter",
         "clawprobe_probe_errors_total{class=\"auth\",model=\"gpt-5-mini\",provider=\"openai\",tier=\"metadata\"} 1",
     );
-    s.record(&p.targets[0], result(0, Class::Auth, 1_800_000_000));
+    s.record(p.key(0), result(0, Class::Auth, 1_800_000_000));
     expect_new(
         m.render_cached(&p, &s, &budget(10.0), Duration::ZERO),
         "store",
@@ -736,7 +735,7 @@ fn colliding_labels_and_repeated_entries_never_give_duplicate_series() {
     for (i, t) in p.targets.iter().enumerate() {
         let r = result(i, Class::Ok, 1_800_000_000);
         m.observe_probe(t, &r);
-        s.record(t, r);
+        s.record(p.key(i), r);
     }
     let out = render(&m, &p, &s);
     let keys = series_keys(&out);
@@ -804,7 +803,7 @@ fn render_cached_within_max_age_ignores_new_results_but_never_a_reload() {
     let hour = Duration::from_secs(3600);
     let first = m.render_cached(&p, &s, &[], hour);
     m.observe_probe(&p.targets[0], &result(0, Class::Auth, 1_800_000_000));
-    s.record(&p.targets[0], result(0, Class::Auth, 1_800_000_000));
+    s.record(p.key(0), result(0, Class::Auth, 1_800_000_000));
     let again = m.render_cached(&p, &s, &[], hour);
     assert_eq!(first.as_ptr(), again.as_ptr(), "young body reused");
     m.set_reload(false, UNIX_EPOCH);

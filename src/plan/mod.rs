@@ -8,6 +8,8 @@
 use crate::class::Class;
 use crate::secret::Secret;
 use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 pub use crate::api_style::ApiStyle;
 pub use crate::credential::{Credential, CredentialKind, CredentialSource, ProfileState};
@@ -34,31 +36,6 @@ impl Target {
         format!("{}/{}", self.provider, self.model)
     }
 
-    /// A stable key for deduplication and for carrying state across reloads. Holds the
-    /// credential's fingerprint, never the credential.
-    pub fn key(&self) -> String {
-        let cred = self
-            .credential
-            .as_ref()
-            .map(|c| c.secret.fingerprint())
-            .unwrap_or_else(|| "none".into());
-        format!(
-            "{}|{}|{}|{}|{}",
-            self.provider, self.base_url, self.api, self.model, cred
-        )
-    }
-
-    /// The key of the credential this target uses, for per-credential spacing, backoff and
-    /// the per-credential generation tier: provider + base URL + credential fingerprint.
-    pub fn credential_key(&self) -> String {
-        let cred = self
-            .credential
-            .as_ref()
-            .map(|c| c.secret.fingerprint())
-            .unwrap_or_else(|| "none".into());
-        format!("{}|{}|{}", self.provider, self.base_url, cred)
-    }
-
     /// The credential label for output: profile id or env var name, or `none`.
     pub fn credential_label(&self) -> String {
         self.credential
@@ -66,6 +43,88 @@ impl Target {
             .map(|c| c.label())
             .unwrap_or_else(|| "none".into())
     }
+}
+
+/// A target's identity, for deduplication and for carrying state (status, budget, backoff)
+/// across reloads: provider, base URL, API style, model and the credential's fingerprint,
+/// never the credential. Computed once per target, by [`ProbePlan::intern_target`]; read
+/// it with [`ProbePlan::key`]. Cheap to clone.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TargetKey(Arc<str>);
+
+/// The identity of the credential a target uses, for per-credential spacing, backoff, the
+/// credential tier and readiness: provider, base URL and the credential's fingerprint.
+/// Computed with the [`TargetKey`]; read it with [`ProbePlan::credential_key`].
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CredentialKey(Arc<str>);
+
+fn fingerprint(t: &Target) -> String {
+    t.credential
+        .as_ref()
+        .map(|c| c.secret.fingerprint())
+        .unwrap_or_else(|| "none".into())
+}
+
+impl TargetKey {
+    /// Computes the key of `t`. Hot paths read the plan's ([`ProbePlan::key`]) instead.
+    pub fn of(t: &Target) -> TargetKey {
+        TargetKey(
+            format!(
+                "{}|{}|{}|{}|{}",
+                t.provider,
+                t.base_url,
+                t.api,
+                t.model,
+                fingerprint(t)
+            )
+            .into(),
+        )
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl CredentialKey {
+    /// Computes the credential key of `t`. Hot paths read the plan's
+    /// ([`ProbePlan::credential_key`]) instead.
+    pub fn of(t: &Target) -> CredentialKey {
+        CredentialKey(format!("{}|{}|{}", t.provider, t.base_url, fingerprint(t)).into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+macro_rules! key_traits {
+    ($t:ty) => {
+        impl std::borrow::Borrow<str> for $t {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{:?}", &*self.0)
+            }
+        }
+    };
+}
+key_traits!(TargetKey);
+key_traits!(CredentialKey);
+
+/// The keys of one target, computed when it joins the plan.
+#[derive(Clone, Debug)]
+struct Keys {
+    target: TargetKey,
+    credential: CredentialKey,
 }
 
 /// A problem visible without sending a request.
@@ -220,9 +279,10 @@ pub struct ProbePlan {
     /// Files the plan was read from (OpenClaw config, includes, auth stores, .env): the
     /// reload watcher polls these.
     pub watched_files: Vec<std::path::PathBuf>,
-    /// `targets` by [`Target::key`], kept by [`ProbePlan::intern_target`] so building a plan
-    /// of thousands of targets stays linear (rebuilt if `targets` was changed directly).
-    pub target_index: std::collections::HashMap<String, TargetId>,
+    /// Each target's keys, by id: computed once, when the target joins the plan.
+    keys: Vec<Keys>,
+    /// `targets` by key, so building a plan of thousands of targets stays linear.
+    target_index: HashMap<TargetKey, TargetId>,
 }
 
 impl ProbePlan {
@@ -237,20 +297,46 @@ impl ProbePlan {
             .any(|a| a.entries.iter().any(|e| e.finding.is_some()))
     }
 
-    /// Adds a target unless an identical one (same [`Target::key`]) exists; returns its id.
+    /// Adds a target unless an identical one (same [`TargetKey`]) exists; returns its id.
+    /// The only way targets join a plan: it computes their keys, once.
     pub fn intern_target(&mut self, mut target: Target) -> TargetId {
-        if self.target_index.len() != self.targets.len() {
-            self.target_index = self.targets.iter().map(|t| (t.key(), t.id)).collect();
-        }
-        let key = target.key();
+        let key = TargetKey::of(&target);
         if let Some(&id) = self.target_index.get(&key) {
             return id;
         }
         let id = self.targets.len();
         target.id = id;
+        self.keys.push(Keys {
+            target: key.clone(),
+            credential: CredentialKey::of(&target),
+        });
         self.targets.push(target);
         self.target_index.insert(key, id);
         id
+    }
+
+    /// The key of target `id`, computed when it joined the plan.
+    pub fn key(&self, id: TargetId) -> &TargetKey {
+        &self.keys(id).target
+    }
+
+    /// The credential key of target `id`, computed when it joined the plan.
+    pub fn credential_key(&self, id: TargetId) -> &CredentialKey {
+        &self.keys(id).credential
+    }
+
+    fn keys(&self, id: TargetId) -> &Keys {
+        self.keys
+            .get(id)
+            .expect("targets join a plan through ProbePlan::intern_target")
+    }
+
+    /// Whether a target with this key is in the plan (targets cut off the end of
+    /// `targets` are not).
+    pub fn contains_key(&self, key: &TargetKey) -> bool {
+        self.target_index
+            .get(key)
+            .is_some_and(|&id| id < self.targets.len())
     }
 }
 

@@ -75,8 +75,12 @@ struct PlanIndex {
 
 impl PlanIndex {
     fn new(plan: Arc<ProbePlan>) -> Arc<PlanIndex> {
-        let keys: Vec<String> = plan.targets.iter().map(Target::key).collect();
-        let cred_keys: Vec<String> = plan.targets.iter().map(Target::credential_key).collect();
+        let keys: Vec<String> = (0..plan.targets.len())
+            .map(|id| plan.key(id).to_string())
+            .collect();
+        let cred_keys: Vec<String> = (0..plan.targets.len())
+            .map(|id| plan.credential_key(id).to_string())
+            .collect();
         let key_set = keys.iter().cloned().collect();
         let no_metadata: Vec<bool> = plan
             .targets
@@ -351,7 +355,7 @@ impl Scheduler {
     pub fn set_plan(&self, plan: Arc<ProbePlan>) {
         let index = PlanIndex::new(plan);
         let keys = &index.key_set;
-        self.store.retain_keys(keys);
+        self.store.retain_plan(&index.plan);
         {
             let mut rechecks = self.rechecks.lock().expect("rechecks lock");
             rechecks.retain(|k, h| {
@@ -751,7 +755,8 @@ impl Scheduler {
                     settings.spread_fraction,
                 )
             };
-            self.store.set_next_probe(target, Some(wall_start + off));
+            self.store
+                .set_next_probe(plan.key(id), Some(wall_start + off));
             let h = headroom.get(&target.provider).copied().unwrap_or_default();
             let me = self.clone();
             let idx = idx.clone();
@@ -829,7 +834,7 @@ impl Scheduler {
         for &id in &left_out {
             if !pending.contains(&idx.keys[id]) {
                 let next = self.next_model_probe(idx, id, settings);
-                self.store.set_next_probe(idx.plan.target(id), next);
+                self.store.set_next_probe(idx.plan.key(id), next);
             }
         }
     }
@@ -1149,20 +1154,21 @@ impl Scheduler {
         self.note_probed(ckey);
         match recheck_at {
             Some(at) => {
-                self.store.set_next_probe(target, Some(self.wall_at(at)));
+                self.store
+                    .set_next_probe(idx.plan.key(id), Some(self.wall_at(at)));
                 self.schedule_recheck(tkey.to_string(), at);
             }
             None if !idx.in_metadata_cycle(id, settings.metadata_generation_fallback) => {
                 // Left out of the metadata cycle: the model tier probes it next.
                 let next = self.next_model_probe(idx, id, &settings);
-                self.store.set_next_probe(target, next);
+                self.store.set_next_probe(idx.plan.key(id), next);
             }
             None => {
                 let jitter = idx.jitter[CycleKind::Metadata.index()][id];
                 let next = regular.map(|(tick, interval)| {
                     tick + spread::offset_at(jitter, interval, settings.spread_fraction)
                 });
-                self.store.set_next_probe(target, next);
+                self.store.set_next_probe(idx.plan.key(id), next);
             }
         }
         Ok(result)
@@ -1176,7 +1182,7 @@ impl Scheduler {
             return;
         }
         let target = idx.plan.target(id);
-        self.store.record(target, result.clone());
+        self.store.record(idx.plan.key(id), result.clone());
         self.metrics.observe_probe(target, result);
     }
 

@@ -1,6 +1,6 @@
 //! Where in a cycle each probe starts, and which model stands in for a credential.
 
-use crate::plan::{ProbePlan, TargetId};
+use crate::plan::{CredentialKey, ProbePlan, TargetId};
 use crate::probe::cost::probe_tokens;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -50,10 +50,10 @@ fn cheapness(model: &str) -> usize {
 /// anything else), ties to the lowest target id. Deterministic, so the same model is used
 /// every cycle.
 pub fn cheapest_per_credential(plan: &ProbePlan) -> Vec<TargetId> {
-    let mut best: BTreeMap<String, (u64, usize, TargetId)> = BTreeMap::new();
+    let mut best: BTreeMap<&CredentialKey, (u64, usize, TargetId)> = BTreeMap::new();
     for t in plan.targets.iter().filter(|t| t.api.is_probeable()) {
         let cand = (probe_tokens(&t.api), cheapness(&t.model), t.id);
-        best.entry(t.credential_key())
+        best.entry(plan.credential_key(t.id))
             .and_modify(|b| *b = (*b).min(cand))
             .or_insert(cand);
     }

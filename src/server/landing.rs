@@ -115,7 +115,10 @@ pub fn render(plan: &ProbePlan, store: &Store, now: SystemTime) -> String {
     for agent in &plan.agents {
         for entry in &agent.entries {
             let target = entry.target.and_then(|id| plan.targets.get(id));
-            let status = target.and_then(|t| store.get(t));
+            let status = entry
+                .target
+                .filter(|&id| id < plan.targets.len())
+                .and_then(|id| store.get(plan.key(id)));
             let last = status.as_ref().and_then(|s| s.last.as_ref());
             let class = current_class(entry, last);
             let reason = match (last, &entry.finding) {
