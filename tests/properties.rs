@@ -5,6 +5,8 @@
 
 use clawprobe::classify::{self, Observation, TransportError};
 use clawprobe::openclaw::{config_file, modelref};
+use clawprobe::probe::google::GoogleGenerativeAi;
+use clawprobe::probe::Prober;
 use clawprobe::ratelimit;
 use clawprobe::secret::{redact, redact_key_shapes, Secret};
 use proptest::prelude::*;
@@ -157,7 +159,7 @@ proptest! {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
         let info = ratelimit::parse_headers(&h, now);
         let _ = format!("{info:?}");
-        let _ = ratelimit::parse_response(&h, &b, now);
+        let _ = GoogleGenerativeAi.rate_limits(&h, &b, now);
         if let Some(d) = ratelimit::gemini_retry_delay(&b) {
             prop_assert!(d <= Duration::from_secs(366 * 24 * 3600), "{d:?}");
         }

@@ -10,7 +10,7 @@ use super::{prober_for, steps, Executor, Interpretation, ProbeResult, RequestSpe
 use crate::class::Class;
 use crate::classify::{self, Observation, TransportError};
 use crate::plan::Target;
-use crate::ratelimit::{self, RateLimitInfo};
+use crate::ratelimit::RateLimitInfo;
 use crate::secret::{redact, Secret};
 use std::future::Future;
 use std::pin::Pin;
@@ -200,12 +200,7 @@ impl HttpExecutor {
             for kind in &steps.kinds {
                 let spec = prober.request(target, *kind);
                 let ex = self.send(&spec).await;
-                let mut rl = ratelimit::parse_headers(&ex.headers, SystemTime::now());
-                if rl.retry_after.is_none()
-                    && target.api == crate::plan::ApiStyle::GoogleGenerativeAi
-                {
-                    rl.retry_after = ratelimit::gemini_retry_delay(&ex.body);
-                }
+                let rl = prober.rate_limits(&ex.headers, &ex.body, SystemTime::now());
                 let interp = evaluate(target, api, prober, *kind, &ex);
                 let stop = interp.class != Class::Ok;
                 // Usage and the status of the last request that ran are what count.

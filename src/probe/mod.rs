@@ -349,6 +349,16 @@ pub trait Prober: Sync {
     fn output_tokens(&self) -> u64 {
         1
     }
+    /// What an answer says about rate limits and when to retry. The standard headers by
+    /// default; a style whose provider says more in the body reads that too. Pure.
+    fn rate_limits(
+        &self,
+        headers: &::http::HeaderMap,
+        _body: &[u8],
+        now: SystemTime,
+    ) -> RateLimitInfo {
+        crate::ratelimit::parse_headers(headers, now)
+    }
 }
 
 /// The prober of an API style; `None` for styles clawprobe cannot probe.
