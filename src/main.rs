@@ -138,11 +138,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let options = clawprobe::serve::ServeOptions {
                 web_config_file: cli.web_config_file.clone(),
             };
-            rt.block_on(clawprobe::serve::run_with(
-                config,
-                cli.config.clone(),
-                options,
-            ))?;
+            rt.block_on(clawprobe::serve::run(config, cli.config.clone(), options))?;
             Ok(0)
         }
         Command::Check { json } => {

@@ -359,12 +359,7 @@ pub struct ServeOptions {
 }
 
 /// Runs the exporter until SIGTERM/SIGINT.
-pub async fn run(config: Config, config_path: Option<std::path::PathBuf>) -> anyhow::Result<()> {
-    run_with(config, config_path, ServeOptions::default()).await
-}
-
-/// [`run`] with command-line options.
-pub async fn run_with(
+pub async fn run(
     config: Config,
     config_path: Option<std::path::PathBuf>,
     options: ServeOptions,

@@ -148,7 +148,6 @@ proptest! {
         // Reasons end up in logs and JSON: short machine words.
         prop_assert!(v.reason.len() <= 64, "{:?}", v.reason);
         let _ = classify::classify_static(&obs);
-        let _ = classify::classify_embedded_error(&obs);
         if let Some(m) = classify::error_message(&b) {
             prop_assert!(m.chars().count() <= classify::MESSAGE_MAX_CHARS + 3, "{m}");
         }

@@ -69,10 +69,6 @@ impl HttpExecutor {
         self
     }
 
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
     fn timeout_message(&self) -> String {
         format!(
             "no complete answer within {:.1}s",
