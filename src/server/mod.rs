@@ -391,34 +391,11 @@ async fn probe(backend: &dyn Backend, query: &str) -> Resp {
     }
 }
 
-/// `a=b&c=d` with `%XX` and `+` decoding.
+/// `a=b&c=d` with `%XX` and `+` decoding (`application/x-www-form-urlencoded`).
 fn parse_query(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
-        })
+    form_urlencoded::parse(q.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 3 <= b.len() {
-            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
-            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -662,7 +639,13 @@ mod tests {
                 ("x".to_string(), String::new()),
             ]
         );
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz"), "%zz");
+        // Malformed escapes stay as they are.
+        assert_eq!(
+            parse_query("a=100%&b=%zz"),
+            vec![
+                ("a".to_string(), "100%".to_string()),
+                ("b".to_string(), "%zz".to_string()),
+            ]
+        );
     }
 }

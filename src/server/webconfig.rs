@@ -276,32 +276,20 @@ fn parse_basic(v: &HeaderValue) -> Option<(String, String)> {
     Some((u.to_string(), p.to_string()))
 }
 
-/// Standard base64 with optional padding; `None` on anything else.
+/// Standard base64 with or without padding, at most 8 KiB of it; `None` on anything else.
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    fn val(c: u8) -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    }
-    let s = s.trim_end_matches('=');
-    if s.len() % 4 == 1 || s.len() > 8192 {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    use base64::Engine;
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    if s.len() > 8192 {
         return None;
     }
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    for chunk in s.as_bytes().chunks(4) {
-        let mut n = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            n |= val(c)? << (18 - 6 * i);
-        }
-        let bytes = n.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Some(out)
+    LENIENT.decode(s).ok()
 }
 
 /// serde quotes the offending value in type errors (`invalid type: string "hunter2",
@@ -572,22 +560,8 @@ mod tests {
         let w = WebConfig::load(&p).unwrap();
         let hv = |u: &str, pw: &str| {
             let raw = format!("{u}:{pw}");
-            // tiny base64 encoder for the test
-            const T: &[u8; 64] =
-                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-            let mut s = String::new();
-            for c in raw.as_bytes().chunks(3) {
-                let n = (c[0] as u32) << 16
-                    | (*c.get(1).unwrap_or(&0) as u32) << 8
-                    | *c.get(2).unwrap_or(&0) as u32;
-                for i in 0..4 {
-                    if i <= c.len() {
-                        s.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-                    } else {
-                        s.push('=');
-                    }
-                }
-            }
+            use base64::Engine;
+            let s = base64::engine::general_purpose::STANDARD.encode(raw);
             HeaderValue::from_str(&format!("Basic {s}")).unwrap()
         };
         let l = w.current();
