@@ -23,7 +23,7 @@
 //! and key: a monitoring endpoint that locks everyone out on a typo hides the outages it is
 //! there to show.
 
-use super::tls::{self, ClientAuth, TlsSettings, TlsVersion};
+use super::tls::{self, ClientAuth, TlsError, TlsSettings, TlsVersion};
 use http::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -50,12 +50,17 @@ pub enum WebConfigError {
 }
 
 impl WebConfigError {
-    pub(crate) fn invalid(file: &Path, key: &str, msg: impl Into<String>) -> WebConfigError {
+    fn invalid(file: &Path, key: &str, msg: impl Into<String>) -> WebConfigError {
         WebConfigError::Invalid {
             path: file.display().to_string(),
             key: key.to_string(),
             msg: msg.into(),
         }
+    }
+
+    /// A TLS setting of `file` that cannot be used.
+    fn tls(file: &Path) -> impl Fn(TlsError) -> WebConfigError + '_ {
+        move |e| WebConfigError::invalid(file, &e.key, e.msg)
     }
 }
 
@@ -352,7 +357,7 @@ fn read(path: &Path) -> Result<Loaded, WebConfigError> {
         None => None,
         Some(t) => {
             let settings = tls_settings(t, path)?;
-            let config = tls::build(&settings, path)?;
+            let config = tls::build(&settings).map_err(WebConfigError::tls(path))?;
             stamps.extend(settings.files().into_iter().map(|p| {
                 let s = stamp(&p);
                 (p, s)
@@ -438,15 +443,17 @@ fn tls_settings(t: RawTls, path: &Path) -> Result<TlsSettings, WebConfigError> {
         // As in the exporter-toolkit: a CA file without a mode means mutual TLS.
         None | Some("") if client_ca_file.is_some() => ClientAuth::RequireAndVerify,
         None => ClientAuth::None,
-        Some(v) => ClientAuth::parse(v, path)?,
+        Some(v) => ClientAuth::parse(v).map_err(WebConfigError::tls(path))?,
     };
     let min_version = match t.min_version.as_deref() {
         None | Some("") => TlsVersion::Tls12,
-        Some(v) => TlsVersion::parse(v, path, "tls_server_config.min_version")?,
+        Some(v) => TlsVersion::parse(v, "tls_server_config.min_version")
+            .map_err(WebConfigError::tls(path))?,
     };
     let max_version = match t.max_version.as_deref() {
         None | Some("") => TlsVersion::Tls13,
-        Some(v) => TlsVersion::parse(v, path, "tls_server_config.max_version")?,
+        Some(v) => TlsVersion::parse(v, "tls_server_config.max_version")
+            .map_err(WebConfigError::tls(path))?,
     };
     Ok(TlsSettings {
         cert_file: resolve(path, &cert_file),
