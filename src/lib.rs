@@ -12,6 +12,7 @@ pub mod classify;
 pub mod config;
 pub mod credential;
 pub mod cron;
+pub mod filestamp;
 pub mod metrics;
 pub mod openclaw;
 pub mod plan;

@@ -9,6 +9,7 @@
 
 use crate::class::SkipReason;
 use crate::config::{BudgetSettings, Config, ScheduleSettings};
+use crate::filestamp::WatchedFiles;
 use crate::metrics::{BudgetRemaining, Metrics};
 use crate::plan::{ProbePlan, TargetId};
 use crate::probe::{ProbeResult, Tier};
@@ -97,17 +98,9 @@ mod engine_impl {
 /// Builds a plan from a config (the real one is [`crate::plan::build`]; tests inject).
 type Planner = Box<dyn Fn(&Config) -> Result<ProbePlan, String> + Send + Sync>;
 
-/// Size and modification time of a watched file; `None` when it does not exist.
-type Stamp = Option<(SystemTime, u64)>;
-
-fn stamp(path: &Path) -> Stamp {
-    let m = std::fs::metadata(path).ok()?;
-    Some((m.modified().ok()?, m.len()))
-}
-
 struct ReloadState {
     config: Config,
-    watched: Vec<(PathBuf, Stamp)>,
+    watched: WatchedFiles,
 }
 
 /// The running exporter: what the HTTP server and the reload triggers act on.
@@ -144,11 +137,7 @@ impl App {
         store: Arc<Store>,
         planner: Planner,
     ) -> App {
-        let watched = plan
-            .watched_files
-            .iter()
-            .map(|p| (p.clone(), stamp(p)))
-            .collect();
+        let watched = WatchedFiles::new(plan.watched_files.iter().cloned());
         App {
             engine,
             metrics,
@@ -191,11 +180,7 @@ impl App {
                 self.store.retain_plan(&plan);
                 *self.first_cycle_timeout.lock().expect("lock") =
                     Duration::from_secs_f64(config.server.first_cycle_timeout_seconds);
-                st.watched = plan
-                    .watched_files
-                    .iter()
-                    .map(|p| (p.clone(), stamp(p)))
-                    .collect();
+                st.watched = WatchedFiles::new(plan.watched_files.iter().cloned());
                 st.config = config;
                 self.metrics.set_reload(true, now);
                 let (agents, targets, findings) = summary(&plan);
@@ -207,9 +192,7 @@ impl App {
             Err(e) => {
                 let e = crate::secret::redact_key_shapes(&e);
                 // Do not retry the same broken files on every watch tick: remember what we saw.
-                for (p, s) in st.watched.iter_mut() {
-                    *s = stamp(p);
-                }
+                st.watched.restamp();
                 self.metrics.set_reload(false, now);
                 tracing::error!("config reload ({why}) failed, keeping the last good plan: {e}");
                 Err(e)
@@ -239,13 +222,10 @@ impl App {
         r
     }
 
-    /// The first watched file whose size or mtime changed, if any.
+    /// The first watched file whose content changed, if any.
     async fn changed_file(&self) -> Option<PathBuf> {
-        let st = self.state.lock().await;
-        st.watched
-            .iter()
-            .find(|(p, s)| stamp(p) != *s)
-            .map(|(p, _)| p.clone())
+        let mut st = self.state.lock().await;
+        st.watched.changed().map(Path::to_path_buf)
     }
 
     async fn watch_interval(&self) -> Duration {

@@ -16,21 +16,22 @@
 //!   prometheus: $2y$10$...         # bcrypt hash (htpasswd -nBC 10 "" | tr -d ':\n')
 //! ```
 //!
-//! The file and the files it names are re-read when their size, mtime or inode changes
-//! (checked on each new connection and request, a few `stat` calls), so a rotated
+//! The file and the files it names are re-read when their content changes
+//! ([`crate::filestamp`]: checked on each new connection and request, a few `stat` calls
+//! unless the metadata changed), so a rotated
 //! certificate or a changed password takes effect without a restart. A re-read that fails
 //! (half-written key, typo) keeps the last good settings and logs an error naming the file
 //! and key: a monitoring endpoint that locks everyone out on a typo hides the outages it is
 //! there to show.
 
 use super::tls::{self, ClientAuth, TlsError, TlsSettings, TlsVersion};
+use crate::filestamp::WatchedFiles;
 use http::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::SystemTime;
 use tokio::sync::Semaphore;
 use tokio_rustls::rustls::ServerConfig;
 
@@ -107,7 +108,7 @@ pub struct Loaded {
     /// Extra response headers (`http_server_config.headers`).
     headers: Vec<(HeaderName, HeaderValue)>,
     /// Files this read depended on, with what they looked like.
-    stamps: Vec<(PathBuf, Stamp)>,
+    stamps: WatchedFiles,
 }
 
 impl Loaded {
@@ -133,16 +134,6 @@ impl std::fmt::Debug for Loaded {
     }
 }
 
-/// Size, mtime and inode (a rename-into-place rotation changes the inode but maybe not the
-/// size or second-granularity mtime). `None`: missing.
-type Stamp = Option<(SystemTime, u64, u64)>;
-
-fn stamp(path: &Path) -> Stamp {
-    use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(path).ok()?;
-    Some((m.modified().ok()?, m.len(), m.ino()))
-}
-
 /// The web config in force, re-read when its files change.
 pub struct WebConfig {
     path: PathBuf,
@@ -159,7 +150,7 @@ struct State {
     current: Arc<Loaded>,
     /// What the files looked like at the last attempt (good or bad), so a broken file is
     /// reported once, not on every connection.
-    seen: Vec<(PathBuf, Stamp)>,
+    seen: WatchedFiles,
 }
 
 const VERIFIED_CACHE_MAX: usize = 256;
@@ -188,7 +179,7 @@ impl WebConfig {
     /// The settings in force, re-reading the files first if any of them changed.
     pub fn current(&self) -> Arc<Loaded> {
         let mut st = self.state.lock().expect("web config lock");
-        let changed = st.seen.iter().any(|(p, s)| stamp(p) != *s);
+        let changed = st.seen.changed().is_some();
         if changed {
             match read(&self.path) {
                 Ok(new) => {
@@ -208,8 +199,7 @@ impl WebConfig {
                         "web config reload failed, keeping the last good settings: {e}"
                     );
                     // Remember the broken state so we try again only after the next change.
-                    let files = st.seen.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
-                    st.seen = files.into_iter().map(|p| (p.clone(), stamp(&p))).collect();
+                    st.seen.restamp();
                 }
             }
         }
@@ -337,6 +327,8 @@ fn resolve(base: &Path, p: &str) -> PathBuf {
 
 /// One full read of the web config file and the files it names.
 fn read(path: &Path) -> Result<Loaded, WebConfigError> {
+    // Stamped before reading: a change after this point is always seen next time.
+    let mut stamps = WatchedFiles::new([path.to_path_buf()]);
     let text = std::fs::read_to_string(path).map_err(|err| WebConfigError::Read {
         path: path.display().to_string(),
         err,
@@ -351,18 +343,15 @@ fn read(path: &Path) -> Result<Loaded, WebConfigError> {
             })?
             .unwrap_or_default()
     };
-    let mut stamps = vec![(path.to_path_buf(), stamp(path))];
 
     let tls = match raw.tls_server_config {
         None => None,
         Some(t) => {
             let settings = tls_settings(t, path)?;
-            let config = tls::build(&settings).map_err(WebConfigError::tls(path))?;
-            stamps.extend(settings.files().into_iter().map(|p| {
-                let s = stamp(&p);
-                (p, s)
-            }));
-            Some(config)
+            for f in settings.files() {
+                stamps.push(f);
+            }
+            Some(tls::build(&settings).map_err(WebConfigError::tls(path))?)
         }
     };
 
