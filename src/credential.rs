@@ -54,6 +54,16 @@ pub struct Credential {
 }
 
 impl Credential {
+    /// An API key (or token used as one) from `source`, without expiry.
+    pub fn api_key(source: CredentialSource, secret: Secret) -> Credential {
+        Credential {
+            source,
+            kind: CredentialKind::ApiKey,
+            secret,
+            expires_at_ms: None,
+        }
+    }
+
     /// The label used in output and metrics (profile id, `env:VAR`, …).
     pub fn label(&self) -> String {
         self.source.label()

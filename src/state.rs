@@ -88,7 +88,7 @@ impl Store {
         self.inner
             .write()
             .expect("store lock")
-            .retain(|k, _| plan.contains_key(k));
+            .retain(|k, _| plan.contains_key(k.as_str()));
         self.version.fetch_add(1, Ordering::Release);
     }
 }

@@ -31,6 +31,31 @@ pub struct Target {
 }
 
 impl Target {
+    /// A target without credential or extra headers; `id` is set when it joins a plan
+    /// ([`ProbePlan::intern_target`]).
+    pub fn new(
+        provider: impl Into<String>,
+        model: impl Into<String>,
+        base_url: impl Into<String>,
+        api: ApiStyle,
+    ) -> Target {
+        Target {
+            id: 0,
+            provider: provider.into(),
+            model: model.into(),
+            base_url: base_url.into(),
+            api,
+            credential: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// The same target probed with `credential`.
+    pub fn with_credential(mut self, credential: Credential) -> Target {
+        self.credential = Some(credential);
+        self
+    }
+
     /// `provider/model`, the ref as OpenClaw writes it.
     pub fn model_ref(&self) -> String {
         format!("{}/{}", self.provider, self.model)
@@ -100,6 +125,12 @@ impl CredentialKey {
 
 macro_rules! key_traits {
     ($t:ty) => {
+        impl std::ops::Deref for $t {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
         impl std::borrow::Borrow<str> for $t {
             fn borrow(&self) -> &str {
                 &self.0
@@ -331,12 +362,18 @@ impl ProbePlan {
             .expect("targets join a plan through ProbePlan::intern_target")
     }
 
-    /// Whether a target with this key is in the plan (targets cut off the end of
-    /// `targets` are not).
-    pub fn contains_key(&self, key: &TargetKey) -> bool {
+    /// The id of the target with this key, if it is in the plan.
+    pub fn id_of(&self, key: &str) -> Option<TargetId> {
         self.target_index
             .get(key)
-            .is_some_and(|&id| id < self.targets.len())
+            .copied()
+            .filter(|&id| id < self.targets.len())
+    }
+
+    /// Whether a target with this key is in the plan (targets cut off the end of
+    /// `targets` are not).
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.id_of(key).is_some()
     }
 }
 

@@ -64,13 +64,42 @@ pub struct ProbeResult {
     pub message: Option<String>,
 }
 
-/// Runs probes. The real implementation sends HTTP requests; scheduler tests use a fake.
+impl ProbeResult {
+    /// A result of `class` for `target`, finished now, with nothing else known (no status,
+    /// no latency, no rate limits, no usage, no message). Set the rest with struct update
+    /// syntax: `ProbeResult { http_status: Some(401), ..ProbeResult::new(…) }`.
+    pub fn new(
+        target: TargetId,
+        tier: Tier,
+        class: Class,
+        reason: impl Into<String>,
+    ) -> ProbeResult {
+        ProbeResult {
+            target,
+            tier,
+            class,
+            reason: reason.into(),
+            http_status: None,
+            latency: Duration::ZERO,
+            rate_limits: RateLimitInfo::default(),
+            usage: None,
+            at: SystemTime::now(),
+            message: None,
+        }
+    }
+}
+
+/// Runs probes: the seam between the scheduler (and `clawprobe probe`) and the network.
+/// The real implementation ([`http::HttpExecutor`]) sends HTTP requests; tests use fakes.
 pub trait Executor: Send + Sync + 'static {
     fn execute<'a>(
         &'a self,
         target: &'a Target,
         tier: Tier,
     ) -> Pin<Box<dyn Future<Output = ProbeResult> + Send + 'a>>;
+
+    /// `probe_timeout_seconds` changed (reload): probes started from now on use it.
+    fn set_timeout(&self, _timeout: Duration) {}
 }
 
 pub mod anthropic;
@@ -421,26 +450,23 @@ pub fn steps(target: &Target, tier: Tier) -> Option<Steps> {
 
 #[cfg(test)]
 pub(crate) mod test_support {
+    use super::{ProbeResult, Tier};
+    use crate::class::Class;
     use crate::plan::{ApiStyle, Credential, CredentialKind, CredentialSource, Target};
     use crate::secret::Secret;
 
     pub const KEY: &str = "sk-canary-UNIT-77f3";
 
     pub fn target(provider: &str, api: ApiStyle, base: &str, model: &str) -> Target {
-        Target {
-            id: 0,
-            provider: provider.into(),
-            model: model.into(),
-            base_url: base.into(),
-            api,
-            credential: Some(Credential {
-                source: CredentialSource::TargetEnv { var: "K".into() },
-                kind: CredentialKind::ApiKey,
-                secret: Secret::new(KEY),
-                expires_at_ms: None,
-            }),
-            headers: Vec::new(),
-        }
+        Target::new(provider, model, base, api).with_credential(Credential::api_key(
+            CredentialSource::TargetEnv { var: "K".into() },
+            Secret::new(KEY),
+        ))
+    }
+
+    /// A result of `class` at `tier` for target 0, its reason the class name.
+    pub fn result(class: Class, tier: Tier) -> ProbeResult {
+        ProbeResult::new(0, tier, class, class.as_str())
     }
 
     pub fn with_kind(mut t: Target, kind: CredentialKind) -> Target {

@@ -172,10 +172,10 @@ impl Budget {
         }
     }
 
-    /// Forgets the learned estimates of targets no longer in the plan (`keep` holds the
-    /// `Target::key`s that stay).
-    pub fn retain_targets(&mut self, keep: &std::collections::HashSet<String>) {
-        self.target_estimates.retain(|k, _| keep.contains(k));
+    /// Forgets the learned estimates of targets no longer in the plan (`keep` says, by
+    /// target key, which stay).
+    pub fn retain_targets(&mut self, keep: impl Fn(&str) -> bool) {
+        self.target_estimates.retain(|k, _| keep(k));
     }
 
     /// New caps apply at once; what was spent in this window still counts.
