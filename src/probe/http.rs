@@ -14,6 +14,7 @@ use crate::ratelimit::RateLimitInfo;
 use crate::secret::{redact, Secret};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Default response body cap: model metadata and a one-token answer are a few KiB.
@@ -21,12 +22,39 @@ pub const DEFAULT_BODY_CAP: usize = 256 * 1024;
 /// Longest message kept from a provider error body.
 const MESSAGE_MAX: usize = 300;
 
-/// Sends probes over HTTP.
-#[derive(Clone, Debug)]
+/// Sends probes over HTTP. The probe timeout follows reloads ([`Executor::set_timeout`]):
+/// a probe uses the client and deadline in force when it starts.
+#[derive(Debug)]
 pub struct HttpExecutor {
-    client: reqwest::Client,
-    timeout: Duration,
+    client: RwLock<Arc<Client>>,
     body_cap: usize,
+}
+
+/// A reqwest client and the per-probe deadline it was built for.
+#[derive(Debug)]
+struct Client {
+    http: reqwest::Client,
+    timeout: Duration,
+}
+
+impl Client {
+    /// A client with a per-probe deadline of `timeout` (connect timeout at most 10 s).
+    fn new(timeout: Duration) -> Result<Client, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("clawprobe/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Client { http, timeout })
+    }
+
+    fn timeout_message(&self) -> String {
+        format!(
+            "no complete answer within {:.1}s",
+            self.timeout.as_secs_f64()
+        )
+    }
 }
 
 /// What one request produced, before interpretation.
@@ -43,17 +71,14 @@ pub struct Exchange {
 impl HttpExecutor {
     /// A client with a per-probe deadline of `timeout` (connect timeout at most 10 s).
     pub fn new(timeout: Duration) -> Result<HttpExecutor, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("clawprobe/", env!("CARGO_PKG_VERSION")))
-            .build()?;
         Ok(HttpExecutor {
-            client,
-            timeout,
+            client: RwLock::new(Arc::new(Client::new(timeout)?)),
             body_cap: DEFAULT_BODY_CAP,
         })
+    }
+
+    fn client(&self) -> Arc<Client> {
+        self.client.read().expect("client lock").clone()
     }
 
     /// From `[schedule] probe_timeout_seconds`.
@@ -69,17 +94,14 @@ impl HttpExecutor {
         self
     }
 
-    fn timeout_message(&self) -> String {
-        format!(
-            "no complete answer within {:.1}s",
-            self.timeout.as_secs_f64()
-        )
-    }
-
     /// Sends one request and reads the body up to the cap. Public for tests of the
     /// transport mapping; probes go through [`Executor::execute`].
     pub async fn send(&self, spec: &RequestSpec) -> Exchange {
-        let mut req = self.client.request(spec.method.clone(), &spec.url);
+        self.send_with(&self.client(), spec).await
+    }
+
+    async fn send_with(&self, client: &Client, spec: &RequestSpec) -> Exchange {
+        let mut req = client.http.request(spec.method.clone(), &spec.url);
         for (name, value) in &spec.headers {
             let Ok(mut v) = http::HeaderValue::from_str(value.expose()) else {
                 return transport_failure(
@@ -99,7 +121,7 @@ impl HttpExecutor {
             Err(e) => {
                 let t = map_error(&e);
                 let msg = match t {
-                    TransportError::Timeout => self.timeout_message(),
+                    TransportError::Timeout => client.timeout_message(),
                     _ => describe(&e),
                 };
                 return transport_failure(t, msg);
@@ -155,6 +177,7 @@ impl HttpExecutor {
 
     async fn probe(&self, target: &Target, tier: Tier) -> ProbeResult {
         let started = Instant::now();
+        let client = self.client();
         let Some((prober, steps)) = prober_for(&target.api).zip(steps(target, tier)) else {
             return ProbeResult {
                 target: target.id,
@@ -195,7 +218,7 @@ impl HttpExecutor {
             let mut out: Option<(Interpretation, Option<u16>, RateLimitInfo)> = None;
             for kind in &steps.kinds {
                 let spec = prober.request(target, *kind);
-                let ex = self.send(&spec).await;
+                let ex = self.send_with(&client, &spec).await;
                 let rl = prober.rate_limits(&ex.headers, &ex.body, SystemTime::now());
                 let interp = evaluate(target, api, prober, *kind, &ex);
                 let stop = interp.class != Class::Ok;
@@ -208,7 +231,7 @@ impl HttpExecutor {
             }
             out
         };
-        let outcome = tokio::time::timeout(self.timeout, work).await;
+        let outcome = tokio::time::timeout(client.timeout, work).await;
         result.latency = started.elapsed();
         result.at = SystemTime::now();
         match outcome {
@@ -237,10 +260,7 @@ impl HttpExecutor {
                 });
                 result.class = v.class;
                 result.reason = v.reason;
-                result.message = Some(format!(
-                    "no complete answer within {:.1}s",
-                    self.timeout.as_secs_f64()
-                ));
+                result.message = Some(client.timeout_message());
             }
         }
         tracing::debug!(
@@ -399,5 +419,17 @@ impl Executor for HttpExecutor {
         tier: Tier,
     ) -> Pin<Box<dyn Future<Output = ProbeResult> + Send + 'a>> {
         Box::pin(self.probe(target, tier))
+    }
+
+    /// Builds a new client when the timeout changed; probes in flight keep theirs. If the
+    /// client cannot be built, the old one stays (and says so).
+    fn set_timeout(&self, timeout: Duration) {
+        if self.client().timeout == timeout {
+            return;
+        }
+        match Client::new(timeout) {
+            Ok(c) => *self.client.write().expect("client lock") = Arc::new(c),
+            Err(e) => tracing::error!(error = %e, "cannot rebuild the HTTP client for the new probe timeout; keeping the old one"),
+        }
     }
 }
