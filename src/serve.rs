@@ -2,101 +2,30 @@
 //!
 //! Start-up: config (given) → plan → metrics/store/scheduler → HTTP server. A reload (SIGHUP,
 //! `POST /-/reload`, or a change on disk of a file the plan was read from) re-reads the
-//! clawprobe TOML and rebuilds the plan; a reload that fails keeps the last good plan
-//! running, because an exporter that goes dark on a typo hides exactly the outages it is
-//! there to show. Counters, the status table and the budget live outside the plan, so they
-//! survive reloads. Unix only (SIGHUP/SIGTERM).
+//! clawprobe TOML and rebuilds the plan on a blocking thread; a reload that fails keeps the
+//! last good plan running, because an exporter that goes dark on a typo hides exactly the
+//! outages it is there to show. Counters, the status table and the budget live outside the
+//! plan, so they survive reloads; the new schedule, budget and probe timeout apply to
+//! probes sent after the reload. Unix only (SIGHUP/SIGTERM).
 
 use crate::class::SkipReason;
-use crate::config::{BudgetSettings, Config, ScheduleSettings};
+use crate::config::Config;
 use crate::filestamp::WatchedFiles;
-use crate::metrics::{BudgetRemaining, Metrics};
-use crate::plan::{ProbePlan, TargetId};
-use crate::probe::{ProbeResult, Tier};
-use crate::schedule::Readiness;
-use crate::server::{self, Backend, BoxFuture};
+use crate::metrics::Metrics;
+use crate::plan::{PlanError, ProbePlan, TargetId};
+use crate::probe::http::HttpExecutor;
+use crate::probe::{Executor, ProbeResult, Tier};
+use crate::schedule::cycle::secs;
+use crate::schedule::{Readiness, Scheduler};
+use crate::server::{self, Backend, BoxFuture, ReloadError};
 use crate::state::Store;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
-/// What `serve` needs from the scheduler. A trait so the reload logic and the server can
-/// be tested with a fake, and so this file does not depend on the scheduler's internals.
-pub(crate) trait Engine: Send + Sync + 'static {
-    fn set_plan(&self, plan: Arc<ProbePlan>);
-    fn plan(&self) -> Arc<ProbePlan>;
-    fn set_settings(&self, schedule: ScheduleSettings, budget: BudgetSettings);
-    /// Whether the exporter has a first picture (see [`Readiness`]), before the timeout.
-    fn readiness(&self) -> Readiness;
-    fn budget_remaining(&self) -> Vec<BudgetRemaining>;
-    fn probe_now(
-        &self,
-        target: TargetId,
-        tier: Tier,
-    ) -> BoxFuture<'_, Result<ProbeResult, SkipReason>>;
-    /// Starts the background schedule; the task ends when `shutdown` turns true.
-    fn spawn(self: Arc<Self>, shutdown: watch::Receiver<bool>) -> JoinHandle<()>;
-}
-
-/// The real engine: the budgeted scheduler driving the HTTP executor.
-mod engine_impl {
-    use super::*;
-    use crate::schedule::Scheduler;
-
-    impl Engine for Scheduler {
-        fn set_plan(&self, plan: Arc<ProbePlan>) {
-            Scheduler::set_plan(self, plan)
-        }
-        fn plan(&self) -> Arc<ProbePlan> {
-            Scheduler::plan(self)
-        }
-        fn set_settings(&self, schedule: ScheduleSettings, budget: BudgetSettings) {
-            Scheduler::set_settings(self, schedule, budget)
-        }
-        fn readiness(&self) -> Readiness {
-            Scheduler::readiness(self)
-        }
-        fn budget_remaining(&self) -> Vec<BudgetRemaining> {
-            Scheduler::budget_remaining(self)
-        }
-        fn probe_now(
-            &self,
-            target: TargetId,
-            tier: Tier,
-        ) -> BoxFuture<'_, Result<ProbeResult, SkipReason>> {
-            Box::pin(Scheduler::probe_now(self, target, tier))
-        }
-        fn spawn(self: Arc<Self>, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
-            tokio::spawn(Scheduler::run(self, shutdown))
-        }
-    }
-
-    pub(super) fn make_engine(
-        config: &Config,
-        plan: Arc<ProbePlan>,
-        store: Arc<Store>,
-        metrics: Arc<Metrics>,
-    ) -> anyhow::Result<Arc<dyn Engine>> {
-        let executor: Arc<dyn crate::probe::Executor> = Arc::new(
-            crate::probe::http::HttpExecutor::from_config(config)
-                .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?,
-        );
-        let s = Scheduler::new(
-            config.schedule.clone(),
-            config.budget.clone(),
-            executor,
-            store,
-            metrics,
-        );
-        s.set_plan(plan);
-        Ok(s)
-    }
-}
-
-/// Builds a plan from a config (the real one is [`crate::plan::build`]; tests inject).
-type Planner = Box<dyn Fn(&Config) -> Result<ProbePlan, String> + Send + Sync>;
+/// Builds a plan from a config: [`crate::plan::build`]; tests inject their own.
+type Planner = Arc<dyn Fn(&Config) -> Result<ProbePlan, PlanError> + Send + Sync>;
 
 struct ReloadState {
     config: Config,
@@ -105,63 +34,73 @@ struct ReloadState {
 
 /// The running exporter: what the HTTP server and the reload triggers act on.
 pub(crate) struct App {
-    engine: Arc<dyn Engine>,
+    scheduler: Arc<Scheduler>,
     metrics: Arc<Metrics>,
     store: Arc<Store>,
     planner: Planner,
     config_path: Option<PathBuf>,
-    started: Instant,
-    first_cycle_timeout: Mutex<Duration>,
-    /// The "ready by timeout" line was logged.
-    timeout_logged: std::sync::atomic::AtomicBool,
     state: tokio::sync::Mutex<ReloadState>,
 }
 
-fn summary(plan: &ProbePlan) -> (usize, usize, usize) {
-    let findings = plan
-        .agents
-        .iter()
-        .flat_map(|a| &a.entries)
-        .filter(|e| e.finding.is_some())
-        .count();
-    (plan.agents.len(), plan.targets.len(), findings)
+fn ready_timeout(config: &Config) -> Option<Duration> {
+    Some(secs(config.server.first_cycle_timeout_seconds))
 }
 
 impl App {
+    /// The exporter for `config` with `plan` loaded: metrics, status store and a scheduler
+    /// driving `executor` (not started: see [`Scheduler::run`]).
     fn new(
         config: Config,
         config_path: Option<PathBuf>,
         plan: Arc<ProbePlan>,
-        engine: Arc<dyn Engine>,
-        metrics: Arc<Metrics>,
-        store: Arc<Store>,
+        executor: Arc<dyn Executor>,
         planner: Planner,
     ) -> App {
+        let metrics = Arc::new(Metrics::new());
+        let store = Arc::new(Store::new());
+        metrics.sync_plan(&plan);
+        metrics.set_reload(true, SystemTime::now());
+        let scheduler = Scheduler::new(
+            config.schedule.clone(),
+            config.budget.clone(),
+            executor,
+            store.clone(),
+            metrics.clone(),
+        );
+        scheduler.set_ready_timeout(ready_timeout(&config));
+        scheduler.set_plan(plan.clone());
         let watched = WatchedFiles::new(plan.watched_files.iter().cloned());
         App {
-            engine,
+            scheduler,
             metrics,
             store,
             planner,
             config_path,
-            started: Instant::now(),
-            first_cycle_timeout: Mutex::new(Duration::from_secs_f64(
-                config.server.first_cycle_timeout_seconds,
-            )),
-            timeout_logged: std::sync::atomic::AtomicBool::new(false),
             state: tokio::sync::Mutex::new(ReloadState { config, watched }),
         }
     }
 
-    /// Re-reads the clawprobe config (when it came from a file) and rebuilds the plan.
-    /// On failure the last good plan keeps running and the error (no secrets) is returned.
-    pub(crate) async fn reload(&self, why: &str) -> Result<(), String> {
+    /// Re-reads the clawprobe config (when it came from a file) and rebuilds the plan, on a
+    /// blocking thread (discovery reads files and SQLite stores). On failure the last good
+    /// plan keeps running and the error is returned.
+    pub(crate) async fn reload(&self, why: &str) -> Result<(), ReloadError> {
         let mut st = self.state.lock().await;
-        let loaded = match &self.config_path {
-            Some(p) => Config::load(p).map_err(|e| e.to_string()),
-            None => Ok(st.config.clone()),
-        };
-        let built = loaded.and_then(|c| (self.planner)(&c).map(|p| (c, p)));
+        let (path, current, planner) = (
+            self.config_path.clone(),
+            st.config.clone(),
+            self.planner.clone(),
+        );
+        let built = tokio::task::spawn_blocking(move || -> Result<_, ReloadError> {
+            let config = match &path {
+                Some(p) => Config::load(p)?,
+                None => current,
+            };
+            let plan = planner(&config)?;
+            Ok((config, plan))
+        })
+        .await
+        .map_err(ReloadError::from)
+        .and_then(|r| r);
         let now = SystemTime::now();
         match built {
             Ok((config, plan)) => {
@@ -173,24 +112,26 @@ impl App {
                     );
                 }
                 let plan = Arc::new(plan);
-                self.engine
+                self.scheduler
                     .set_settings(config.schedule.clone(), config.budget.clone());
-                self.engine.set_plan(plan.clone());
+                self.scheduler.set_ready_timeout(ready_timeout(&config));
+                self.scheduler.set_plan(plan.clone());
                 self.metrics.sync_plan(&plan);
-                self.store.retain_plan(&plan);
-                *self.first_cycle_timeout.lock().expect("lock") =
-                    Duration::from_secs_f64(config.server.first_cycle_timeout_seconds);
                 st.watched = WatchedFiles::new(plan.watched_files.iter().cloned());
                 st.config = config;
                 self.metrics.set_reload(true, now);
-                let (agents, targets, findings) = summary(&plan);
-                tracing::info!(trigger = why, agents, targets, findings, "config reloaded");
+                tracing::info!(
+                    trigger = why,
+                    agents = plan.agents.len(),
+                    targets = plan.targets.len(),
+                    findings = plan.finding_count(),
+                    "config reloaded"
+                );
                 drop(plan);
                 crate::alloc::trim();
                 Ok(())
             }
             Err(e) => {
-                let e = crate::secret::redact_key_shapes(&e);
                 // Do not retry the same broken files on every watch tick: remember what we saw.
                 st.watched.restamp();
                 self.metrics.set_reload(false, now);
@@ -198,28 +139,6 @@ impl App {
                 Err(e)
             }
         }
-    }
-
-    /// Readiness for `/readyz`: the engine's (plan loaded and every credential's first
-    /// probe finished, or the first cycle done), or `server.first_cycle_timeout_seconds`
-    /// after start, whichever comes first. [`Readiness::describe`] says what is missing.
-    pub(crate) fn readiness(&self) -> Readiness {
-        let mut r = self.engine.readiness();
-        if !r.ready && self.started.elapsed() >= *self.first_cycle_timeout.lock().expect("lock") {
-            if !self
-                .timeout_logged
-                .swap(true, std::sync::atomic::Ordering::SeqCst)
-            {
-                tracing::warn!(
-                    credentials = r.credentials,
-                    credentials_probed = r.credentials_probed,
-                    "ready after server.first_cycle_timeout_seconds; {}",
-                    r.describe().trim_start_matches("not ready: ")
-                );
-            }
-            r.ready = true;
-        }
-        r
     }
 
     /// The first watched file whose content changed, if any.
@@ -235,33 +154,27 @@ impl App {
 
 impl Backend for App {
     fn metrics_text(&self) -> bytes::Bytes {
-        let plan = self.engine.plan();
         self.metrics.render_cached(
-            &plan,
+            &self.scheduler.plan(),
             &self.store,
-            &self.engine.budget_remaining(),
+            &self.scheduler.budget_remaining(),
             crate::metrics::MAX_AGE,
         )
     }
 
-    fn ready(&self) -> Result<(), String> {
-        let r = self.readiness();
-        if r.ready {
-            Ok(())
-        } else {
-            Err(r.describe())
-        }
+    fn ready(&self) -> Readiness {
+        self.scheduler.readiness()
     }
 
     fn plan(&self) -> Arc<ProbePlan> {
-        self.engine.plan()
+        self.scheduler.plan()
     }
 
     fn store(&self) -> Arc<Store> {
         self.store.clone()
     }
 
-    fn reload(&self) -> BoxFuture<'_, Result<(), String>> {
+    fn reload(&self) -> BoxFuture<'_, Result<(), ReloadError>> {
         Box::pin(App::reload(self, "POST /-/reload"))
     }
 
@@ -270,7 +183,7 @@ impl Backend for App {
         target: TargetId,
         tier: Tier,
     ) -> BoxFuture<'_, Result<ProbeResult, SkipReason>> {
-        self.engine.probe_now(target, tier)
+        Box::pin(self.scheduler.probe_now(target, tier))
     }
 }
 
@@ -361,31 +274,25 @@ pub async fn run(
         }
         None => None,
     };
-    let planner: Planner = Box::new(|c: &Config| crate::plan::build(c).map_err(|e| e.to_string()));
-    let plan = Arc::new(planner(&config).map_err(anyhow::Error::msg)?);
+    let planner: Planner = Arc::new(crate::plan::build);
+    let plan = Arc::new(planner(&config).map_err(|e| anyhow::Error::msg(e.to_string()))?);
     let listener = server::bind(&config.server.listen, &config.source).await?;
     let addr = server::local_addr(&listener)
         .map(|a| a.to_string())
         .unwrap_or_else(|| config.server.listen.clone());
-
-    let metrics = Arc::new(Metrics::new());
-    let store = Arc::new(Store::new());
-    metrics.sync_plan(&plan);
-    metrics.set_reload(true, SystemTime::now());
-    let engine = engine_impl::make_engine(&config, plan.clone(), store.clone(), metrics.clone())?;
-
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let engine_task = engine.clone().spawn(stop_rx.clone());
-    let (agents, targets, findings) = summary(&plan);
+    let executor = HttpExecutor::new(secs(config.schedule.probe_timeout_seconds))
+        .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?;
+    let (agents, targets, findings) = (plan.agents.len(), plan.targets.len(), plan.finding_count());
     let app = Arc::new(App::new(
         config,
         config_path,
         plan,
-        engine,
-        metrics,
-        store,
+        Arc::new(executor),
         planner,
     ));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let schedule_task = tokio::spawn(app.scheduler.clone().run(stop_rx.clone()));
     crate::alloc::trim();
     let watcher = tokio::spawn(watch_files(app.clone(), stop_rx.clone()));
     let hup = tokio::spawn(reload_on_sighup(app.clone(), signals.hup));
@@ -406,7 +313,7 @@ pub async fn run(
     let _ = tokio::time::timeout(grace, async {
         let _ = server_task.await;
         let _ = watcher.await;
-        let _ = engine_task.await;
+        let _ = schedule_task.await;
     })
     .await;
     tracing::info!("stopped");
@@ -417,94 +324,63 @@ pub async fn run(
 mod tests {
     use super::*;
     use crate::class::Class;
-    use crate::plan::{AgentChain, ApiStyle, ChainEntry, Target};
+    use crate::plan::{AgentChain, ApiStyle, ChainEntry, Credential, CredentialSource, Target};
+    use crate::secret::Secret;
     use http::{Method, StatusCode, Uri};
     use http_body_util::BodyExt;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::future::Future;
+    use std::pin::Pin;
 
-    /// A fake scheduler: records plans, answers probes from a canned class.
-    struct FakeEngine {
-        plan: Mutex<Arc<ProbePlan>>,
-        set_plans: AtomicUsize,
-        done: bool,
-        answer: Result<Class, SkipReason>,
-    }
+    /// The provider as the scheduler sees it: every probe answers `class`, with a
+    /// provider message that carries a key.
+    struct Answer(Class);
 
-    impl Engine for FakeEngine {
-        fn set_plan(&self, plan: Arc<ProbePlan>) {
-            self.set_plans.fetch_add(1, Ordering::SeqCst);
-            *self.plan.lock().unwrap() = plan;
-        }
-        fn plan(&self) -> Arc<ProbePlan> {
-            self.plan.lock().unwrap().clone()
-        }
-        fn set_settings(&self, _: ScheduleSettings, _: BudgetSettings) {}
-        fn readiness(&self) -> Readiness {
-            Readiness {
-                ready: self.done,
-                plan_loaded: true,
-                first_cycle_done: false,
-                credentials: 3,
-                credentials_probed: if self.done { 3 } else { 1 },
-            }
-        }
-        fn budget_remaining(&self) -> Vec<BudgetRemaining> {
-            vec![BudgetRemaining {
-                provider: "_global".into(),
-                unit: "requests",
-                remaining: 42.0,
-            }]
-        }
-        fn probe_now(
-            &self,
-            target: TargetId,
+    impl Executor for Answer {
+        fn execute<'a>(
+            &'a self,
+            target: &'a Target,
             tier: Tier,
-        ) -> BoxFuture<'_, Result<ProbeResult, SkipReason>> {
-            let answer = self.answer;
+        ) -> Pin<Box<dyn Future<Output = ProbeResult> + Send + 'a>> {
+            let class = self.0;
             Box::pin(async move {
-                match answer {
-                    Ok(class) => Ok(ProbeResult {
-                        target,
-                        tier,
-                        class,
-                        reason: "http_401".into(),
-                        http_status: Some(401),
-                        latency: Duration::from_millis(7),
-                        rate_limits: Default::default(),
-                        usage: None,
-                        at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
-                        message: Some("Incorrect API key provided: sk-canaryDONOTLEAK1234".into()),
-                    }),
-                    Err(r) => Err(r),
+                ProbeResult {
+                    http_status: Some(401),
+                    latency: Duration::from_millis(7),
+                    message: Some("Incorrect API key provided: sk-canaryDONOTLEAK1234".into()),
+                    ..ProbeResult::new(target.id, tier, class, "http_401")
                 }
             })
         }
-        fn spawn(self: Arc<Self>, _: watch::Receiver<bool>) -> JoinHandle<()> {
-            tokio::spawn(async {})
-        }
     }
 
-    fn plan_with(models: &[&str], watched: Vec<PathBuf>) -> ProbePlan {
+    /// A plan with one agent whose chain is `models`, all on openai; with `keyed`, each
+    /// model on its own credential (readiness waits for those).
+    fn plan_with(models: &[&str], watched: Vec<PathBuf>, keyed: bool) -> ProbePlan {
         let mut p = ProbePlan::default();
         p.watched_files = watched;
         let mut entries = Vec::new();
         for (i, m) in models.iter().enumerate() {
-            let id = p.intern_target(Target {
-                id: 0,
-                provider: "openai".into(),
-                model: m.to_string(),
-                base_url: "http://127.0.0.1:9/v1".into(),
-                api: ApiStyle::OpenAiCompletions,
-                credential: None,
-                headers: vec![],
-            });
-            entries.push(ChainEntry {
-                provider: Some("openai".into()),
-                model: Some(m.to_string()),
-                api: Some(ApiStyle::OpenAiCompletions),
-                target: Some(id),
-                ..ChainEntry::new(i, format!("openai/{m}"))
-            });
+            let mut t = Target::new(
+                "openai",
+                *m,
+                "http://127.0.0.1:9/v1",
+                ApiStyle::OpenAiCompletions,
+            );
+            if keyed {
+                t = t.with_credential(Credential::api_key(
+                    CredentialSource::Env {
+                        var: format!("KEY_{i}"),
+                    },
+                    Secret::new(format!("sk-test-{m}")),
+                ));
+            }
+            let id = p.intern_target(t);
+            let mut e = ChainEntry::new(i, format!("openai/{m}"));
+            e.provider = Some("openai".into());
+            e.model = Some(m.to_string());
+            e.api = Some(ApiStyle::OpenAiCompletions);
+            e.target = Some(id);
+            entries.push(e);
         }
         p.agents.push(AgentChain {
             agent: "main".into(),
@@ -514,53 +390,38 @@ mod tests {
     }
 
     /// An app whose planner reads the model list from `models.txt` next to the TOML.
-    fn app(dir: &Path, engine: Arc<FakeEngine>) -> Arc<App> {
+    fn app(dir: &Path, answer: Class, keyed: bool) -> Arc<App> {
         let toml = dir.join("clawprobe.toml");
         let models = dir.join("models.txt");
         let planner_models = models.clone();
-        let planner: Planner = Box::new(move |_c: &Config| {
-            let text = std::fs::read_to_string(&planner_models).map_err(|e| e.to_string())?;
+        let planner: Planner = Arc::new(move |_c: &Config| {
+            let text = std::fs::read_to_string(&planner_models)
+                .map_err(|e| PlanError::Discovery(e.to_string()))?;
             if text.contains("broken") {
-                return Err(format!(
+                return Err(PlanError::Discovery(format!(
                     "{}: key `agents.list[0].model`: broken",
                     planner_models.display()
-                ));
+                )));
             }
             let ms: Vec<&str> = text.split_whitespace().collect();
-            Ok(plan_with(&ms, vec![planner_models.clone()]))
+            Ok(plan_with(&ms, vec![planner_models.clone()], keyed))
         });
         let config = Config::load(&toml).unwrap();
         let plan = Arc::new(planner(&config).unwrap());
-        engine.set_plan(plan.clone());
-        let metrics = Arc::new(Metrics::new());
-        metrics.set_reload(true, SystemTime::now());
         Arc::new(App::new(
             config,
             Some(toml),
             plan,
-            engine,
-            metrics,
-            Arc::new(Store::new()),
+            Arc::new(Answer(answer)),
             planner,
         ))
     }
 
-    fn fake(done: bool, answer: Result<Class, SkipReason>) -> Arc<FakeEngine> {
-        Arc::new(FakeEngine {
-            plan: Mutex::new(Arc::new(ProbePlan::default())),
-            set_plans: AtomicUsize::new(0),
-            done,
-            answer,
-        })
-    }
+    const TOML: &str = "[openclaw]\nenabled = false\n[server]\nfirst_cycle_timeout_seconds = 3600\n[budget]\nglobal_requests_per_day = 42\n";
 
     fn setup(models: &str) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("clawprobe.toml"),
-            "[openclaw]\nenabled = false\n[server]\nfirst_cycle_timeout_seconds = 3600\n",
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("clawprobe.toml"), TOML).unwrap();
         std::fs::write(dir.path().join("models.txt"), models).unwrap();
         dir
     }
@@ -583,8 +444,7 @@ mod tests {
     #[tokio::test]
     async fn reload_success_failure_and_recovery() {
         let dir = setup("gpt-a gpt-b");
-        let engine = fake(true, Ok(Class::Ok));
-        let app = app(dir.path(), engine.clone());
+        let app = app(dir.path(), Class::Ok, false);
         let (s, body) = get(&app, Method::GET, "/metrics").await;
         assert_eq!(s, StatusCode::OK);
         assert!(body.contains("model=\"gpt-b\""), "{body}");
@@ -598,11 +458,13 @@ mod tests {
 
         // A target leaves the plan: its series disappear.
         std::fs::write(dir.path().join("models.txt"), "gpt-a").unwrap();
+        let before = app.scheduler.plan();
         let (s, _) = get(&app, Method::POST, "/-/reload").await;
         assert_eq!(s, StatusCode::OK);
         let (_, body) = get(&app, Method::GET, "/metrics").await;
         assert!(!body.contains("gpt-b"), "{body}");
-        assert_eq!(engine.set_plans.load(Ordering::SeqCst), 2);
+        let reloaded = app.scheduler.plan();
+        assert!(!Arc::ptr_eq(&before, &reloaded), "a new plan");
 
         // A broken TOML: 500 naming file and key, gauge 0, last good plan still served.
         std::fs::write(
@@ -620,7 +482,7 @@ mod tests {
             Some(0.0)
         );
         assert!(body.contains("model=\"gpt-a\""), "{body}");
-        assert_eq!(engine.set_plans.load(Ordering::SeqCst), 2);
+        assert!(Arc::ptr_eq(&reloaded, &app.scheduler.plan()), "plan kept");
 
         // Fixed: 200 and gauge 1.
         std::fs::write(
@@ -644,8 +506,7 @@ mod tests {
     #[tokio::test]
     async fn watched_file_change_triggers_reload_and_failures_keep_the_plan() {
         let dir = setup("gpt-a");
-        let engine = fake(true, Ok(Class::Ok));
-        let app = app(dir.path(), engine.clone());
+        let app = app(dir.path(), Class::Ok, false);
         assert_eq!(app.changed_file().await, None);
         std::fs::write(dir.path().join("models.txt"), "gpt-a gpt-c").unwrap();
         assert_eq!(
@@ -661,12 +522,16 @@ mod tests {
         let (tx, rx) = watch::channel(false);
         let w = tokio::spawn(watch_files(app.clone(), rx));
         for _ in 0..100 {
-            if engine.plan().targets.len() == 2 {
+            if app.scheduler.plan().targets.len() == 2 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert_eq!(engine.plan().targets.len(), 2, "watcher did not reload");
+        assert_eq!(
+            app.scheduler.plan().targets.len(),
+            2,
+            "watcher did not reload"
+        );
         // A broken OpenClaw file: reload fails once, the plan stays.
         std::fs::write(dir.path().join("models.txt"), "broken!").unwrap();
         for _ in 0..100 {
@@ -679,48 +544,59 @@ mod tests {
         }
         assert!(String::from_utf8_lossy(&app.metrics_text())
             .contains("clawprobe_config_last_reload_successful 0"));
-        assert_eq!(engine.plan().targets.len(), 2);
-        let before = engine.set_plans.load(Ordering::SeqCst);
+        let kept = app.scheduler.plan();
+        assert_eq!(kept.targets.len(), 2);
         tokio::time::sleep(Duration::from_millis(200)).await;
-        assert_eq!(engine.set_plans.load(Ordering::SeqCst), before);
+        assert!(Arc::ptr_eq(&kept, &app.scheduler.plan()), "not retried");
         tx.send(true).unwrap();
         w.await.unwrap();
     }
 
     #[tokio::test]
-    async fn readiness_comes_from_the_engine_then_the_timeout() {
-        let dir = setup("gpt-a");
-        let waiting = app(dir.path(), fake(false, Ok(Class::Ok)));
-        let r = waiting.readiness();
+    async fn readiness_comes_from_the_scheduler_then_the_timeout() {
+        let dir = setup("gpt-a gpt-b gpt-c");
+        let waiting = app(dir.path(), Class::Ok, true);
+        // One of the three credentials has had its first probe.
+        waiting
+            .scheduler
+            .probe_now(0, Tier::Metadata)
+            .await
+            .unwrap();
+        let r = waiting.ready();
         assert!(!r.ready);
         assert_eq!(
             r.describe(),
             "not ready: waiting for the first probe of 2 of 3 credentials"
         );
+        let (s, body) = get(&waiting, Method::GET, "/readyz").await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(
-            Backend::ready(&*waiting),
-            Err("not ready: waiting for the first probe of 2 of 3 credentials".into()),
+            body, "not ready: waiting for the first probe of 2 of 3 credentials\n",
             "/readyz gets the same text"
         );
-        // The timeout is the upper bound: ready then even though the engine is not.
-        *waiting.first_cycle_timeout.lock().unwrap() = Duration::ZERO;
-        let r = waiting.readiness();
-        assert!(r.ready && Backend::ready(&*waiting).is_ok());
-        assert_eq!(r.credentials_probed, 1, "the numbers stay the engine's");
-        let ready = app(dir.path(), fake(true, Ok(Class::Ok)));
-        assert_eq!(ready.readiness().describe(), "ready");
+        // The timeout is the upper bound: ready then even though the probes are not.
+        waiting.scheduler.set_ready_timeout(Some(Duration::ZERO));
+        let r = waiting.ready();
+        assert!(r.ready);
+        assert_eq!(
+            get(&waiting, Method::GET, "/readyz").await.0,
+            StatusCode::OK
+        );
+        assert_eq!(r.credentials_probed, 1, "the numbers stay the scheduler's");
+        let ready = app(dir.path(), Class::Ok, false);
+        assert_eq!(ready.ready().describe(), "ready");
     }
 
     #[tokio::test]
     async fn readyz_healthz_landing_and_probe_routes() {
         let dir = setup("gpt-a gpt-<b>");
-        let app_not_ready = app(dir.path(), fake(false, Ok(Class::Auth)));
+        let app_not_ready = app(dir.path(), Class::Auth, true);
         let (s, _) = get(&app_not_ready, Method::GET, "/readyz").await;
         assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
         let (s, body) = get(&app_not_ready, Method::GET, "/healthz").await;
         assert_eq!((s, body.trim()), (StatusCode::OK, "ok"));
 
-        let app = app(dir.path(), fake(true, Ok(Class::Auth)));
+        let app = app(dir.path(), Class::Auth, false);
         let (s, _) = get(&app, Method::GET, "/readyz").await;
         assert_eq!(s, StatusCode::OK);
         let (s, html) = get(&app, Method::GET, "/").await;
@@ -743,16 +619,141 @@ mod tests {
         let (s, _) = get(&app, Method::GET, "/probe?agent=main").await;
         assert_eq!(s, StatusCode::BAD_REQUEST);
 
-        let budget_app = self::app(dir.path(), fake(true, Err(SkipReason::Budget)));
+        // Over budget: not sent, 429 saying why.
+        std::fs::write(
+            dir.path().join("clawprobe.toml"),
+            "[openclaw]\nenabled = false\n[budget]\nglobal_requests_per_day = 0\n",
+        )
+        .unwrap();
+        let budget_app = self::app(dir.path(), Class::Ok, false);
         let (s, body) = get(
             &budget_app,
             Method::GET,
-            "/probe?agent=main&ref=openai/gpt-a",
+            "/probe?agent=main&ref=openai/gpt-a&tier=generation",
         )
         .await;
         assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
         assert!(body.contains("budget"), "{body}");
         let (s, _) = get(&app, Method::GET, "/nope").await;
         assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+
+    /// A provider that accepts connections and never answers.
+    fn silent_provider() -> (std::net::TcpListener, u16) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        (l, port)
+    }
+
+    /// `probe_timeout_seconds` takes effect on reload: the HTTP executor follows it, not
+    /// only the scheduler's backstop (which would answer `scheduler_timeout` after the old
+    /// timeout, or 5 s after the new one).
+    #[tokio::test]
+    async fn probe_timeout_follows_a_reload() {
+        let (_listener, port) = silent_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let toml = dir.path().join("clawprobe.toml");
+        let config_text = |timeout: f64| {
+            format!(
+                "[openclaw]\nenabled = false\n[schedule]\nprobe_timeout_seconds = {timeout}\n\
+                 [[targets]]\nname = \"slow\"\nagent = \"main\"\nprovider = \"openai\"\n\
+                 model = \"gpt-a\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\napi = \"openai-completions\"\n"
+            )
+        };
+        std::fs::write(&toml, config_text(60.0)).unwrap();
+        let config = Config::load(&toml).unwrap();
+        let planner: Planner = Arc::new(crate::plan::build);
+        let plan = Arc::new(planner(&config).unwrap());
+        let executor = HttpExecutor::new(secs(config.schedule.probe_timeout_seconds)).unwrap();
+        let app = Arc::new(App::new(
+            config,
+            Some(toml.clone()),
+            plan,
+            Arc::new(executor),
+            planner,
+        ));
+        std::fs::write(&toml, config_text(0.5)).unwrap();
+        app.reload("test").await.unwrap();
+        let started = std::time::Instant::now();
+        let (s, body) = get(&app, Method::GET, "/probe?agent=main&ref=openai/gpt-a").await;
+        let took = started.elapsed();
+        assert_eq!(s, StatusCode::OK, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["class"], "timeout", "{body}");
+        assert_ne!(v["reason"], "scheduler_timeout", "{body}");
+        assert!(
+            v["message"].as_str().unwrap_or("").contains("within 0.5s"),
+            "{body}"
+        );
+        assert!(took < Duration::from_secs(3), "took {took:?}");
+    }
+
+    /// OpenClaw's own writer saves `openclaw.json` by writing a temp file and renaming it
+    /// into place. The watcher sees that even when size and mtime stay the same, and the
+    /// reload reads the new chain.
+    #[tokio::test]
+    async fn watcher_sees_openclaw_json_renamed_into_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("oc");
+        std::fs::create_dir_all(&state).unwrap();
+        let oc = state.join("openclaw.json");
+        let chain = |m: &str| {
+            format!(
+                "{{ agents: {{ defaults: {{ model: {{ primary: \"openai/{m}\" }} }}, list: [{{ id: \"main\", default: true }}] }} }}\n"
+            )
+        };
+        std::fs::write(&oc, chain("gpt-5-mini")).unwrap();
+        let mtime = std::fs::metadata(&oc).unwrap().modified().unwrap();
+        let toml = dir.path().join("clawprobe.toml");
+        std::fs::write(
+            &toml,
+            format!(
+                "[openclaw]\nstate_dir = \"{}\"\nconfig_path = \"{}\"\n[server]\nwatch_interval_seconds = 0.05\n",
+                state.display(),
+                oc.display()
+            ),
+        )
+        .unwrap();
+        let config = Config::load(&toml).unwrap();
+        let planner: Planner = Arc::new(crate::plan::build);
+        let plan = Arc::new(planner(&config).unwrap());
+        assert!(plan.watched_files.contains(&oc), "{:?}", plan.watched_files);
+        let app = Arc::new(App::new(
+            config,
+            Some(toml),
+            plan,
+            Arc::new(Answer(Class::Ok)),
+            planner,
+        ));
+        let model = |app: &App| app.scheduler.plan().agents[0].entries[0].raw_ref.clone();
+        assert_eq!(model(&app), "openai/gpt-5-mini");
+        let (tx, rx) = watch::channel(false);
+        let w = tokio::spawn(watch_files(app.clone(), rx));
+
+        let tmp = state.join("openclaw.json.tmp");
+        std::fs::write(&tmp, chain("gpt-5-nano")).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&tmp)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        std::fs::rename(&tmp, &oc).unwrap();
+        let m = std::fs::metadata(&oc).unwrap();
+        assert_eq!(m.modified().unwrap(), mtime, "same mtime");
+        assert_eq!(m.len() as usize, chain("gpt-5-mini").len(), "same size");
+        for _ in 0..100 {
+            if model(&app) == "openai/gpt-5-nano" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            model(&app),
+            "openai/gpt-5-nano",
+            "rename into place not seen"
+        );
+        tx.send(true).unwrap();
+        w.await.unwrap();
     }
 }

@@ -321,6 +321,15 @@ impl ProbePlan {
         &self.targets[id]
     }
 
+    /// How many chain entries have a static finding.
+    pub fn finding_count(&self) -> usize {
+        self.agents
+            .iter()
+            .flat_map(|a| &a.entries)
+            .filter(|e| e.finding.is_some())
+            .count()
+    }
+
     /// Whether any chain entry has a static finding.
     pub fn has_findings(&self) -> bool {
         self.agents

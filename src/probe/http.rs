@@ -429,7 +429,9 @@ impl Executor for HttpExecutor {
         }
         match Client::new(timeout) {
             Ok(c) => *self.client.write().expect("client lock") = Arc::new(c),
-            Err(e) => tracing::error!(error = %e, "cannot rebuild the HTTP client for the new probe timeout; keeping the old one"),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot rebuild the HTTP client for the new probe timeout; keeping the old one")
+            }
         }
     }
 }

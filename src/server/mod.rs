@@ -10,8 +10,11 @@ pub mod tls;
 pub mod webconfig;
 
 use crate::class::SkipReason;
-use crate::plan::{ProbePlan, TargetId};
+use crate::config::ConfigError;
+use crate::plan::{PlanError, ProbePlan, TargetId};
 use crate::probe::{ProbeResult, Tier};
+use crate::schedule::Readiness;
+use crate::secret::redact_key_shapes;
 use crate::state::Store;
 use bytes::Bytes;
 use http::{header, Method, Response, StatusCode, Uri};
@@ -36,21 +39,61 @@ pub trait Backend: Send + Sync + 'static {
     /// The `/metrics` text (cached probe results only; never probes). Called on a blocking
     /// thread: rendering a large plan takes milliseconds of CPU.
     fn metrics_text(&self) -> Bytes;
-    /// `Ok` when ready (plan loaded and every credential probed once, or the first cycle
-    /// done, or its timeout passed); `Err` says what is still missing, for `/readyz`.
-    fn ready(&self) -> Result<(), String>;
+    /// Readiness for `/readyz` (plan loaded and every credential probed once, or the first
+    /// cycle done, or its timeout passed); [`Readiness::describe`] says what is missing.
+    fn ready(&self) -> Readiness;
     /// The plan now serving.
     fn plan(&self) -> Arc<ProbePlan>;
     /// The status table.
     fn store(&self) -> Arc<Store>;
-    /// Re-reads the config and rebuilds the plan; `Err` holds a message without secrets.
-    fn reload(&self) -> BoxFuture<'_, Result<(), String>>;
+    /// Re-reads the config and rebuilds the plan; the last good plan stays on `Err`.
+    fn reload(&self) -> BoxFuture<'_, Result<(), ReloadError>>;
     /// Probes one target now, through the budget. `Err` says why it was not sent.
     fn probe_now(
         &self,
         target: TargetId,
         tier: Tier,
     ) -> BoxFuture<'_, Result<ProbeResult, SkipReason>>;
+}
+
+/// Why a reload failed (the last good plan keeps running). Displays without secrets:
+/// key-shaped text in the underlying message is masked, and the underlying error is not
+/// exposed as a `source` (its text could hold one).
+#[derive(thiserror::Error)]
+pub enum ReloadError {
+    /// The clawprobe config file.
+    #[error("{}", redact_key_shapes(&.0.to_string()))]
+    Config(ConfigError),
+    /// OpenClaw discovery or `[[targets]]`.
+    #[error("{}", redact_key_shapes(&.0.to_string()))]
+    Plan(PlanError),
+    /// The task building the plan did not finish.
+    #[error("building the plan did not finish: {0}")]
+    Interrupted(tokio::task::JoinError),
+}
+
+impl std::fmt::Debug for ReloadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ReloadError({self})")
+    }
+}
+
+impl From<ConfigError> for ReloadError {
+    fn from(e: ConfigError) -> Self {
+        ReloadError::Config(e)
+    }
+}
+
+impl From<PlanError> for ReloadError {
+    fn from(e: PlanError) -> Self {
+        ReloadError::Plan(e)
+    }
+}
+
+impl From<tokio::task::JoinError> for ReloadError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ReloadError::Interrupted(e)
+    }
 }
 
 /// Errors starting the server.
@@ -312,8 +355,11 @@ pub async fn route(backend: &Arc<dyn Backend>, method: &Method, uri: &Uri) -> Re
         }
         "/healthz" if get => text(StatusCode::OK, "ok\n"),
         "/readyz" if get => match backend.ready() {
-            Ok(()) => text(StatusCode::OK, "ready\n"),
-            Err(why) => text(StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")),
+            r if r.ready => text(StatusCode::OK, "ready\n"),
+            r => text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{}\n", r.describe()),
+            ),
         },
         "/" if get => Response::builder()
             .status(StatusCode::OK)
@@ -409,8 +455,14 @@ mod tests {
         fn metrics_text(&self) -> Bytes {
             Bytes::from_static(b"# HELP x y\n# TYPE x gauge\nx 1\n")
         }
-        fn ready(&self) -> Result<(), String> {
-            Err("not ready: waiting for the first probe of 2 of 3 credentials".into())
+        fn ready(&self) -> Readiness {
+            Readiness {
+                ready: false,
+                plan_loaded: true,
+                first_cycle_done: false,
+                credentials: 3,
+                credentials_probed: 1,
+            }
         }
         fn plan(&self) -> Arc<ProbePlan> {
             Arc::new(ProbePlan::default())
@@ -418,8 +470,13 @@ mod tests {
         fn store(&self) -> Arc<Store> {
             Arc::new(Store::new())
         }
-        fn reload(&self) -> BoxFuture<'_, Result<(), String>> {
-            Box::pin(async { Err("bad key `x` in /etc/c.toml".into()) })
+        fn reload(&self) -> BoxFuture<'_, Result<(), ReloadError>> {
+            Box::pin(async {
+                Err(ReloadError::Config(ConfigError::Parse {
+                    path: "/etc/c.toml".into(),
+                    message: "bad key `x`".into(),
+                }))
+            })
         }
         fn probe_now(
             &self,
