@@ -66,7 +66,7 @@ pub struct BudgetRemaining {
 }
 
 /// How long a `/metrics` body may be served again after new probe results arrived (a
-/// reload invalidates it at once), and how long the server keeps a body alive after a
+/// reload invalidates it at once), and how long the cache keeps a body alive after a
 /// scrape so that scrapes right after it (the other member of an HA pair, a dashboard's
 /// burst) share it. Probe results are minutes apart per target, so a second more is
 /// invisible on any dashboard.
@@ -324,8 +324,8 @@ struct Cached {
     counters_version: u64,
     store_version: u64,
     budget: Vec<BudgetRemaining>,
-    /// Weak: the body lives only while a response still holds it. Between two scrapes
-    /// 15 s apart it is gone (at 1,000 targets that is 2.7 MB not kept resident for a
+    /// Weak: the body lives only while a response still holds it, or for `max_age` after
+    /// a scrape ([`keep_alive`]). Between two scrapes 15 s apart it is gone (at 1,000 targets that is 2.7 MB not kept resident for a
     /// body that new results would invalidate anyway); scrapes that overlap share it.
     body: Weak<String>,
 }
@@ -487,7 +487,8 @@ impl Metrics {
     /// 1,000 targets a result lands every few hundred milliseconds, and without this every
     /// scraper of an HA pair or a dashboard's burst would pay a full render. A (re)load
     /// always invalidates it, whatever its age. Concurrent callers wait for one render.
-    /// The body is kept only while some response still holds it (see [`Cached::body`]).
+    /// The body is kept while some response still holds it and for `max_age` after each
+    /// scrape (see [`Cached::body`]), so the scrapes right after it reuse it.
     pub fn render_cached(
         &self,
         plan: &Arc<ProbePlan>,
@@ -508,6 +509,7 @@ impl Metrics {
                 && c.budget == budget;
             if same_structure && (unchanged || c.rendered_at.elapsed() < max_age) {
                 if let Some(body) = c.body.upgrade() {
+                    keep_alive(&body, max_age);
                     return Bytes::from_owner(Body(body));
                 }
             }
@@ -525,7 +527,21 @@ impl Metrics {
             budget: budget.to_vec(),
             body: Arc::downgrade(&body),
         });
+        keep_alive(&body, max_age);
         Bytes::from_owner(Body(body))
+    }
+}
+
+/// Keeps a served body alive for `max_age` (on the tokio runtime serving the scrape), so
+/// the scrapes right after it share it; it is freed well before the next regular scrape.
+/// Outside a runtime (unit tests, benches) nothing is kept.
+fn keep_alive(body: &Arc<String>, max_age: Duration) {
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        let body = body.clone();
+        rt.spawn(async move {
+            tokio::time::sleep(max_age).await;
+            drop(body);
+        });
     }
 }
 

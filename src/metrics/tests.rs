@@ -849,3 +849,22 @@ fn render_cached_keeps_no_body_nobody_holds() {
     let next = m.render_cached(&p, &s, &[], hour);
     assert_eq!(String::from_utf8_lossy(&next), m.render(&p, &s, &[]));
 }
+
+/// On the runtime serving the scrape, a body outlives its response by `max_age` so the
+/// scrapes right after it share it, and no longer.
+#[tokio::test(start_paused = true)]
+async fn render_cached_keeps_a_served_body_alive_for_max_age() {
+    let p = std::sync::Arc::new(plan());
+    let s = Store::new();
+    let m = Metrics::new();
+    let age = Duration::from_secs(1);
+    let first = m.render_cached(&p, &s, &[], age);
+    let ptr = first.as_ptr();
+    drop(first);
+    let weak = m.cache.lock().unwrap().as_ref().unwrap().body.clone();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(weak.upgrade().is_some(), "freed before max_age");
+    assert_eq!(m.render_cached(&p, &s, &[], age).as_ptr(), ptr, "shared");
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    assert!(weak.upgrade().is_none(), "kept past max_age");
+}
