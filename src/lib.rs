@@ -6,9 +6,9 @@
 
 pub mod alloc;
 pub mod api_style;
-pub mod check;
 pub mod class;
 pub mod classify;
+pub mod cmd;
 pub mod config;
 pub mod credential;
 pub mod cron;
@@ -20,6 +20,5 @@ pub mod probe;
 pub mod ratelimit;
 pub mod schedule;
 pub mod secret;
-pub mod serve;
 pub mod server;
 pub mod state;

@@ -17,13 +17,13 @@ mod fake_provider;
 
 use clawprobe::class::Class;
 use clawprobe::classify::{classify, Observation, TransportError};
+use clawprobe::cmd::probe::{self as oneshot, Options, TierChoice};
 use clawprobe::config::Config;
 use clawprobe::plan::{
     AgentChain, ApiStyle, ChainEntry, Credential, CredentialKind, CredentialSource, ProbePlan,
     Target,
 };
 use clawprobe::probe::http::HttpExecutor;
-use clawprobe::probe::oneshot::{self, Options, TierChoice};
 use clawprobe::probe::{Executor, ProbeResult, Tier, Usage};
 use clawprobe::secret::Secret;
 use fake_provider::{closed_port, FakeProvider, Recorded, Reply};

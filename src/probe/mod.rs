@@ -107,7 +107,6 @@ pub mod cost;
 pub mod google;
 pub mod http;
 pub mod ollama;
-pub mod oneshot;
 pub mod openai;
 pub mod openrouter;
 pub mod responses;

@@ -1,4 +1,4 @@
-//! `clawprobe probe`: one-shot probe of the plan. OWNER: probe helper.
+//! `clawprobe probe`: one-shot probe of the plan.
 //!
 //! Every target the selected agents use is probed once, however many chain entries share
 //! it, at most `schedule.concurrency` at a time, each within `schedule.probe_timeout_seconds`.
@@ -20,11 +20,11 @@
 //! `env:VAR`, never the key) are `null` when unknown or when nothing was sent. `message` is
 //! the provider's redacted error message or the finding's explanation.
 
-use super::http::HttpExecutor;
-use super::{has_metadata_endpoint, Executor, ProbeResult, Tier};
 use crate::class::Class;
 use crate::config::Config;
 use crate::plan::{ChainEntry, ProbePlan, Target, TargetId};
+use crate::probe::http::HttpExecutor;
+use crate::probe::{has_metadata_endpoint, Executor, ProbeResult, Tier};
 use crate::ratelimit::RateLimitInfo;
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};

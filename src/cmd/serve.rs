@@ -1,4 +1,4 @@
-//! `clawprobe serve`: load, plan, schedule, serve, reload. OWNER: exporter helper.
+//! `clawprobe serve`: load, plan, schedule, serve, reload.
 //!
 //! Start-up: config (given) → plan → metrics/store/scheduler → HTTP server. A reload (SIGHUP,
 //! `POST /-/reload`, or a change on disk of a file the plan was read from) re-reads the
