@@ -1,8 +1,9 @@
 //! clawprobe: a budgeted synthetic monitor and Prometheus exporter for OpenClaw model routes.
 //!
-//! The modules follow the data flow (see ARCHITECTURE.md):
-//! `config` → `openclaw` (discovery) → `plan` → `schedule` (cron trigger, budget, dispatch)
-//! → `probe` (one prober per API style) → `classify` → `state` → `metrics` / `server`.
+//! Data flows `config` → `openclaw` (discovery) → `plan` → `schedule` (cron trigger, books,
+//! dispatch) → `probe` (one prober per API style) → `classify` → `state` → `metrics` /
+//! `server`; the commands are in `cmd`. Imports follow the layers of ARCHITECTURE.md (each
+//! module imports only lower ones), which `tests/layers.rs` checks.
 
 pub mod alloc;
 pub mod api_style;
