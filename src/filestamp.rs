@@ -114,6 +114,22 @@ impl WatchedFiles {
     }
 }
 
+/// Saves `contents` to `path` the way atomic writers do (a temp file beside it, renamed
+/// over it), keeping the old mtime, so only the inode, ctime and content change.
+#[cfg(test)]
+pub(crate) fn rename_into_place(path: &Path, contents: &str) {
+    let mtime = std::fs::metadata(path).unwrap().modified().unwrap();
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, contents).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&tmp)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,15 +168,7 @@ mod tests {
         std::fs::write(&p, "{ a: 1 }").unwrap();
         let mtime = std::fs::metadata(&p).unwrap().modified().unwrap();
         let mut w = WatchedFiles::new([p.clone()]);
-        let tmp = dir.path().join("openclaw.json.tmp");
-        std::fs::write(&tmp, "{ a: 2 }").unwrap();
-        std::fs::File::options()
-            .write(true)
-            .open(&tmp)
-            .unwrap()
-            .set_modified(mtime)
-            .unwrap();
-        std::fs::rename(&tmp, &p).unwrap();
+        rename_into_place(&p, "{ a: 2 }");
         let m = std::fs::metadata(&p).unwrap();
         assert_eq!((m.len(), m.modified().unwrap()), (8, mtime));
         assert_eq!(w.changed(), Some(p.as_path()));

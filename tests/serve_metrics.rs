@@ -170,11 +170,7 @@ fn serves_metrics_reloads_and_stops_on_sigterm() {
     );
     assert!(!body.contains(CANARY) && !body.contains("canary"), "{body}");
 
-    let Response {
-        status,
-        content_type: _,
-        body,
-    } = srv.get("/healthz");
+    let Response { status, body, .. } = srv.get("/healthz");
     assert_eq!((status, body.trim()), (200, "ok"));
     let Response {
         status,
@@ -212,20 +208,14 @@ fn serves_metrics_reloads_and_stops_on_sigterm() {
     )
     .unwrap();
     let Response {
-        status,
-        content_type: _,
-        body: msg,
+        status, body: msg, ..
     } = srv.post("/-/reload");
     assert_eq!(status, 500, "{msg}");
     assert!(
         msg.contains("clawprobe.toml") && msg.contains("concurency"),
         "{msg}"
     );
-    let Response {
-        status,
-        content_type: _,
-        body,
-    } = srv.get("/metrics");
+    let Response { status, body, .. } = srv.get("/metrics");
     assert_eq!(status, 200);
     assert_eq!(
         sample(&body, "clawprobe_config_last_reload_successful"),
@@ -241,9 +231,7 @@ fn serves_metrics_reloads_and_stops_on_sigterm() {
     // Fix it: 200 and the gauge back at 1.
     std::fs::write(&srv.config, &good).unwrap();
     let Response {
-        status,
-        content_type: _,
-        body: msg,
+        status, body: msg, ..
     } = srv.post("/-/reload");
     assert_eq!(status, 200, "{msg}");
     assert_eq!(

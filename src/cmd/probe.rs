@@ -25,11 +25,10 @@ use crate::config::Config;
 use crate::plan::{ChainEntry, ProbePlan, Target, TargetId};
 use crate::probe::http::HttpExecutor;
 use crate::probe::{has_metadata_endpoint, Executor, ProbeResult, Tier};
-use crate::ratelimit::RateLimitInfo;
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// Which tier `clawprobe probe` uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,16 +116,8 @@ pub async fn run_with(
 fn choose(target: &Target, choice: TierChoice) -> Result<Tier, Box<ProbeResult>> {
     let skipped = |reason: &str, message: String| {
         Box::new(ProbeResult {
-            target: target.id,
-            tier: Tier::Metadata,
-            class: Class::Skipped,
-            reason: reason.into(),
-            http_status: None,
-            latency: Duration::ZERO,
-            rate_limits: RateLimitInfo::default(),
-            usage: None,
-            at: SystemTime::now(),
             message: Some(message),
+            ..ProbeResult::new(target.id, Tier::Metadata, Class::Skipped, reason)
         })
     };
     if !target.api.is_probeable() {
@@ -358,16 +349,10 @@ mod tests {
                     .copied()
                     .unwrap_or(Class::Ok);
                 ProbeResult {
-                    target: target.id,
-                    tier,
-                    class,
-                    reason: class.as_str().into(),
                     http_status: Some(if class.is_ok() { 200 } else { 401 }),
                     latency: Duration::from_millis(20),
-                    rate_limits: RateLimitInfo::default(),
-                    usage: None,
-                    at: SystemTime::now(),
                     message: Some("sk-secret-should-not-matter".into()),
+                    ..ProbeResult::new(target.id, tier, class, class.as_str())
                 }
             })
         }

@@ -436,9 +436,7 @@ mod tests {
     }
 
     fn gauge(text: &str, name: &str) -> Option<f64> {
-        text.lines()
-            .find(|l| l.starts_with(&format!("{name} ")))
-            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        crate::metrics::text::sample(text, name, "")
     }
 
     #[tokio::test]
@@ -730,15 +728,7 @@ mod tests {
         let (tx, rx) = watch::channel(false);
         let w = tokio::spawn(watch_files(app.clone(), rx));
 
-        let tmp = state.join("openclaw.json.tmp");
-        std::fs::write(&tmp, chain("gpt-5-nano")).unwrap();
-        std::fs::File::options()
-            .write(true)
-            .open(&tmp)
-            .unwrap()
-            .set_modified(mtime)
-            .unwrap();
-        std::fs::rename(&tmp, &oc).unwrap();
+        crate::filestamp::rename_into_place(&oc, &chain("gpt-5-nano"));
         let m = std::fs::metadata(&oc).unwrap();
         assert_eq!(m.modified().unwrap(), mtime, "same mtime");
         assert_eq!(m.len() as usize, chain("gpt-5-mini").len(), "same size");

@@ -1,7 +1,7 @@
 use super::*;
 use crate::plan::{
-    AgentChain, ApiStyle, ChainEntry, Credential, CredentialExpiry, CredentialKind,
-    CredentialSource, Finding, ProfileState,
+    AgentChain, ApiStyle, ChainEntry, Credential, CredentialExpiry, CredentialSource, Finding,
+    ProfileState,
 };
 use crate::probe::Tier;
 use crate::ratelimit::{RateLimitEntry, RateLimitInfo};
@@ -11,22 +11,15 @@ use std::time::Duration;
 const CANARY: &str = "sk-canary-DO-NOT-LEAK-0123456789";
 
 fn target(provider: &str, model: &str, secret: &str) -> Target {
+    let base = format!("http://127.0.0.1:9/v1?key={secret}");
+    let profile = CredentialSource::Profile {
+        id: format!("{provider}:default"),
+        store: "/x/auth-profiles.json".into(),
+    };
     Target {
-        id: 0,
-        provider: provider.into(),
-        model: model.into(),
-        base_url: format!("http://127.0.0.1:9/v1?key={secret}"),
-        api: ApiStyle::OpenAiCompletions,
-        credential: Some(Credential {
-            source: CredentialSource::Profile {
-                id: format!("{provider}:default"),
-                store: "/x/auth-profiles.json".into(),
-            },
-            kind: CredentialKind::ApiKey,
-            secret: Secret::new(secret),
-            expires_at_ms: None,
-        }),
         headers: vec![("x-extra".into(), Secret::new(secret))],
+        ..Target::new(provider, model, base, ApiStyle::OpenAiCompletions)
+            .with_credential(Credential::api_key(profile, Secret::new(secret)))
     }
 }
 
@@ -122,29 +115,7 @@ fn result(target: usize, class: Class, at_secs: u64) -> ProbeResult {
     }
 }
 
-fn parse_labels(block: &str) -> std::collections::BTreeMap<String, String> {
-    block
-        .split("\",")
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').expect("k=v");
-            (k.to_string(), v.trim_matches('"').to_string())
-        })
-        .collect()
-}
-
-/// The value of the sample `name{labels}` (labels in any order).
-fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
-    let want = parse_labels(labels);
-    text.lines().find_map(|l| {
-        let (series, value) = l.rsplit_once(' ')?;
-        let (n, block) = match series.split_once('{') {
-            Some((n, rest)) => (n, rest.strip_suffix('}')?),
-            None => (series, ""),
-        };
-        (n == name && parse_labels(block) == want).then(|| value.parse().unwrap())
-    })
-}
+use super::text::sample;
 
 fn render(m: &Metrics, p: &ProbePlan, s: &Store) -> String {
     m.render(p, s, &[])
@@ -516,42 +487,17 @@ fn every_metric_has_help_and_type_and_the_exposition_parses() {
             remaining: 10.0,
         }],
     );
-    let expected = [
-        ("clawprobe_model_up", "gauge"),
-        ("clawprobe_model_status", "gauge"),
-        ("clawprobe_probes_total", "counter"),
-        ("clawprobe_probe_errors_total", "counter"),
-        ("clawprobe_probe_duration_seconds", "histogram"),
-        ("clawprobe_model_last_probe_timestamp_seconds", "gauge"),
-        ("clawprobe_model_last_success_timestamp_seconds", "gauge"),
-        ("clawprobe_agent_up", "gauge"),
-        ("clawprobe_agent_models_up", "gauge"),
-        ("clawprobe_agent_primary_up", "gauge"),
-        ("clawprobe_agent_fallbacks", "gauge"),
-        ("clawprobe_ratelimit_limit", "gauge"),
-        ("clawprobe_ratelimit_remaining", "gauge"),
-        ("clawprobe_ratelimit_reset_timestamp_seconds", "gauge"),
-        ("clawprobe_probe_tokens_total", "counter"),
-        ("clawprobe_probes_skipped_total", "counter"),
-        ("clawprobe_budget_remaining", "gauge"),
-        ("clawprobe_credential_expiry_timestamp_seconds", "gauge"),
-        (
-            "clawprobe_openclaw_profile_cooldown_until_timestamp_seconds",
-            "gauge",
-        ),
-        (
-            "clawprobe_openclaw_profile_disabled_until_timestamp_seconds",
-            "gauge",
-        ),
-        ("clawprobe_openclaw_profile_errors", "gauge"),
-        ("clawprobe_config_last_reload_successful", "gauge"),
-        (
-            "clawprobe_config_last_reload_success_timestamp_seconds",
-            "gauge",
-        ),
-        ("clawprobe_build_info", "gauge"),
-    ];
-    for (name, ty) in expected {
+    // The contract dashboards and alert rules are written against: every family listed
+    // in alerts/exported-metrics.txt (name, then type) is rendered with TYPE and HELP.
+    let expected: Vec<(&str, &str)> = include_str!("../../alerts/exported-metrics.txt")
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split('#').next()?.split_whitespace();
+            Some((w.next()?, w.next()?))
+        })
+        .collect();
+    assert!(expected.len() >= 20, "{expected:?}");
+    for &(name, ty) in &expected {
         assert!(
             out.contains(&format!("# TYPE {name} {ty}\n")),
             "no TYPE for {name}:\n{out}"

@@ -180,19 +180,11 @@ impl HttpExecutor {
         let client = self.client();
         let Some((prober, steps)) = prober_for(&target.api).zip(steps(target, tier)) else {
             return ProbeResult {
-                target: target.id,
-                tier,
-                class: Class::Skipped,
-                reason: "unsupported_api".into(),
-                http_status: None,
-                latency: Duration::ZERO,
-                rate_limits: RateLimitInfo::default(),
-                usage: None,
-                at: SystemTime::now(),
                 message: Some(format!(
                     "API style `{}` has no prober; nothing was sent",
                     target.api
                 )),
+                ..ProbeResult::new(target.id, tier, Class::Skipped, "unsupported_api")
             };
         };
         let secrets: Vec<&Secret> = target
@@ -202,18 +194,7 @@ impl HttpExecutor {
             .chain(target.headers.iter().map(|(_, v)| v))
             .collect();
         let api = target.api.as_str();
-        let mut result = ProbeResult {
-            target: target.id,
-            tier: steps.tier,
-            class: Class::Unknown,
-            reason: String::new(),
-            http_status: None,
-            latency: Duration::ZERO,
-            rate_limits: RateLimitInfo::default(),
-            usage: None,
-            at: SystemTime::now(),
-            message: None,
-        };
+        let mut result = ProbeResult::new(target.id, steps.tier, Class::Unknown, "");
         let work = async {
             let mut out: Option<(Interpretation, Option<u16>, RateLimitInfo)> = None;
             for kind in &steps.kinds {

@@ -116,16 +116,8 @@ mod tests {
 
     fn result(class: Class, rl: RateLimitInfo) -> ProbeResult {
         ProbeResult {
-            target: 0,
-            tier: Tier::Metadata,
-            class,
-            reason: String::new(),
-            http_status: None,
-            latency: Duration::ZERO,
             rate_limits: rl,
-            usage: None,
-            at: SystemTime::now(),
-            message: None,
+            ..ProbeResult::new(0, Tier::Metadata, class, "")
         }
     }
 

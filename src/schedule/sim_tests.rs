@@ -9,8 +9,8 @@ use crate::cron;
 use crate::metrics::Metrics;
 use crate::plan::TargetKey;
 use crate::plan::{
-    AgentChain, ApiStyle, ChainEntry, Credential, CredentialKey, CredentialKind, CredentialSource,
-    ProbePlan, Role, Target, TargetId,
+    AgentChain, ApiStyle, ChainEntry, Credential, CredentialKey, CredentialSource, ProbePlan, Role,
+    Target, TargetId,
 };
 use crate::probe::{has_metadata_endpoint, Executor, ProbeResult, Tier, Usage};
 use crate::ratelimit::RateLimitInfo;
@@ -244,22 +244,12 @@ fn target_api(provider: &str, model: &str, key: &str, api: ApiStyle) -> Target {
 }
 
 fn target(provider: &str, model: &str, key: &str) -> Target {
-    Target {
-        id: 0,
-        provider: provider.into(),
-        model: model.into(),
-        base_url: format!("http://127.0.0.1:9/{provider}"),
-        api: ApiStyle::OpenAiCompletions,
-        credential: Some(Credential {
-            source: CredentialSource::Env {
-                var: format!("{}_KEY", provider.to_uppercase()),
-            },
-            kind: CredentialKind::ApiKey,
-            secret: Secret::new(key),
-            expires_at_ms: None,
-        }),
-        headers: vec![],
-    }
+    let base = format!("http://127.0.0.1:9/{provider}");
+    let source = CredentialSource::Env {
+        var: format!("{}_KEY", provider.to_uppercase()),
+    };
+    Target::new(provider, model, base, ApiStyle::OpenAiCompletions)
+        .with_credential(Credential::api_key(source, Secret::new(key)))
 }
 
 /// A plan with one agent per target (primary only), or several agents on one target.

@@ -65,24 +65,14 @@ pub fn cheapest_per_credential(plan: &ProbePlan) -> Vec<TargetId> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{ApiStyle, Credential, CredentialKind, CredentialSource, Target};
+    use crate::plan::{ApiStyle, Credential, CredentialSource, Target};
     use crate::secret::Secret;
 
     fn target(provider: &str, model: &str, key: &str) -> Target {
-        Target {
-            id: 0,
-            provider: provider.into(),
-            model: model.into(),
-            base_url: format!("http://127.0.0.1:1/{provider}"),
-            api: ApiStyle::OpenAiCompletions,
-            credential: Some(Credential {
-                source: CredentialSource::Env { var: "K".into() },
-                kind: CredentialKind::ApiKey,
-                secret: Secret::new(key),
-                expires_at_ms: None,
-            }),
-            headers: vec![],
-        }
+        let base = format!("http://127.0.0.1:1/{provider}");
+        let source = CredentialSource::Env { var: "K".into() };
+        Target::new(provider, model, base, ApiStyle::OpenAiCompletions)
+            .with_credential(Credential::api_key(source, Secret::new(key)))
     }
 
     #[test]

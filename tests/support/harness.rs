@@ -86,13 +86,14 @@ pub fn request(port: u16, method: &str, path: &str) -> std::io::Result<Response>
     })
 }
 
-/// The value of the sample `series` (name and labels as clawprobe renders them, labels
-/// sorted) in a text exposition.
+/// The value of the sample `series` (`name` or `name{k="v",…}`, labels in any order) in a
+/// text exposition: the library's own reader, [`clawprobe::metrics::text::sample`].
 pub fn sample(metrics: &str, series: &str) -> Option<f64> {
-    metrics
-        .lines()
-        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    let (name, labels) = match series.split_once('{') {
+        Some((n, rest)) => (n, rest.strip_suffix('}').unwrap_or(rest)),
+        None => (series, ""),
+    };
+    clawprobe::metrics::text::sample(metrics, name, labels)
 }
 
 /// A running `clawprobe … serve`; killed when dropped.
