@@ -280,7 +280,7 @@ pub async fn run(
     let addr = server::local_addr(&listener)
         .map(|a| a.to_string())
         .unwrap_or_else(|| config.server.listen.clone());
-    let executor = HttpExecutor::new(secs(config.schedule.probe_timeout_seconds))
+    let executor = HttpExecutor::from_config(&config)
         .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?;
     let (agents, targets, findings) = (plan.agents.len(), plan.targets.len(), plan.finding_count());
     let app = Arc::new(App::new(
