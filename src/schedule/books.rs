@@ -19,16 +19,6 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
-/// Which finer budget cap a probe counts against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Cap {
-    /// `model_tokens_per_day`: model-generation, on-demand and recheck probes, and metadata
-    /// probes that have to generate.
-    Model,
-    /// `credential_tokens_per_day`: credential-generation probes.
-    Credential,
-}
-
 /// One probe as the books see it.
 #[derive(Clone, Copy, Debug)]
 pub struct Probe<'a> {
@@ -37,7 +27,10 @@ pub struct Probe<'a> {
     pub provider: &'a str,
     /// Tokens its API style is expected to cost ([`crate::probe::cost::probe_tokens`]).
     pub style_tokens: u64,
-    pub cap: Cap,
+    /// The finer cap it counts against: its model's (model-generation, on-demand and
+    /// recheck probes, metadata probes that have to generate) or its credential's
+    /// (credential-generation probes), keyed by `target` or `credential`.
+    pub scope: Scope<'a>,
     /// Known up front to spend tokens: a generation probe, or a metadata probe of a target
     /// without a metadata endpoint (the prober sends a generation call).
     pub spends: bool,
@@ -49,10 +42,7 @@ impl<'a> Probe<'a> {
             provider: self.provider,
             target: self.target.as_str(),
             style_tokens: self.style_tokens,
-            scope: match self.cap {
-                Cap::Model => Scope::Model(self.target.as_str()),
-                Cap::Credential => Scope::Credential(self.credential.as_str()),
-            },
+            scope: self.scope,
         }
     }
 }
@@ -338,7 +328,7 @@ mod tests {
             credential: c,
             provider: "openai",
             style_tokens: 9,
-            cap: Cap::Model,
+            scope: Scope::Model(t),
             spends,
         }
     }

@@ -1,7 +1,8 @@
 //! A plan as the scheduler reads it: what it needs per target on every probe, computed once
 //! per plan (on load and reload), not per cycle or per probe.
 
-use super::books::{Cap, Probe};
+use super::books::Probe;
+use super::budget::Scope;
 use super::{spread, CycleKind};
 use crate::plan::{CredentialKey, ProbePlan, TargetId};
 use crate::probe::cost::probe_tokens;
@@ -102,9 +103,11 @@ impl PlanIndex {
             credential: self.plan.credential_key(id),
             provider: &target.provider,
             style_tokens: probe_tokens(&target.api),
-            cap: match (tier, cycle) {
-                (Tier::Generation, Some(CycleKind::CredentialGeneration)) => Cap::Credential,
-                _ => Cap::Model,
+            scope: match (tier, cycle) {
+                (Tier::Generation, Some(CycleKind::CredentialGeneration)) => {
+                    Scope::Credential(self.plan.credential_key(id))
+                }
+                _ => Scope::Model(self.plan.key(id)),
             },
             spends: tier == Tier::Generation || self.no_metadata[id],
         }
