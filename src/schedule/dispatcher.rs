@@ -94,7 +94,7 @@ impl std::fmt::Debug for Scheduler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Scheduler")
             .field("targets", &self.plan().targets.len())
-            .field("readiness", &self.readiness())
+            .field("first_cycle_done", &self.tracker().is_first_cycle_done())
             .finish_non_exhaustive()
     }
 }
