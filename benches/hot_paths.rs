@@ -270,8 +270,7 @@ fn sized_plan(agents: usize, models: usize) -> (ProbePlan, Store, Metrics) {
                 }),
                 headers: Vec::new(),
             };
-            let id = plan.targets.len();
-            plan.targets.push(Target { id, ..target });
+            let id = plan.intern_target(target);
             entries.push(ChainEntry {
                 position: j,
                 role: if j == 0 {
@@ -317,7 +316,7 @@ fn sized_plan(agents: usize, models: usize) -> (ProbePlan, Store, Metrics) {
             message: None,
         };
         metrics.observe_probe(t, &r);
-        store.record(t, r);
+        store.record(plan.key(t.id), r);
     }
     // A generation probe on every tenth target, so token counters exist too.
     for t in plan.targets.iter().step_by(10) {
@@ -337,7 +336,7 @@ fn sized_plan(agents: usize, models: usize) -> (ProbePlan, Store, Metrics) {
             message: None,
         };
         metrics.observe_probe(t, &r);
-        store.record(t, r);
+        store.record(plan.key(t.id), r);
     }
     (plan, store, metrics)
 }

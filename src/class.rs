@@ -1,4 +1,5 @@
-//! The bounded set of outcome classes. Used as a metric label, so it never grows at runtime.
+//! The bounded sets of outcomes: the class of a probe result, and why a due probe was not
+//! sent. Both are metric labels, so they never grow at runtime.
 
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +65,41 @@ impl Class {
 }
 
 impl std::fmt::Display for Class {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a due probe was not sent: the `reason` of `clawprobe_probes_skipped_total`, from
+/// the scheduler's gates to the metrics and `/probe` as this type, never as a string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SkipReason {
+    /// The generation budget is spent.
+    Budget,
+    /// The credential is backing off after rate_limit / overloaded results.
+    Backoff,
+    /// The provider asked to wait (retry-after, or a rate-limit reset with nothing left).
+    RetryAfter,
+}
+
+impl SkipReason {
+    pub const ALL: [SkipReason; 3] = [
+        SkipReason::Budget,
+        SkipReason::Backoff,
+        SkipReason::RetryAfter,
+    ];
+
+    /// The `reason` label of `clawprobe_probes_skipped_total`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Budget => "budget",
+            SkipReason::Backoff => "backoff",
+            SkipReason::RetryAfter => "retry_after",
+        }
+    }
+}
+
+impl std::fmt::Display for SkipReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }

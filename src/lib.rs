@@ -1,15 +1,20 @@
 //! clawprobe: a budgeted synthetic monitor and Prometheus exporter for OpenClaw model routes.
 //!
-//! The modules follow the data flow (see ARCHITECTURE.md):
-//! `config` → `openclaw` (discovery) → `plan` → `schedule` (cron trigger, budget, dispatch)
-//! → `probe` (one prober per API style) → `classify` → `state` / `traffic` (OpenClaw's own
-//! log) → `metrics` / `server`.
+//! Data flows `config` → `openclaw` (discovery) → `plan` → `schedule` (cron trigger, books,
+//! dispatch) → `probe` (one prober per API style) → `classify` → `verdict` (one answer per
+//! route from every kind of evidence) → `state` / `traffic` (OpenClaw's own log) →
+//! `metrics` / `server`; the commands are in `cmd`. Imports follow the layers of
+//! ARCHITECTURE.md (each module imports only lower ones), which `tests/layers.rs` checks.
 
 pub mod alloc;
-pub mod check;
+pub mod api_style;
 pub mod class;
 pub mod classify;
+pub mod cmd;
 pub mod config;
+pub mod credential;
+pub mod cron;
+pub mod filestamp;
 pub mod metrics;
 pub mod openclaw;
 pub mod plan;
@@ -17,7 +22,6 @@ pub mod probe;
 pub mod ratelimit;
 pub mod schedule;
 pub mod secret;
-pub mod serve;
 pub mod server;
 pub mod state;
 pub mod traffic;

@@ -135,10 +135,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Config { .. } => unreachable!("handled above"),
         Command::Serve => {
             let rt = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
-            let options = clawprobe::serve::ServeOptions {
+            let options = clawprobe::cmd::serve::ServeOptions {
                 web_config_file: cli.web_config_file.clone(),
             };
-            rt.block_on(clawprobe::serve::run_with(
+            rt.block_on(clawprobe::cmd::serve::run(
                 config,
                 cli.config.clone(),
                 options,
@@ -150,26 +150,26 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             if json {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&clawprobe::check::render_json(&plan))?
+                    serde_json::to_string_pretty(&clawprobe::cmd::check::render_json(&plan))?
                 );
             } else {
-                print!("{}", clawprobe::check::render_table(&plan));
+                print!("{}", clawprobe::cmd::check::render_table(&plan));
             }
             Ok(if plan.has_findings() { 1 } else { 0 })
         }
         Command::Probe { agent, tier, json } => {
             let plan = clawprobe::plan::build(&config)?;
-            let opts = clawprobe::probe::oneshot::Options {
+            let opts = clawprobe::cmd::probe::Options {
                 agent,
                 tier: match tier {
-                    TierArg::Metadata => clawprobe::probe::oneshot::TierChoice::Metadata,
-                    TierArg::Generation => clawprobe::probe::oneshot::TierChoice::Generation,
-                    TierArg::Auto => clawprobe::probe::oneshot::TierChoice::Auto,
+                    TierArg::Metadata => clawprobe::cmd::probe::TierChoice::Metadata,
+                    TierArg::Generation => clawprobe::cmd::probe::TierChoice::Generation,
+                    TierArg::Auto => clawprobe::cmd::probe::TierChoice::Auto,
                 },
                 json,
             };
             let rt = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
-            let report = rt.block_on(clawprobe::probe::oneshot::run(&config, &plan, &opts));
+            let report = rt.block_on(clawprobe::cmd::probe::run(&config, &plan, &opts));
             print!("{}", report.stdout);
             eprint!("{}", report.stderr);
             Ok(report.code as u8)

@@ -117,16 +117,6 @@ pub fn parse_headers(headers: &http::HeaderMap, now: SystemTime) -> RateLimitInf
     }
 }
 
-/// Headers plus, for Gemini-style bodies, the body's `RetryInfo` when no header said when
-/// to retry. A convenience for probers that have both at hand.
-pub fn parse_response(headers: &http::HeaderMap, body: &[u8], now: SystemTime) -> RateLimitInfo {
-    let mut info = parse_headers(headers, now);
-    if info.retry_after.is_none() {
-        info.retry_after = gemini_retry_delay(body);
-    }
-    info
-}
-
 /// Gemini's `error.details[].retryDelay` (`"37s"`) from a JSON error body. Also accepts the
 /// one-element array form some Google front ends send.
 pub fn gemini_retry_delay(body: &[u8]) -> Option<Duration> {
@@ -603,15 +593,6 @@ mod tests {
                 String::from_utf8_lossy(b)
             );
         }
-    }
-
-    #[test]
-    fn parse_response_falls_back_to_body() {
-        let body = br#"{"error":{"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"9s"}]}}"#;
-        let info = parse_response(&http::HeaderMap::new(), body, now());
-        assert_eq!(info.retry_after, Some(Duration::from_secs(9)));
-        let info = parse_response(&hm(&[("retry-after", "1")]), body, now());
-        assert_eq!(info.retry_after, Some(Duration::from_secs(1)));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The latest known status of every target: written by the scheduler, read by metrics and
-//! the landing page. Keyed by [`Target::key`] so state survives reloads that keep the target.
+//! the landing page. The one place probe results are recorded (per target, per tier), and
+//! independent of the scheduler: anything that has a result and the target's key can
+//! record it. Keyed by [`TargetKey`] so state survives reloads that keep the target.
 
-use crate::plan::Target;
+use crate::plan::{ProbePlan, TargetKey};
 use crate::probe::{ProbeResult, Tier};
 use crate::verdict::{Observation, TargetEvidence};
 use std::collections::HashMap;
@@ -45,7 +47,7 @@ impl TargetStatus {
 /// Shared status table.
 #[derive(Debug, Default)]
 pub struct Store {
-    inner: RwLock<HashMap<String, TargetStatus>>,
+    inner: RwLock<HashMap<TargetKey, TargetStatus>>,
     /// Bumped by every change `/metrics` can see, so a cached exposition knows it is stale.
     version: AtomicU64,
 }
@@ -53,12 +55,12 @@ pub struct Store {
 /// A read-locked view of the store: statuses are borrowed, not cloned. Hold it only for
 /// as long as a render takes; probes waiting to record a result block meanwhile.
 pub struct StoreView<'a> {
-    map: RwLockReadGuard<'a, HashMap<String, TargetStatus>>,
+    map: RwLockReadGuard<'a, HashMap<TargetKey, TargetStatus>>,
 }
 
 impl StoreView<'_> {
-    pub fn get(&self, target: &Target) -> Option<&TargetStatus> {
-        self.map.get(&target.key())
+    pub fn get(&self, key: &TargetKey) -> Option<&TargetStatus> {
+        self.map.get(key)
     }
 }
 
@@ -67,10 +69,10 @@ impl Store {
         Self::default()
     }
 
-    /// Records a finished probe of `target`.
-    pub fn record(&self, target: &Target, result: ProbeResult) {
+    /// Records a finished probe of the target with `key`.
+    pub fn record(&self, key: &TargetKey, result: ProbeResult) {
         let mut map = self.inner.write().expect("store lock");
-        let st = map.entry(target.key()).or_default();
+        let st = map.entry(key.clone()).or_default();
         if result.class.is_ok() {
             st.last_success_at = Some(result.at);
             st.consecutive_failures = 0;
@@ -101,25 +103,21 @@ impl Store {
         }
     }
 
-    pub fn set_next_probe(&self, target: &Target, at: Option<SystemTime>) {
+    pub fn set_next_probe(&self, key: &TargetKey, at: Option<SystemTime>) {
         let mut map = self.inner.write().expect("store lock");
-        map.entry(target.key()).or_default().next_probe_at = at;
+        map.entry(key.clone()).or_default().next_probe_at = at;
     }
 
-    pub fn get(&self, target: &Target) -> Option<TargetStatus> {
-        self.inner
-            .read()
-            .expect("store lock")
-            .get(&target.key())
-            .cloned()
+    pub fn get(&self, key: &TargetKey) -> Option<TargetStatus> {
+        self.inner.read().expect("store lock").get(key).cloned()
     }
 
-    /// Drops entries of targets no longer in the plan (their series disappear).
-    pub fn retain_keys(&self, keys: &std::collections::HashSet<String>) {
+    /// Drops entries of targets not in `plan` (their series disappear).
+    pub fn retain_plan(&self, plan: &ProbePlan) {
         self.inner
             .write()
             .expect("store lock")
-            .retain(|k, _| keys.contains(k));
+            .retain(|k, _| plan.contains_key(k.as_str()));
         self.version.fetch_add(1, Ordering::Release);
     }
 }

@@ -2,13 +2,12 @@
 //! (tests/fixtures/openclaw/handwritten-*). The child gets a clean environment with HOME in
 //! a temp dir, so the developer's real home and keys are never read.
 
-#[path = "support/fs.rs"]
-mod fs;
+mod support;
 
-use fs::snapshot;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use support::fs::snapshot;
+use support::harness::{clawprobe, output, Output as Out};
 
 const CANARY: &str = "sk-canary-DISCOVERY-7f3a";
 /// Fake keys stored in the fixtures themselves.
@@ -24,12 +23,6 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs `clawprobe --config <toml> check [args]` with only `vars` (plus HOME and PATH) set.
 fn run(toml: &str, args: &[&str], vars: &[(&str, &str)]) -> Out {
     let home = tempfile::tempdir().unwrap();
@@ -40,23 +33,13 @@ fn run_in_home(home: &Path, toml: &str, args: &[&str], vars: &[(&str, &str)]) ->
     let cfg_dir = tempfile::tempdir().unwrap();
     let cfg = cfg_dir.path().join("clawprobe.toml");
     std::fs::write(&cfg, toml).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clawprobe"));
-    cmd.env_clear()
-        .env("HOME", home)
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .arg("--config")
-        .arg(&cfg)
-        .arg("check")
-        .args(args);
+    let mut cmd = clawprobe(home);
+    cmd.arg("--config").arg(&cfg).arg("check").args(args);
     for (k, v) in vars {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run clawprobe");
-    let o = Out {
-        code: out.status.code().expect("exit code"),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    };
+    let o = output(&mut cmd);
+    assert!(o.code >= 0, "killed by a signal: {o:?}");
     for secret in FIXTURE_CANARIES.iter().chain([&CANARY]) {
         assert!(
             !o.stdout.contains(secret),

@@ -2,28 +2,23 @@
 //! (tests/fixtures/openclaw/cli-2026.9.6, made by scripts/gen-fixtures.sh): every agent's
 //! chain and credential must equal what `openclaw models status --agent <id> --json` said.
 
-#[path = "support/fs.rs"]
-mod fs;
+mod support;
 
-use fs::{cli_fixture as fixture, install_cli_fixture, snapshot};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
+use support::fs::{cli_fixture as fixture, install_cli_fixture, snapshot};
+use support::harness::{clawprobe, output};
 
 fn check_json(home: &Path) -> (Value, String, String, i32) {
-    let out = Command::new(env!("CARGO_BIN_EXE_clawprobe"))
-        .args(["check", "--json"])
-        .env_clear()
-        .env("HOME", home)
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    let v: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("check --json is not JSON ({e}): {stdout}\n{stderr}"));
-    (v, stdout, stderr, out.status.code().unwrap_or(-1))
+    let out = output(clawprobe(home).args(["check", "--json"]));
+    let v: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "check --json is not JSON ({e}): {}\n{}",
+            out.stdout, out.stderr
+        )
+    });
+    (v, out.stdout, out.stderr, out.code)
 }
 
 #[test]

@@ -12,16 +12,15 @@
 //! The child processes get a clean environment (HOME in a temp dir), so the developer's real
 //! OpenClaw install and keys are never read.
 
-#[path = "support/fake_provider.rs"]
-mod fake_provider;
+mod support;
 
-use fake_provider::{FakeProvider, Reply};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
+use support::fake_provider::{FakeProvider, Reply};
+use support::harness::{self, free_port, sample as gauge, Output as Out, Response, Serve};
 
 /// An OpenAI-shaped key (masked by shape too).
 const KEY_PROFILE: &str = "sk-proj-HRDcanaryProfile-7Q2x9Z4v1B8n";
@@ -51,14 +50,6 @@ fn assert_clean(what: &str, text: &str) {
             "secret fragment {f:?} leaked into {what}:\n{text}"
         );
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A 401 that echoes the key in full and as a `prefix****suffix`, as providers do.
@@ -154,151 +145,23 @@ fn toml(state: Option<&Path>, listen: &str, extra: &str) -> String {
 }
 
 fn command(home: &Path, config: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_clawprobe"));
-    c.env_clear()
-        .env("HOME", home)
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("ACME_API_KEY", KEY_ENV)
+    let mut c = harness::clawprobe(home);
+    c.env("ACME_API_KEY", KEY_ENV)
         .env("TARGET_KEY", KEY_TARGET)
         .arg("--config")
         .arg(config);
     c
 }
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 fn run(home: &Path, config: &Path, args: &[&str]) -> Out {
-    let out = command(home, config)
-        .args(args)
-        .output()
-        .expect("run clawprobe");
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    harness::output(command(home, config).args(args))
 }
 
-/// A running `clawprobe serve`.
-struct Serve {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Serve {
-    fn start(home: &Path, config: &Path, port: u16, log_level: &str) -> Serve {
-        let log = home.join(format!("serve-{port}.log"));
-        let child = command(home, config)
-            .arg("--log.level")
-            .arg(log_level)
-            .arg("serve")
-            .stdout(std::fs::File::create(home.join(format!("serve-{port}.out"))).unwrap())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut s = Serve { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some((200, _)) = s.try_get("GET", "/healthz") {
-                break;
-            }
-            if let Ok(Some(st)) = s.child.try_wait() {
-                panic!("clawprobe serve exited with {st}:\n{}", s.log_text());
-            }
-            assert!(Instant::now() < deadline, "not serving:\n{}", s.log_text());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        s
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn try_get(&self, method: &str, path: &str) -> Option<(u16, String)> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-        write!(
-            s,
-            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
-        )
-        .ok()?;
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).ok()?;
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let status = text.split_whitespace().nth(1)?.parse().ok()?;
-        let body = text
-            .split_once("\r\n\r\n")
-            .map(|x| x.1)
-            .unwrap_or("")
-            .to_string();
-        Some((status, body))
-    }
-
-    fn get(&self, method: &str, path: &str) -> (u16, String) {
-        self.try_get(method, path)
-            .unwrap_or_else(|| panic!("{method} {path} failed:\n{}", self.log_text()))
-    }
-
-    fn signal(&self, sig: &str) {
-        let st = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-
-    fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
-    fn wait_metrics(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let (code, body) = self.get("GET", "/metrics");
-            assert_eq!(code, 200);
-            if pred(&body) {
-                return body;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}:\n{body}\n{}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// SIGTERM and wait; returns the log.
-    fn stop(mut self) -> String {
-        self.signal("TERM");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while self.alive() {
-            assert!(Instant::now() < deadline, "did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.log_text()
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn gauge(metrics: &str, name: &str) -> Option<f64> {
-    metrics
-        .lines()
-        .find(|l| l.starts_with(&format!("{name} ")))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+/// `clawprobe serve` on `config` at `log_level`, serving on `port`.
+fn serve(home: &Path, config: &Path, port: u16, log_level: &str) -> Serve {
+    let mut c = command(home, config);
+    c.arg("--log.level").arg(log_level).arg("serve");
+    Serve::start(c, port, home.join(format!("serve-{port}.log")))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -384,7 +247,7 @@ fn canary_keys_never_leak_from_check_probe_or_serve() {
         assert!(sent.contains(k), "{k} was never sent:\n{sent}");
     }
 
-    let s = Serve::start(home.path(), &config, port, "trace");
+    let s = serve(home.path(), &config, port, "trace");
     s.wait_metrics("probe results", Duration::from_secs(20), |m| {
         m.matches("clawprobe_model_status{").count() > 0 && m.contains("class=\"auth\"")
     });
@@ -397,7 +260,9 @@ fn canary_keys_never_leak_from_check_probe_or_serve() {
         ("GET", "/probe?agent=standalone&ref=openai/m3"),
         ("POST", "/-/reload"),
     ] {
-        let (code, body) = s.get(m, p);
+        let Response {
+            status: code, body, ..
+        } = s.request(m, p);
         assert!(code < 500 || p == "/-/reload", "{m} {p}: {code} {body}");
         assert_clean(&format!("{m} {p}"), &body);
         outputs.push(body);
@@ -410,7 +275,11 @@ fn canary_keys_never_leak_from_check_probe_or_serve() {
     std::fs::write(&oc, format!("{text}\n// touched\n")).unwrap();
     s.signal("HUP");
     std::thread::sleep(Duration::from_millis(800));
-    let (code, metrics) = s.get("GET", "/metrics");
+    let Response {
+        status: code,
+        body: metrics,
+        ..
+    } = s.request("GET", "/metrics");
     assert_eq!(code, 200);
     assert_clean("/metrics after reloads", &metrics);
     assert_eq!(
@@ -685,12 +554,14 @@ fn faults_are_classified_by_probe_and_serve_keeps_serving() {
     }
 
     // The exporter under the same faults: every scrape answers, quickly.
-    let mut s = Serve::start(home.path(), &config, port, "debug");
+    let mut s = serve(home.path(), &config, port, "debug");
     let until = Instant::now() + Duration::from_secs(6);
     let mut scrapes = 0;
     while Instant::now() < until {
         let t = Instant::now();
-        let (code, body) = s.get("GET", "/metrics");
+        let Response {
+            status: code, body, ..
+        } = s.request("GET", "/metrics");
         assert_eq!(code, 200);
         assert!(
             t.elapsed() < Duration::from_secs(2),
@@ -708,7 +579,11 @@ fn faults_are_classified_by_probe_and_serve_keeps_serving() {
             .all(|c| m.contains(&format!("class=\"{c}\"")))
     });
     assert!(m.contains("agent=\"hugechunked\""), "{m}");
-    let (code, _) = s.get("GET", "/probe?agent=hang&ref=openai/m");
+    let Response {
+        status: code,
+        body: _,
+        ..
+    } = s.request("GET", "/probe?agent=hang&ref=openai/m");
     assert!(code == 200 || code == 429, "{code}");
     assert!(s.alive());
     let log = s.stop();
@@ -731,8 +606,12 @@ fn openclaw_config_turned_invalid_mid_run_keeps_last_good_plan() {
         toml(Some(&state), &format!("127.0.0.1:{port}"), ""),
     )
     .unwrap();
-    let s = Serve::start(home.path(), &config, port, "info");
-    let (_, before) = s.get("GET", "/metrics");
+    let s = serve(home.path(), &config, port, "info");
+    let Response {
+        status: _,
+        body: before,
+        ..
+    } = s.request("GET", "/metrics");
     assert!(before.contains("model=\"gpt-h\""), "{before}");
     let oc = state.join("openclaw.json");
     let good = std::fs::read_to_string(&oc).unwrap();
@@ -752,11 +631,17 @@ fn openclaw_config_turned_invalid_mid_run_keeps_last_good_plan() {
 
     // 2. Valid JSON5, invalid value: the error names the key.
     std::fs::write(&oc, "{ agents: { list: \"main\" } }\n").unwrap();
-    let (code, msg) = s.get("POST", "/-/reload");
+    let Response {
+        status: code,
+        body: msg,
+        ..
+    } = s.request("POST", "/-/reload");
     assert_eq!(code, 500, "{msg}");
     assert!(msg.contains("openclaw.json"), "{msg}");
     assert!(msg.contains("agents.list"), "names the key: {msg}");
-    let (_, m) = s.get("GET", "/metrics");
+    let Response {
+        status: _, body: m, ..
+    } = s.request("GET", "/metrics");
     assert_eq!(
         gauge(&m, "clawprobe_config_last_reload_successful"),
         Some(0.0)
@@ -765,9 +650,15 @@ fn openclaw_config_turned_invalid_mid_run_keeps_last_good_plan() {
 
     // 3. Fixed: back to 1.
     std::fs::write(&oc, good).unwrap();
-    let (code, msg) = s.get("POST", "/-/reload");
+    let Response {
+        status: code,
+        body: msg,
+        ..
+    } = s.request("POST", "/-/reload");
     assert_eq!(code, 200, "{msg}");
-    let (_, m) = s.get("GET", "/metrics");
+    let Response {
+        status: _, body: m, ..
+    } = s.request("GET", "/metrics");
     assert_eq!(
         gauge(&m, "clawprobe_config_last_reload_successful"),
         Some(1.0)
@@ -787,23 +678,31 @@ fn sighup_storm_does_not_crash_or_stop_serving() {
         toml(Some(&state), &format!("127.0.0.1:{port}"), ""),
     )
     .unwrap();
-    let mut s = Serve::start(home.path(), &config, port, "info");
-    let pid = s.child.id().to_string();
+    let mut s = serve(home.path(), &config, port, "info");
+    let pid = s.pid().to_string();
     // 50 SIGHUPs as fast as one `kill` process can send them.
     let script = format!("for i in $(seq 50); do kill -HUP {pid} || exit 1; done");
     let st = Command::new("sh").arg("-c").arg(&script).status().unwrap();
     assert!(st.success());
     for _ in 0..20 {
-        let (code, body) = s.get("GET", "/metrics");
+        let Response {
+            status: code, body, ..
+        } = s.request("GET", "/metrics");
         assert_eq!(code, 200);
         assert!(body.contains("clawprobe_config_last_reload_successful"));
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(500));
     assert!(s.alive(), "died after the SIGHUP storm:\n{}", s.log_text());
-    let (code, _) = s.get("GET", "/healthz");
+    let Response {
+        status: code,
+        body: _,
+        ..
+    } = s.request("GET", "/healthz");
     assert_eq!(code, 200);
-    let (_, m) = s.get("GET", "/metrics");
+    let Response {
+        status: _, body: m, ..
+    } = s.request("GET", "/metrics");
     assert_eq!(
         gauge(&m, "clawprobe_config_last_reload_successful"),
         Some(1.0),

@@ -12,25 +12,24 @@
 //! [`classification_landed`]). Everything else (requests sent, ok / bad_response from 2xx
 //! bodies, messages, redaction, exit codes) is asserted unconditionally.
 
-#[path = "support/fake_provider.rs"]
-mod fake_provider;
+mod support;
 
 use clawprobe::class::Class;
 use clawprobe::classify::{classify, Observation, TransportError};
+use clawprobe::cmd::probe::{self as oneshot, Options, TierChoice};
 use clawprobe::config::Config;
 use clawprobe::plan::{
     AgentChain, ApiStyle, ChainEntry, Credential, CredentialKind, CredentialSource, ProbePlan,
     Target,
 };
 use clawprobe::probe::http::HttpExecutor;
-use clawprobe::probe::oneshot::{self, Options, TierChoice};
 use clawprobe::probe::{Executor, ProbeResult, Tier, Usage};
 use clawprobe::secret::Secret;
-use fake_provider::{closed_port, FakeProvider, Recorded, Reply};
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
+use support::fake_provider::{FakeProvider, Recorded, Reply};
+use support::harness::{clawprobe, free_port as closed_port, output, Output as Run};
 
 const CANARY: &str = "sk-canary-PROBE-4c1b";
 
@@ -66,21 +65,18 @@ fn target(
     model: &str,
     kind: Option<CredentialKind>,
 ) -> Target {
-    Target {
-        id: 0,
-        provider: provider.into(),
-        model: model.into(),
-        base_url: base.into(),
-        api,
-        credential: kind.map(|kind| Credential {
-            source: CredentialSource::TargetEnv {
-                var: "CANARY_KEY".into(),
-            },
+    let t = Target::new(provider, model, base, api);
+    match kind {
+        Some(kind) => t.with_credential(Credential {
             kind,
-            secret: Secret::new(CANARY),
-            expires_at_ms: None,
+            ..Credential::api_key(
+                CredentialSource::TargetEnv {
+                    var: "CANARY_KEY".into(),
+                },
+                Secret::new(CANARY),
+            )
         }),
-        headers: Vec::new(),
+        None => t,
     }
 }
 
@@ -876,33 +872,19 @@ async fn oneshot_run_concurrent_probes_respect_the_deadline() {
 // ---------------------------------------------------------------------------------------
 // The real binary.
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 fn run_cli(config_toml: &str, args: &[&str]) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("clawprobe.toml");
     std::fs::write(&cfg, config_toml).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_clawprobe"))
-        .arg("--config")
-        .arg(&cfg)
-        .arg("probe")
-        .args(args)
-        .env_clear()
-        .env("HOME", dir.path())
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("CANARY_KEY", CANARY)
-        .env("CLAWPROBE_LOG", "debug")
-        .output()
-        .expect("run clawprobe");
-    let r = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    let r = output(
+        clawprobe(dir.path())
+            .arg("--config")
+            .arg(&cfg)
+            .arg("probe")
+            .args(args)
+            .env("CANARY_KEY", CANARY)
+            .env("CLAWPROBE_LOG", "debug"),
+    );
     assert_no_canary("stdout", &r.stdout);
     assert_no_canary("stderr", &r.stderr);
     r

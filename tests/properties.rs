@@ -5,6 +5,8 @@
 
 use clawprobe::classify::{self, Observation, TransportError};
 use clawprobe::openclaw::{config_file, modelref};
+use clawprobe::probe::google::GoogleGenerativeAi;
+use clawprobe::probe::Prober;
 use clawprobe::ratelimit;
 use clawprobe::secret::{redact, redact_key_shapes, Secret};
 use proptest::prelude::*;
@@ -146,7 +148,6 @@ proptest! {
         // Reasons end up in logs and JSON: short machine words.
         prop_assert!(v.reason.len() <= 64, "{:?}", v.reason);
         let _ = classify::classify_static(&obs);
-        let _ = classify::classify_embedded_error(&obs);
         if let Some(m) = classify::error_message(&b) {
             prop_assert!(m.chars().count() <= classify::MESSAGE_MAX_CHARS + 3, "{m}");
         }
@@ -157,7 +158,7 @@ proptest! {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
         let info = ratelimit::parse_headers(&h, now);
         let _ = format!("{info:?}");
-        let _ = ratelimit::parse_response(&h, &b, now);
+        let _ = GoogleGenerativeAi.rate_limits(&h, &b, now);
         if let Some(d) = ratelimit::gemini_retry_delay(&b) {
             prop_assert!(d <= Duration::from_secs(366 * 24 * 3600), "{d:?}");
         }

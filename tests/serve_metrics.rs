@@ -1,83 +1,63 @@
-//! `clawprobe serve` end to end: the real binary on a loopback port, a fake OpenAI-style
+//! `clawprobe serve` end to end: the real binary on a loopback port, the fake OpenAI-style
 //! provider on another loopback port, plain HTTP/1.0 requests from the test.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod support;
+
+use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::fake_provider::{FakeProvider, Reply};
+use support::harness::{clawprobe, free_port, output, sample, Response, Serve};
 
 const KEY_ENV: &str = "CLAWPROBE_SERVE_TEST_KEY";
 const CANARY: &str = "sk-canary-serve-DO-NOT-LEAK-4242";
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// An OpenAI-style provider: needs `Authorization: Bearer <CANARY>`; `GET /v1/models`
+/// lists `gpt-test`, `GET /v1/models/gpt-test` finds it, `gpt-missing` is 404
+/// `model_not_found`; a chat completion answers one token.
+fn fake_provider() -> FakeProvider {
+    let f = FakeProvider::start();
+    f.require(
+        "authorization",
+        CANARY,
+        Reply::json(
+            401,
+            json!({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}}),
+        ),
+    );
+    f.route(
+        "GET",
+        "/v1/models",
+        Reply::json(
+            200,
+            json!({"object": "list", "data": [{"id": "gpt-test", "object": "model"}]}),
+        ),
+    );
+    f.route(
+        "GET",
+        "/v1/models/gpt-test",
+        Reply::json(200, json!({"id": "gpt-test", "object": "model"})),
+    );
+    f.route(
+        "GET",
+        "/v1/models/gpt-missing",
+        Reply::json(
+            404,
+            json!({"error": {"message": "The model does not exist", "type": "invalid_request_error", "code": "model_not_found"}}),
+        ),
+    );
+    f.route(
+        "POST",
+        "/v1/chat/completions",
+        Reply::json(
+            200,
+            json!({"id": "x", "object": "chat.completion", "model": "gpt-test", "choices": [{"index": 0, "message": {"role": "assistant", "content": "o"}, "finish_reason": "length"}], "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}}),
+        ),
+    );
+    f
 }
 
-/// A fake OpenAI-style provider: needs `Authorization: Bearer <CANARY>`; `GET /v1/models`
-/// lists `gpt-test`, `GET /v1/models/gpt-test` finds it, other models are 404
-/// `model_not_found`; any POST gets a one-token chat completion.
-fn fake_provider() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in l.incoming() {
-            let Ok(mut s) = stream else { continue };
-            std::thread::spawn(move || {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut chunk) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf).to_string();
-                let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
-                let authed = head.lines().any(|l| {
-                    l.to_ascii_lowercase().starts_with("authorization:") && l.contains(CANARY)
-                });
-                let (status, body) = if !authed {
-                    (
-                        "401 Unauthorized",
-                        r#"{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"}}"#.to_string(),
-                    )
-                } else if head.starts_with("GET") && path.ends_with("/models") {
-                    (
-                        "200 OK",
-                        r#"{"object":"list","data":[{"id":"gpt-test","object":"model"}]}"#
-                            .to_string(),
-                    )
-                } else if head.starts_with("GET") && path.ends_with("/models/gpt-test") {
-                    (
-                        "200 OK",
-                        r#"{"id":"gpt-test","object":"model"}"#.to_string(),
-                    )
-                } else if head.starts_with("GET") {
-                    (
-                        "404 Not Found",
-                        r#"{"error":{"message":"The model does not exist","type":"invalid_request_error","code":"model_not_found"}}"#.to_string(),
-                    )
-                } else {
-                    ("200 OK", r#"{"id":"x","object":"chat.completion","model":"gpt-test","choices":[{"index":0,"message":{"role":"assistant","content":"o"},"finish_reason":"length"}],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}"#.to_string())
-                };
-                let _ = write!(
-                    s,
-                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            });
-        }
-    });
-    port
-}
-
-fn write_config(path: &Path, listen: &str, provider_port: u16) {
+fn write_config(path: &Path, listen: &str, provider: &str) {
     let toml = format!(
         r#"[openclaw]
 enabled = false
@@ -96,7 +76,7 @@ model_generation = ""
 name = "fake-primary"
 provider = "openai"
 model = "gpt-test"
-base_url = "http://127.0.0.1:{provider_port}/v1"
+base_url = "{provider}/v1"
 api = "openai-completions"
 api_key_env = "{KEY_ENV}"
 agent = "standalone"
@@ -105,7 +85,7 @@ agent = "standalone"
 name = "fake-fallback"
 provider = "openai"
 model = "gpt-missing"
-base_url = "http://127.0.0.1:{provider_port}/v1"
+base_url = "{provider}/v1"
 api = "openai-completions"
 api_key_env = "{KEY_ENV}"
 agent = "standalone"
@@ -114,10 +94,10 @@ agent = "standalone"
     std::fs::write(path, toml).unwrap();
 }
 
+/// `clawprobe serve` on the config above, with the fake provider it probes.
 struct Server {
-    child: Child,
-    port: u16,
-    log: PathBuf,
+    serve: Serve,
+    _provider: FakeProvider,
     _dir: tempfile::TempDir,
     config: PathBuf,
 }
@@ -126,127 +106,46 @@ impl Server {
     fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
+        let provider = fake_provider();
         let config = dir.path().join("clawprobe.toml");
-        write_config(&config, &format!("127.0.0.1:{port}"), fake_provider());
-        let log = dir.path().join("stderr.log");
-        let child = spawn(&config, &log);
-        let s = Server {
-            child,
-            port,
-            log,
+        write_config(&config, &format!("127.0.0.1:{port}"), &provider.url(""));
+        let mut cmd = clawprobe(dir.path());
+        cmd.arg("--config")
+            .arg(&config)
+            .arg("serve")
+            .env(KEY_ENV, CANARY);
+        let serve = Serve::start(cmd, port, dir.path().join("stderr.log"));
+        Server {
+            serve,
+            _provider: provider,
             _dir: dir,
             config,
-        };
-        s.wait_healthy();
-        s
-    }
-
-    fn wait_healthy(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok((200, _, _)) = request(self.port, "GET", "/healthz") {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("server did not become healthy; log:\n{}", self.log_text());
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn get(&self, path: &str) -> (u16, String, String) {
-        request(self.port, "GET", path).unwrap()
-    }
-
-    fn post(&self, path: &str) -> (u16, String, String) {
-        request(self.port, "POST", path).unwrap()
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([&format!("-{sig}"), &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -{sig} failed");
-    }
-
-    fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return Some(st);
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        None
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Server {
+    type Target = Serve;
+    fn deref(&self) -> &Serve {
+        &self.serve
     }
 }
 
-fn spawn(config: &Path, log: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_clawprobe"))
-        .arg("--config")
-        .arg(config)
-        .arg("serve")
-        .env(KEY_ENV, CANARY)
-        .env_remove("CLAWPROBE_CONFIG")
-        .env("HOME", config.parent().unwrap())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .expect("start clawprobe")
-}
-
-/// One HTTP/1.0 request; returns (status, content-type, body).
-fn request(port: u16, method: &str, path: &str) -> std::io::Result<(u16, String, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
-    )?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let ctype = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-type")
-                .then(|| v.trim().to_string())
-        })
-        .unwrap_or_default();
-    Ok((status, ctype, body.to_string()))
-}
-
-fn gauge(metrics: &str, series: &str) -> Option<f64> {
-    metrics
-        .lines()
-        .find(|l| l.starts_with(&format!("{series} ")))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Serve {
+        &mut self.serve
+    }
 }
 
 #[test]
 fn serves_metrics_reloads_and_stops_on_sigterm() {
     let mut srv = Server::start();
 
-    let (status, ctype, body) = srv.get("/metrics");
+    let Response {
+        status,
+        content_type: ctype,
+        body,
+    } = srv.get("/metrics");
     assert_eq!(status, 200);
     assert!(ctype.starts_with("text/plain; version=0.0.4"), "{ctype}");
     assert!(body.contains("# TYPE clawprobe_build_info gauge"), "{body}");
@@ -258,11 +157,11 @@ fn serves_metrics_reloads_and_stops_on_sigterm() {
         "{body}"
     );
     assert_eq!(
-        gauge(&body, "clawprobe_config_last_reload_successful"),
+        sample(&body, "clawprobe_config_last_reload_successful"),
         Some(1.0)
     );
     assert!(
-        gauge(
+        sample(
             &body,
             "clawprobe_config_last_reload_success_timestamp_seconds"
         )
@@ -271,15 +170,19 @@ fn serves_metrics_reloads_and_stops_on_sigterm() {
     );
     assert!(!body.contains(CANARY) && !body.contains("canary"), "{body}");
 
-    let (status, _, body) = srv.get("/healthz");
+    let Response { status, body, .. } = srv.get("/healthz");
     assert_eq!((status, body.trim()), (200, "ok"));
-    let (status, ctype, html) = srv.get("/");
+    let Response {
+        status,
+        content_type: ctype,
+        body: html,
+    } = srv.get("/");
     assert_eq!(status, 200);
     assert!(ctype.starts_with("text/html"), "{ctype}");
     assert!(html.contains("href=\"metrics\""), "{html}");
     // first_cycle_timeout_seconds = 2: ready within a few seconds whatever the scheduler does.
     let deadline = Instant::now() + Duration::from_secs(15);
-    while srv.get("/readyz").0 != 200 {
+    while srv.get("/readyz").status != 200 {
         assert!(Instant::now() < deadline, "never ready");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -295,7 +198,7 @@ fn serves_metrics_reloads_and_stops_on_sigterm() {
     );
 
     // GET on the reload endpoint is refused.
-    assert_eq!(srv.get("/-/reload").0, 405);
+    assert_eq!(srv.get("/-/reload").status, 405);
 
     // Break the TOML: reload fails with the file named, metrics keep being served.
     let good = std::fs::read_to_string(&srv.config).unwrap();
@@ -304,16 +207,18 @@ fn serves_metrics_reloads_and_stops_on_sigterm() {
         good.replace("[schedule]", "[schedule]\nconcurency = 3"),
     )
     .unwrap();
-    let (status, _, msg) = srv.post("/-/reload");
+    let Response {
+        status, body: msg, ..
+    } = srv.post("/-/reload");
     assert_eq!(status, 500, "{msg}");
     assert!(
         msg.contains("clawprobe.toml") && msg.contains("concurency"),
         "{msg}"
     );
-    let (status, _, body) = srv.get("/metrics");
+    let Response { status, body, .. } = srv.get("/metrics");
     assert_eq!(status, 200);
     assert_eq!(
-        gauge(&body, "clawprobe_config_last_reload_successful"),
+        sample(&body, "clawprobe_config_last_reload_successful"),
         Some(0.0),
         "{body}"
     );
@@ -325,11 +230,13 @@ fn serves_metrics_reloads_and_stops_on_sigterm() {
 
     // Fix it: 200 and the gauge back at 1.
     std::fs::write(&srv.config, &good).unwrap();
-    let (status, _, msg) = srv.post("/-/reload");
+    let Response {
+        status, body: msg, ..
+    } = srv.post("/-/reload");
     assert_eq!(status, 200, "{msg}");
     assert_eq!(
-        gauge(
-            &srv.get("/metrics").2,
+        sample(
+            &srv.get("/metrics").body,
             "clawprobe_config_last_reload_successful"
         ),
         Some(1.0)
@@ -339,8 +246,8 @@ fn serves_metrics_reloads_and_stops_on_sigterm() {
     std::fs::write(&srv.config, "[server]\nlisten = \"not an address\"\n").unwrap();
     srv.signal("HUP");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while gauge(
-        &srv.get("/metrics").2,
+    while sample(
+        &srv.get("/metrics").body,
         "clawprobe_config_last_reload_successful",
     ) != Some(0.0)
     {
@@ -367,19 +274,18 @@ fn serves_metrics_reloads_and_stops_on_sigterm() {
 #[test]
 fn port_in_use_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = busy.local_addr().unwrap().to_string();
     let config = dir.path().join("clawprobe.toml");
-    write_config(&config, &addr, 9);
-    let out = Command::new(env!("CARGO_BIN_EXE_clawprobe"))
-        .arg("--config")
-        .arg(&config)
-        .arg("serve")
-        .env_remove("CLAWPROBE_CONFIG")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    write_config(&config, &addr, "http://127.0.0.1:9");
+    let out = output(
+        clawprobe(dir.path())
+            .arg("--config")
+            .arg(&config)
+            .arg("serve"),
+    );
+    assert!(out.code != 0);
+    let err = out.stderr;
     assert!(err.contains(&addr), "{err}");
     assert!(err.contains("server.listen"), "{err}");
     drop(busy);
@@ -390,9 +296,9 @@ fn port_in_use_is_a_clear_error() {
 #[test]
 fn standalone_targets_are_probed_and_exported() {
     let srv = Server::start();
-    let body = srv.get("/metrics").2;
+    let body = srv.get("/metrics").body;
     assert_eq!(
-        gauge(&body, "clawprobe_agent_fallbacks{agent=\"standalone\"}"),
+        sample(&body, "clawprobe_agent_fallbacks{agent=\"standalone\"}"),
         Some(1.0),
         "{body}"
     );
@@ -401,7 +307,7 @@ fn standalone_targets_are_probed_and_exported() {
             "clawprobe_probe_errors_total{{class=\"{class}\",model=\"gpt-test\",provider=\"openai\",tier=\"metadata\"}}"
         );
         assert!(
-            gauge(&body, &series).is_some(),
+            sample(&body, &series).is_some(),
             "{series} not pre-initialised:\n{body}"
         );
     }
@@ -409,10 +315,10 @@ fn standalone_targets_are_probed_and_exported() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let up = "clawprobe_model_up{agent=\"standalone\",model=\"gpt-test\",position=\"0\",provider=\"openai\",role=\"primary\"}";
     loop {
-        let body = srv.get("/metrics").2;
-        if gauge(&body, up) == Some(1.0) {
+        let body = srv.get("/metrics").body;
+        if sample(&body, up) == Some(1.0) {
             assert_eq!(
-                gauge(&body, "clawprobe_agent_up{agent=\"standalone\"}"),
+                sample(&body, "clawprobe_agent_up{agent=\"standalone\"}"),
                 Some(1.0),
                 "{body}"
             );
@@ -427,10 +333,84 @@ fn standalone_targets_are_probed_and_exported() {
         std::thread::sleep(Duration::from_millis(200));
     }
     // On-demand probe of a chain entry.
-    let (status, ctype, json) = srv.get("/probe?agent=standalone&ref=openai/gpt-test");
+    let Response {
+        status,
+        content_type: ctype,
+        body: json,
+    } = srv.get("/probe?agent=standalone&ref=openai/gpt-test");
     assert!(status == 200 || status == 429, "{status} {json}");
     assert!(ctype.starts_with("application/json"), "{ctype}");
     assert!(!json.contains(CANARY), "{json}");
-    assert_eq!(srv.get("/probe?agent=standalone&ref=openai/nope").0, 404);
-    assert_eq!(srv.get("/probe?agent=nobody&ref=openai/gpt-test").0, 404);
+    assert_eq!(
+        srv.get("/probe?agent=standalone&ref=openai/nope").status,
+        404
+    );
+    assert_eq!(
+        srv.get("/probe?agent=nobody&ref=openai/gpt-test").status,
+        404
+    );
+}
+
+/// The real binary, default schedule: 1,000 standalone targets on 7 keys against a fake
+/// provider on loopback that answers every request with a 404 (an error result is a first
+/// picture too). `/readyz` turns 200 long before `first_cycle_timeout_seconds` (60 s) and
+/// long before the first cycle could end (~143 s at 1 s spacing), and the log says why.
+#[test]
+fn serve_is_ready_long_before_the_first_cycle_ends() {
+    let fake = FakeProvider::start();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut toml = format!(
+        "[openclaw]\nenabled = false\n[server]\nlisten = \"127.0.0.1:{port}\"\nwatch_interval_seconds = 0\n"
+    );
+    for i in 0..1000 {
+        toml += &format!(
+            "[[targets]]\nname = \"t{i}\"\nprovider = \"openai\"\nmodel = \"m-{i}\"\nbase_url = \"{}\"\napi = \"openai-completions\"\napi_key_env = \"SIM_KEY_{}\"\n",
+            fake.url("/v1"),
+            i % 7
+        );
+    }
+    let config = dir.path().join("clawprobe.toml");
+    std::fs::write(&config, toml).unwrap();
+    let mut cmd = clawprobe(dir.path());
+    cmd.arg("--config").arg(&config).arg("serve");
+    for k in 0..7 {
+        cmd.env(format!("SIM_KEY_{k}"), format!("sk-sim-{k}-not-a-real-key"));
+    }
+    let start = std::time::Instant::now();
+    let srv = Serve::spawn(cmd, port, dir.path().join("stderr.log"));
+    let readyz = || {
+        srv.try_request("GET", "/readyz")
+            .map(|r| (r.status, r.body))
+    };
+    let mut first_answer = None;
+    let ready_after = loop {
+        let elapsed = start.elapsed();
+        if elapsed > Duration::from_secs(50) {
+            panic!("not ready after 50 s; log:\n{}", srv.log_text());
+        }
+        match readyz() {
+            Some((200, _)) => break elapsed,
+            Some(other) => {
+                first_answer.get_or_insert(other);
+            }
+            None => {}
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let requests = fake.requests().len();
+    let text = srv.log_text();
+    drop(srv);
+    println!(
+        "serve, 1,000 targets on 7 keys (debug build): /readyz 200 after {ready_after:?} from spawn, {requests} provider requests by then; first non-ready answer: {first_answer:?}"
+    );
+    assert!(
+        text.contains("ready: every credential has had its first probe"),
+        "{text}"
+    );
+    assert!(!text.contains("first_cycle_timeout_seconds"), "{text}");
+    // Far below the 60 s timeout and the ~143 s first cycle; generous for a busy machine
+    // (the harness measures the real figure on a release build).
+    assert!(ready_after < Duration::from_secs(30), "{ready_after:?}");
+    assert!(!text.contains("not-a-real-key"), "a key in the log");
 }

@@ -2,54 +2,14 @@
 //! providers, keys in the shared and a per-agent SQLite store), its providers pointed at a
 //! fake on loopback that answers like the real APIs. Asserts what Prometheus would see.
 
-#[path = "support/fake_provider.rs"]
-mod fake_provider;
-#[path = "support/fs.rs"]
-mod fs;
+mod support;
 
-use fake_provider::{FakeProvider, Reply};
-use fs::{install_cli_fixture, snapshot};
 use serde_json::json;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn get(port: u16, path: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
-
-/// The value of the first sample whose line starts with `series` (name and labels as
-/// clawprobe renders them, labels sorted).
-fn sample(metrics: &str, series: &str) -> Option<f64> {
-    metrics
-        .lines()
-        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use support::fake_provider::{FakeProvider, Reply};
+use support::fs::{install_cli_fixture, snapshot};
+use support::harness::{clawprobe, free_port, sample, Serve};
 
 fn fake() -> FakeProvider {
     let f = FakeProvider::start();
@@ -110,16 +70,9 @@ fn serve_exports_the_cli_fixture_chains() {
         ),
     )
     .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_clawprobe"))
-        .args(["--config", conf.to_str().unwrap(), "serve"])
-        .env_clear()
-        .env("HOME", &home)
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = Kill(child);
+    let mut cmd = clawprobe(&home);
+    cmd.arg("--config").arg(&conf).arg("serve");
+    let srv = Serve::spawn(cmd, port, tmp.path().join("stderr.log"));
 
     // The first metadata cycle runs at start; wait until every agent has a verdict.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -128,10 +81,9 @@ fn serve_exports_the_cli_fixture_chains() {
             panic!("no agent_up for all agents in time");
         }
         std::thread::sleep(Duration::from_millis(200));
-        let Ok(_) = TcpStream::connect(("127.0.0.1", port)) else {
+        let Some(m) = srv.try_request("GET", "/metrics").map(|r| r.body) else {
             continue;
         };
-        let m = get(port, "/metrics");
         if ["main", "research", "coder"]
             .iter()
             .all(|a| sample(&m, &format!("clawprobe_agent_up{{agent=\"{a}\"}}")).is_some())
@@ -222,7 +174,7 @@ fn serve_exports_the_cli_fixture_chains() {
         .is_some_and(|v| v.starts_with("Bearer ")));
     assert!(anth[0].header("x-api-key").is_none());
 
-    let landing = get(port, "/");
+    let landing = srv.get("/").body;
     for text in [&metrics, &landing] {
         assert!(!text.contains("sk-canary"), "key leaked");
         assert!(!text.contains("sk-ant-oat01"), "token leaked");
@@ -233,28 +185,14 @@ fn serve_exports_the_cli_fixture_chains() {
     );
 
     // Reloads (HTTP and SIGHUP) re-read every store; none may touch the OpenClaw dir.
-    let reload = post(port, "/-/reload");
-    assert!(
-        reload.starts_with("HTTP/1.1 200") || reload.starts_with("HTTP/1.0 200"),
-        "{reload}"
-    );
-    let _ = Command::new("kill")
-        .args(["-HUP", &child.0.id().to_string()])
-        .status();
+    let reload = srv.post("/-/reload");
+    assert_eq!(reload.status, 200, "{reload:?}");
+    srv.signal("HUP");
     std::thread::sleep(Duration::from_millis(500));
-    assert!(get(port, "/healthz").contains("200"));
+    assert_eq!(srv.get("/healthz").status, 200);
 
-    send_sigterm(&mut child.0);
-    let status = child.0.wait().unwrap();
-    let mut err = String::new();
-    child
-        .0
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert!(status.success(), "exit {status:?}: {err}");
+    // SIGTERM: a clean exit.
+    let err = srv.stop();
     assert!(
         !err.contains("sk-canary") && !err.contains("sk-ant-oat01"),
         "{err}"
@@ -263,23 +201,4 @@ fn serve_exports_the_cli_fixture_chains() {
         before == snapshot(&state),
         "clawprobe changed, created or removed a file in the OpenClaw directory"
     );
-}
-
-fn send_sigterm(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-}
-
-fn post(port: u16, path: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "POST {path} HTTP/1.0\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
 }

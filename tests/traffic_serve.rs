@@ -7,14 +7,13 @@
 //! exercised for real. Providers point at 127.0.0.1:9 (nothing listens): the start-up
 //! probes fail on loopback and nothing leaves the machine.
 
-#[path = "support/fs.rs"]
-mod fs;
+mod support;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::fs;
+use support::harness::{self, free_port};
 
 const POLL: f64 = 0.2;
 
@@ -22,28 +21,8 @@ const POLL: f64 = 0.2;
 /// (`metrics::MAX_AGE`): an update shows within one poll interval plus that.
 const SCRAPE_CACHE: Duration = Duration::from_secs(1);
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn get(port: u16, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).ok()?;
-    raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
-}
-
 fn value(metrics: &str, series: &str) -> Option<f64> {
-    metrics
-        .lines()
-        .find(|l| l.starts_with(&format!("{series} ")))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    harness::sample(metrics, series)
 }
 
 /// Seconds east of UTC that make local time `secs_before_midnight` short of midnight now.
@@ -159,11 +138,7 @@ fn install(dir: &Path, logs: &Path) -> PathBuf {
     state
 }
 
-struct Serve {
-    child: Child,
-    port: u16,
-    stderr: PathBuf,
-}
+struct Serve(harness::Serve);
 
 impl Serve {
     fn start(dir: &Path, state: &Path, tz: &str) -> Serve {
@@ -190,30 +165,16 @@ poll_interval_seconds = {POLL}
             ),
         )
         .unwrap();
-        let stderr = dir.join("stderr.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_clawprobe"))
-            .arg("--config")
-            .arg(&config)
-            .arg("serve")
-            .env("HOME", dir.join("home"))
-            .env("TZ", tz)
-            .env_remove("OPENCLAW_PROFILE")
-            .env_remove("OPENCLAW_STATE_DIR")
-            .env_remove("OPENCLAW_CONFIG_PATH")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap();
-        Serve {
-            child,
-            port,
-            stderr,
-        }
+        let mut cmd = harness::clawprobe(&dir.join("home"));
+        cmd.arg("--config").arg(&config).arg("serve").env("TZ", tz);
+        Serve(harness::Serve::start(cmd, port, dir.join("stderr.log")))
     }
 
     fn metrics(&self) -> String {
-        get(self.port, "/metrics").unwrap_or_default()
+        self.0
+            .try_request("GET", "/metrics")
+            .map(|r| r.body)
+            .unwrap_or_default()
     }
 
     /// Scrapes until `check` holds or `within` passes; returns the last body.
@@ -232,13 +193,13 @@ poll_interval_seconds = {POLL}
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+        self.0.log_text()
     }
 
     /// The access modes (`O_ACCMODE` of `flags` in /proc/<pid>/fdinfo) of every descriptor
     /// the child holds on a file under `dir`.
     fn access_modes_under(&self, dir: &Path) -> Vec<(PathBuf, u32)> {
-        let pid = self.child.id();
+        let pid = self.0.pid();
         let mut out = Vec::new();
         let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
             return out;
@@ -260,13 +221,6 @@ poll_interval_seconds = {POLL}
             out.push((target, flags & libc::O_ACCMODE as u32));
         }
         out
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

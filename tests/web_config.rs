@@ -5,19 +5,11 @@ use rcgen::{
     BasicConstraints, Certificate, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair,
 };
-use std::io::Read;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use support::harness::{clawprobe, free_port, Serve};
 
 struct Ca {
     cert: Certificate,
@@ -57,10 +49,27 @@ impl Ca {
 }
 
 struct Server {
-    child: Child,
-    port: u16,
-    log: PathBuf,
+    serve: Serve,
     dir: tempfile::TempDir,
+}
+
+/// `clawprobe --web.config.file <dir>/web.yml serve` on a free port.
+fn serve_with_web_config(dir: &Path, port: u16) -> Serve {
+    let config = dir.join("clawprobe.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[openclaw]\nenabled = false\n[server]\nlisten = \"127.0.0.1:{port}\"\nwatch_interval_seconds = 0\n"
+        ),
+    )
+    .unwrap();
+    let mut cmd = clawprobe(dir);
+    cmd.arg("--config")
+        .arg(&config)
+        .arg("--web.config.file")
+        .arg(dir.join("web.yml"))
+        .arg("serve");
+    Serve::spawn(cmd, port, dir.join("stderr.log"))
 }
 
 impl Server {
@@ -71,42 +80,9 @@ impl Server {
         for (name, text) in files {
             std::fs::write(dir.path().join(name), text).unwrap();
         }
-        let port = free_port();
-        let config = dir.path().join("clawprobe.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[openclaw]\nenabled = false\n[server]\nlisten = \"127.0.0.1:{port}\"\nwatch_interval_seconds = 0\n"
-            ),
-        )
-        .unwrap();
-        let log = dir.path().join("stderr.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_clawprobe"))
-            .arg("--config")
-            .arg(&config)
-            .arg("--web.config.file")
-            .arg(dir.path().join("web.yml"))
-            .arg("serve")
-            .env_remove("CLAWPROBE_WEB_CONFIG")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut s = Server {
-            child,
-            port,
-            log,
-            dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(st)) = s.child.try_wait() {
-                panic!("clawprobe exited with {st}: {}", s.log_text());
-            }
-            assert!(Instant::now() < deadline, "not listening: {}", s.log_text());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        s
+        let mut serve = serve_with_web_config(dir.path(), free_port());
+        serve.wait_listening();
+        Server { serve, dir }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -114,22 +90,15 @@ impl Server {
     }
 
     fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.serve.log_text()
     }
 
     fn https(&self, p: &str) -> String {
-        format!("https://127.0.0.1:{}{p}", self.port)
+        format!("https://127.0.0.1:{}{p}", self.serve.port)
     }
 
     fn http(&self, p: &str) -> String {
-        format!("http://127.0.0.1:{}{p}", self.port)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        format!("http://127.0.0.1:{}{p}", self.serve.port)
     }
 }
 
@@ -413,42 +382,12 @@ fn verify_if_given_accepts_clients_without_a_certificate() {
 
 fn run_expect_failure(dir: &Path, web: &str) -> String {
     let port = free_port();
-    let config = dir.join("clawprobe.toml");
-    std::fs::write(
-        &config,
-        format!("[openclaw]\nenabled = false\n[server]\nlisten = \"127.0.0.1:{port}\"\n"),
-    )
-    .unwrap();
-    let web_path = dir.join("web.yml");
-    std::fs::write(&web_path, web).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_clawprobe"))
-        .arg("--config")
-        .arg(&config)
-        .arg("--web.config.file")
-        .arg(&web_path)
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("clawprobe kept running with a bad web config");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    std::fs::write(dir.join("web.yml"), web).unwrap();
+    let mut serve = serve_with_web_config(dir, port);
+    let status = serve
+        .wait_exit(Duration::from_secs(20))
+        .expect("clawprobe kept running with a bad web config");
+    let err = serve.log_text();
     assert_eq!(status.code(), Some(2), "{err}");
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),

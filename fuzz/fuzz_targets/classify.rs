@@ -59,7 +59,6 @@ fuzz_target!(|data: &[u8]| {
         transport,
     };
     let _ = classify::classify(&obs);
-    let _ = classify::classify_embedded_error(&obs);
     let _ = classify::error_message(body);
 });
 

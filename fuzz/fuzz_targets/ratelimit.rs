@@ -2,6 +2,8 @@
 //! Input: `header: value` lines, a blank line, then a body (Gemini RetryInfo JSON).
 #![no_main]
 
+use clawprobe::probe::google::GoogleGenerativeAi;
+use clawprobe::probe::Prober;
 use clawprobe::ratelimit;
 use libfuzzer_sys::fuzz_target;
 use std::time::{Duration, SystemTime};
@@ -26,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     let body = data.get(split + 2..).unwrap_or(&[]);
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let _ = ratelimit::parse_headers(&h, now);
-    let _ = ratelimit::parse_response(&h, body, now);
+    let _ = GoogleGenerativeAi.rate_limits(&h, body, now);
     let _ = ratelimit::gemini_retry_delay(body);
     if let Ok(s) = std::str::from_utf8(body) {
         let _ = ratelimit::parse_go_duration(s);

@@ -187,26 +187,6 @@ pub fn classify_static(obs: &Observation<'_>) -> (Class, &'static str) {
         .unwrap_or_else(|| providers::by_status(status))
 }
 
-/// OpenRouter (and some proxies) answer 200 and put the error in the body when the
-/// upstream failed after routing started: `{"error":{"code":502,"message":"…"}}`. For a
-/// 2xx whose JSON body has an `error` object with an HTTP-like numeric `code` (400–599),
-/// this classifies the response as if that code had been the status. Probers can call it
-/// before they settle on `bad_response` for a 2xx body they cannot use. `None` otherwise.
-pub fn classify_embedded_error(obs: &Observation<'_>) -> Option<Verdict> {
-    if obs.transport.is_some() || !obs.status.is_some_and(|s| (200..300).contains(&s)) {
-        return None;
-    }
-    let v: serde_json::Value = serde_json::from_slice(obs.body).ok()?;
-    let code = v.get("error")?.get("code")?.as_u64()?;
-    let status = u16::try_from(code)
-        .ok()
-        .filter(|c| (400..600).contains(c))?;
-    Some(classify(&Observation {
-        status: Some(status),
-        ..*obs
-    }))
-}
-
 /// A short human message extracted from a provider error body (the provider's
 /// `error.message`, an `error` string, `message`, or `detail`), whitespace collapsed, things
 /// that look like API keys masked, truncated to [`MESSAGE_MAX_CHARS`] characters. For an

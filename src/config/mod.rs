@@ -8,6 +8,12 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// Tokens of the cheapest generation probe (the probe prompt and one output token): a
+/// per-model or per-credential token cap below it could never admit a probe, so it is an
+/// error. The probers' cost model (`probe::cost`) decides the figure; a test there keeps
+/// this constant equal to it.
+pub const CHEAPEST_PROBE_TOKENS: u64 = 9;
+
 /// The embedded default configuration.
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
 
@@ -270,7 +276,7 @@ impl Config {
             ("schedule.model_generation", &s.model_generation),
         ] {
             if !expr.trim().is_empty() {
-                crate::schedule::cron::validate(expr).map_err(|m| {
+                crate::cron::validate(expr).map_err(|m| {
                     bad(
                         key,
                         format!(
@@ -333,7 +339,7 @@ impl Config {
                 "must be between 0 and 1".into(),
             ));
         }
-        let cheapest = crate::schedule::budget::cheapest_probe_tokens();
+        let cheapest = CHEAPEST_PROBE_TOKENS;
         for (key, v) in [
             (
                 "budget.model_tokens_per_day",

@@ -44,7 +44,7 @@ mod scrape;
 pub mod text;
 mod traffic;
 
-use crate::class::Class;
+use crate::class::{Class, SkipReason};
 use crate::plan::{ChainEntry, ProbePlan, Target};
 use crate::probe::{ProbeResult, Tier};
 use crate::state::Store;
@@ -68,7 +68,7 @@ pub struct BudgetRemaining {
 }
 
 /// How long a `/metrics` body may be served again after new probe results arrived (a
-/// reload invalidates it at once), and how long the server keeps a body alive after a
+/// reload invalidates it at once), and how long the cache keeps a body alive after a
 /// scrape so that scrapes right after it (the other member of an HA pair, a dashboard's
 /// burst) share it. Probe results are minutes apart per target, so a second more is
 /// invisible on any dashboard.
@@ -149,7 +149,7 @@ struct Counters {
     /// provider → [input, output].
     tokens: BTreeMap<String, [u64; 2]>,
     /// provider → reason → count.
-    skipped: BTreeMap<String, BTreeMap<&'static str, u64>>,
+    skipped: BTreeMap<String, BTreeMap<SkipReason, u64>>,
     reload_ok: bool,
     reload_success_at: Option<f64>,
     /// Bumped by every change, for the render cache.
@@ -269,7 +269,7 @@ impl Counters {
         );
         for (p, reasons) in &self.skipped {
             for (r, n) in reasons {
-                e.sample_u64(&[("provider", p), ("reason", r)], *n);
+                e.sample_u64(&[("provider", p), ("reason", r.as_str())], *n);
             }
         }
         e.family(
@@ -328,8 +328,8 @@ struct Cached {
     counters_version: u64,
     store_version: u64,
     budget: Vec<BudgetRemaining>,
-    /// Weak: the body lives only while a response still holds it. Between two scrapes
-    /// 15 s apart it is gone (at 1,000 targets that is 2.7 MB not kept resident for a
+    /// Weak: the body lives only while a response still holds it, or for `max_age` after
+    /// a scrape ([`keep_alive`]). Between two scrapes 15 s apart it is gone (at 1,000 targets that is 2.7 MB not kept resident for a
     /// body that new results would invalidate anyway); scrapes that overlap share it.
     body: Weak<String>,
 }
@@ -439,14 +439,8 @@ impl Metrics {
         }
     }
 
-    /// Counts a probe that was not sent; `reason` is `budget`, `backoff` or `retry_after`.
-    pub fn probe_skipped(&self, provider: &str, reason: &str) {
-        let reason = match reason {
-            "budget" => "budget",
-            "backoff" => "backoff",
-            "retry_after" => "retry_after",
-            _ => "other",
-        };
+    /// Counts a probe that was due but not sent, and why.
+    pub fn probe_skipped(&self, provider: &str, reason: SkipReason) {
         let provider = label_value(provider);
         let mut c = self.counters();
         c.version += 1;
@@ -544,7 +538,8 @@ impl Metrics {
     /// 1,000 targets a result lands every few hundred milliseconds, and without this every
     /// scraper of an HA pair or a dashboard's burst would pay a full render. A (re)load
     /// always invalidates it, whatever its age. Concurrent callers wait for one render.
-    /// The body is kept only while some response still holds it (see [`Cached::body`]).
+    /// The body is kept while some response still holds it and for `max_age` after each
+    /// scrape (see [`Cached::body`]), so the scrapes right after it reuse it.
     pub fn render_cached(
         &self,
         plan: &Arc<ProbePlan>,
@@ -568,6 +563,7 @@ impl Metrics {
             let in_time = c.valid_until.is_none_or(|t| SystemTime::now() < t);
             if same_structure && in_time && (unchanged || c.rendered_at.elapsed() < max_age) {
                 if let Some(body) = c.body.upgrade() {
+                    keep_alive(&body, max_age);
                     return Bytes::from_owner(Body(body));
                 }
             }
@@ -587,7 +583,21 @@ impl Metrics {
             budget: budget.to_vec(),
             body: Arc::downgrade(&body),
         });
+        keep_alive(&body, max_age);
         Bytes::from_owner(Body(body))
+    }
+}
+
+/// Keeps a served body alive for `max_age` (on the tokio runtime serving the scrape), so
+/// the scrapes right after it share it; it is freed well before the next regular scrape.
+/// Outside a runtime (unit tests, benches) nothing is kept.
+fn keep_alive(body: &Arc<String>, max_age: Duration) {
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        let body = body.clone();
+        rt.spawn(async move {
+            tokio::time::sleep(max_age).await;
+            drop(body);
+        });
     }
 }
 

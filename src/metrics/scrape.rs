@@ -76,8 +76,9 @@ impl<'a> Rows<'a> {
         now: SystemTime,
         memo: &mut LabelMemo,
     ) -> Self {
-        let statuses: Vec<Option<&TargetStatus>> =
-            plan.targets.iter().map(|t| view.get(t)).collect();
+        let statuses: Vec<Option<&TargetStatus>> = (0..plan.targets.len())
+            .map(|id| view.get(plan.key(id)))
+            .collect();
         let verdicts: PlanVerdicts<'a> = verdict::compute(
             plan,
             &|t| statuses[t].map(TargetStatus::evidence).unwrap_or_default(),

@@ -183,6 +183,32 @@ fn escape_help(help: &str) -> Cow<'_, str> {
     Cow::Owned(help.replace('\\', "\\\\").replace('\n', "\\n"))
 }
 
+/// Reads one sample back: the value of `name{labels}` in an exposition (labels as
+/// `k="v",…` in any order, `""` for none). The inverse of [`Exposition`] for tests, the
+/// integration harness and tools; label values with `",` inside are not supported.
+pub fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
+    let want = label_set(labels);
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (series, value) = l.rsplit_once(' ')?;
+        let (n, block) = match series.split_once('{') {
+            Some((n, rest)) => (n, rest.strip_suffix('}')?),
+            None => (series, ""),
+        };
+        (n == name && label_set(block) == want).then(|| value.parse().ok())?
+    })
+}
+
+fn label_set(block: &str) -> std::collections::BTreeMap<&str, &str> {
+    block
+        .split("\",")
+        .filter(|kv| !kv.is_empty())
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            Some((k, v.trim_matches('"')))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

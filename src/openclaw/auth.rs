@@ -20,7 +20,7 @@ mod sqlite;
 mod store;
 
 use super::secretref::{self, EnvLookup, SecretRef, SecretValue};
-use crate::plan::{Credential, CredentialKind, CredentialSource, ProfileState};
+use crate::credential::{Credential, CredentialKind, CredentialSource, ProfileState};
 use crate::secret::Secret;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! URL, API style, env vars in OpenClaw's order) merged with `models.providers.<id>` from the
 //! OpenClaw config, which overrides the catalog or defines custom providers.
 
-use crate::plan::ApiStyle;
+use crate::api_style::ApiStyle;
 use crate::secret::Secret;
 use serde_json::Value;
 use std::collections::BTreeMap;

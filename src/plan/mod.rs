@@ -8,114 +8,11 @@
 use crate::class::Class;
 use crate::secret::Secret;
 use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Arc;
 
-/// The API style of a provider, as OpenClaw names it in `models.providers.<id>.api`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(into = "String")]
-pub enum ApiStyle {
-    OpenAiCompletions,
-    OpenAiResponses,
-    AnthropicMessages,
-    GoogleGenerativeAi,
-    Ollama,
-    /// Any other style (`bedrock-converse-stream`, `github-copilot`, …): not probeable.
-    Other(String),
-}
-
-impl ApiStyle {
-    pub fn parse(s: &str) -> ApiStyle {
-        match s.trim() {
-            "openai-completions" | "openai" | "openai-chat" => ApiStyle::OpenAiCompletions,
-            "openai-responses" => ApiStyle::OpenAiResponses,
-            "anthropic-messages" | "anthropic" => ApiStyle::AnthropicMessages,
-            "google-generative-ai" | "google" | "gemini" => ApiStyle::GoogleGenerativeAi,
-            "ollama" => ApiStyle::Ollama,
-            other => ApiStyle::Other(other.to_string()),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            ApiStyle::OpenAiCompletions => "openai-completions",
-            ApiStyle::OpenAiResponses => "openai-responses",
-            ApiStyle::AnthropicMessages => "anthropic-messages",
-            ApiStyle::GoogleGenerativeAi => "google-generative-ai",
-            ApiStyle::Ollama => "ollama",
-            ApiStyle::Other(s) => s,
-        }
-    }
-
-    /// Whether clawprobe has a prober for this style.
-    pub fn is_probeable(&self) -> bool {
-        !matches!(self, ApiStyle::Other(_))
-    }
-}
-
-impl From<ApiStyle> for String {
-    fn from(a: ApiStyle) -> String {
-        a.as_str().to_string()
-    }
-}
-
-impl std::fmt::Display for ApiStyle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What kind of credential a profile or env var holds. Decides the auth header
-/// (Anthropic: API keys via `x-api-key`, OAuth/setup tokens via `Authorization: Bearer`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CredentialKind {
-    ApiKey,
-    Token,
-    Oauth,
-}
-
-/// Where a credential came from. This (never the secret) is what output shows.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum CredentialSource {
-    /// An OpenClaw auth profile; `store` names the file it was read from.
-    Profile { id: String, store: String },
-    /// An environment variable (process env, `<stateDir>/.env` or config `env.vars`).
-    Env { var: String },
-    /// `models.providers.<id>.apiKey` in the OpenClaw config.
-    ProviderConfig { provider: String },
-    /// A standalone `[[targets]]` entry's `api_key_env`.
-    TargetEnv { var: String },
-}
-
-impl CredentialSource {
-    /// A short label for tables and metric labels: profile id or env var name.
-    pub fn label(&self) -> String {
-        match self {
-            CredentialSource::Profile { id, .. } => id.clone(),
-            CredentialSource::Env { var } | CredentialSource::TargetEnv { var } => {
-                format!("env:{var}")
-            }
-            CredentialSource::ProviderConfig { provider } => format!("config:{provider}"),
-        }
-    }
-}
-
-/// A resolved credential. `Debug` is safe: `Secret` redacts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Credential {
-    pub source: CredentialSource,
-    pub kind: CredentialKind,
-    pub secret: Secret,
-    /// Expiry of a token/OAuth credential, ms since the Unix epoch.
-    pub expires_at_ms: Option<i64>,
-}
-
-impl Credential {
-    /// The label used in output and metrics (profile id, `env:VAR`, …).
-    pub fn label(&self) -> String {
-        self.source.label()
-    }
-}
+pub use crate::api_style::ApiStyle;
+pub use crate::credential::{Credential, CredentialKind, CredentialSource, ProfileState};
 
 /// Index of a target in [`ProbePlan::targets`].
 pub type TargetId = usize;
@@ -134,34 +31,34 @@ pub struct Target {
 }
 
 impl Target {
+    /// A target without credential or extra headers; `id` is set when it joins a plan
+    /// ([`ProbePlan::intern_target`]).
+    pub fn new(
+        provider: impl Into<String>,
+        model: impl Into<String>,
+        base_url: impl Into<String>,
+        api: ApiStyle,
+    ) -> Target {
+        Target {
+            id: 0,
+            provider: provider.into(),
+            model: model.into(),
+            base_url: base_url.into(),
+            api,
+            credential: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// The same target probed with `credential`.
+    pub fn with_credential(mut self, credential: Credential) -> Target {
+        self.credential = Some(credential);
+        self
+    }
+
     /// `provider/model`, the ref as OpenClaw writes it.
     pub fn model_ref(&self) -> String {
         format!("{}/{}", self.provider, self.model)
-    }
-
-    /// A stable key for deduplication and for carrying state across reloads. Holds the
-    /// credential's fingerprint, never the credential.
-    pub fn key(&self) -> String {
-        let cred = self
-            .credential
-            .as_ref()
-            .map(|c| c.secret.fingerprint())
-            .unwrap_or_else(|| "none".into());
-        format!(
-            "{}|{}|{}|{}|{}",
-            self.provider, self.base_url, self.api, self.model, cred
-        )
-    }
-
-    /// The key of the credential this target uses, for per-credential spacing, backoff and
-    /// the per-credential generation tier: provider + base URL + credential fingerprint.
-    pub fn credential_key(&self) -> String {
-        let cred = self
-            .credential
-            .as_ref()
-            .map(|c| c.secret.fingerprint())
-            .unwrap_or_else(|| "none".into());
-        format!("{}|{}|{}", self.provider, self.base_url, cred)
     }
 
     /// The credential label for output: profile id or env var name, or `none`.
@@ -171,6 +68,94 @@ impl Target {
             .map(|c| c.label())
             .unwrap_or_else(|| "none".into())
     }
+}
+
+/// A target's identity, for deduplication and for carrying state (status, budget, backoff)
+/// across reloads: provider, base URL, API style, model and the credential's fingerprint,
+/// never the credential. Computed once per target, by [`ProbePlan::intern_target`]; read
+/// it with [`ProbePlan::key`]. Cheap to clone.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TargetKey(Arc<str>);
+
+/// The identity of the credential a target uses, for per-credential spacing, backoff, the
+/// credential tier and readiness: provider, base URL and the credential's fingerprint.
+/// Computed with the [`TargetKey`]; read it with [`ProbePlan::credential_key`].
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CredentialKey(Arc<str>);
+
+fn fingerprint(t: &Target) -> String {
+    t.credential
+        .as_ref()
+        .map(|c| c.secret.fingerprint())
+        .unwrap_or_else(|| "none".into())
+}
+
+impl TargetKey {
+    /// Computes the key of `t`. Hot paths read the plan's ([`ProbePlan::key`]) instead.
+    pub fn of(t: &Target) -> TargetKey {
+        TargetKey(
+            format!(
+                "{}|{}|{}|{}|{}",
+                t.provider,
+                t.base_url,
+                t.api,
+                t.model,
+                fingerprint(t)
+            )
+            .into(),
+        )
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl CredentialKey {
+    /// Computes the credential key of `t`. Hot paths read the plan's
+    /// ([`ProbePlan::credential_key`]) instead.
+    pub fn of(t: &Target) -> CredentialKey {
+        CredentialKey(format!("{}|{}|{}", t.provider, t.base_url, fingerprint(t)).into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+macro_rules! key_traits {
+    ($t:ty) => {
+        impl std::ops::Deref for $t {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+        impl std::borrow::Borrow<str> for $t {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{:?}", &*self.0)
+            }
+        }
+    };
+}
+key_traits!(TargetKey);
+key_traits!(CredentialKey);
+
+/// The keys of one target, computed when it joins the plan.
+#[derive(Clone, Debug)]
+struct Keys {
+    target: TargetKey,
+    credential: CredentialKey,
 }
 
 /// A problem visible without sending a request.
@@ -306,25 +291,6 @@ impl AgentChain {
     }
 }
 
-/// OpenClaw's own per-profile state (cooldowns, disables, error counts), exported at zero
-/// probe cost.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ProfileState {
-    pub profile: String,
-    pub provider: String,
-    pub cooldown_until_ms: Option<i64>,
-    pub cooldown_reason: Option<String>,
-    pub disabled_until_ms: Option<i64>,
-    pub disabled_reason: Option<String>,
-    /// The model a cooldown applies to (`cooldownModel`); `None`: every model.
-    pub cooldown_model: Option<String>,
-    /// `blockedUntil`, the third "unusable until" time OpenClaw honours.
-    pub blocked_until_ms: Option<i64>,
-    pub error_count: Option<u64>,
-    /// `failureCounts` by reason.
-    pub failure_counts: Vec<(String, u64)>,
-}
-
 /// A credential's expiry as seen by one agent, for `clawprobe_credential_expiry_timestamp_seconds`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CredentialExpiry {
@@ -344,14 +310,24 @@ pub struct ProbePlan {
     /// Files the plan was read from (OpenClaw config, includes, auth stores, .env): the
     /// reload watcher polls these.
     pub watched_files: Vec<std::path::PathBuf>,
-    /// `targets` by [`Target::key`], kept by [`ProbePlan::intern_target`] so building a plan
-    /// of thousands of targets stays linear (rebuilt if `targets` was changed directly).
-    pub target_index: std::collections::HashMap<String, TargetId>,
+    /// Each target's keys, by id: computed once, when the target joins the plan.
+    keys: Vec<Keys>,
+    /// `targets` by key, so building a plan of thousands of targets stays linear.
+    target_index: HashMap<TargetKey, TargetId>,
 }
 
 impl ProbePlan {
     pub fn target(&self, id: TargetId) -> &Target {
         &self.targets[id]
+    }
+
+    /// How many chain entries have a static finding.
+    pub fn finding_count(&self) -> usize {
+        self.agents
+            .iter()
+            .flat_map(|a| &a.entries)
+            .filter(|e| e.finding.is_some())
+            .count()
     }
 
     /// Whether any chain entry has a static finding.
@@ -361,20 +337,52 @@ impl ProbePlan {
             .any(|a| a.entries.iter().any(|e| e.finding.is_some()))
     }
 
-    /// Adds a target unless an identical one (same [`Target::key`]) exists; returns its id.
+    /// Adds a target unless an identical one (same [`TargetKey`]) exists; returns its id.
+    /// The only way targets join a plan: it computes their keys, once.
     pub fn intern_target(&mut self, mut target: Target) -> TargetId {
-        if self.target_index.len() != self.targets.len() {
-            self.target_index = self.targets.iter().map(|t| (t.key(), t.id)).collect();
-        }
-        let key = target.key();
+        let key = TargetKey::of(&target);
         if let Some(&id) = self.target_index.get(&key) {
             return id;
         }
         let id = self.targets.len();
         target.id = id;
+        self.keys.push(Keys {
+            target: key.clone(),
+            credential: CredentialKey::of(&target),
+        });
         self.targets.push(target);
         self.target_index.insert(key, id);
         id
+    }
+
+    /// The key of target `id`, computed when it joined the plan.
+    pub fn key(&self, id: TargetId) -> &TargetKey {
+        &self.keys(id).target
+    }
+
+    /// The credential key of target `id`, computed when it joined the plan.
+    pub fn credential_key(&self, id: TargetId) -> &CredentialKey {
+        &self.keys(id).credential
+    }
+
+    fn keys(&self, id: TargetId) -> &Keys {
+        self.keys
+            .get(id)
+            .expect("targets join a plan through ProbePlan::intern_target")
+    }
+
+    /// The id of the target with this key, if it is in the plan.
+    pub fn id_of(&self, key: &str) -> Option<TargetId> {
+        self.target_index
+            .get(key)
+            .copied()
+            .filter(|&id| id < self.targets.len())
+    }
+
+    /// Whether a target with this key is in the plan (targets cut off the end of
+    /// `targets` are not).
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.id_of(key).is_some()
     }
 }
 

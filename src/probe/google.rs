@@ -10,7 +10,9 @@ use super::{
     PROMPT,
 };
 use crate::plan::{CredentialKind, Target};
+use crate::ratelimit::{self, RateLimitInfo};
 use serde_json::json;
+use std::time::SystemTime;
 
 /// The `google-generative-ai` prober.
 pub struct GoogleGenerativeAi;
@@ -28,6 +30,21 @@ fn model_url(target: &Target, suffix: &str) -> String {
 }
 
 impl Prober for GoogleGenerativeAi {
+    /// Gemini says when to retry in the error body (`RetryInfo.retryDelay`), often with no
+    /// `retry-after` header: the body counts when no header said when.
+    fn rate_limits(
+        &self,
+        headers: &http::HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> RateLimitInfo {
+        let mut info = ratelimit::parse_headers(headers, now);
+        if info.retry_after.is_none() {
+            info.retry_after = ratelimit::gemini_retry_delay(body);
+        }
+        info
+    }
+
     fn metadata_kinds(&self, _target: &Target) -> Vec<RequestKind> {
         vec![RequestKind::Model]
     }
@@ -186,5 +203,21 @@ mod tests {
         assert!(GoogleGenerativeAi
             .interpret(&t(), RequestKind::Model, b"{}")
             .is_bad_response());
+    }
+
+    #[test]
+    fn rate_limits_fall_back_to_the_body() {
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_795_791_600);
+        let body = br#"{"error":{"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"9s"}]}}"#;
+        let info = GoogleGenerativeAi.rate_limits(&http::HeaderMap::new(), body, now);
+        assert_eq!(info.retry_after, Some(std::time::Duration::from_secs(9)));
+        let mut h = http::HeaderMap::new();
+        h.insert("retry-after", http::HeaderValue::from_static("1"));
+        let info = GoogleGenerativeAi.rate_limits(&h, body, now);
+        assert_eq!(info.retry_after, Some(std::time::Duration::from_secs(1)));
+        // Other styles read the headers only.
+        let other = crate::probe::prober_for(&ApiStyle::OpenAiCompletions).unwrap();
+        let info = other.rate_limits(&http::HeaderMap::new(), body, now);
+        assert_eq!(info.retry_after, None);
     }
 }

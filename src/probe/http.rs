@@ -10,10 +10,11 @@ use super::{prober_for, steps, Executor, Interpretation, ProbeResult, RequestSpe
 use crate::class::Class;
 use crate::classify::{self, Observation, TransportError};
 use crate::plan::Target;
-use crate::ratelimit::{self, RateLimitInfo};
+use crate::ratelimit::RateLimitInfo;
 use crate::secret::{redact, Secret};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Default response body cap: model metadata and a one-token answer are a few KiB.
@@ -21,12 +22,39 @@ pub const DEFAULT_BODY_CAP: usize = 256 * 1024;
 /// Longest message kept from a provider error body.
 const MESSAGE_MAX: usize = 300;
 
-/// Sends probes over HTTP.
-#[derive(Clone, Debug)]
+/// Sends probes over HTTP. The probe timeout follows reloads ([`Executor::set_timeout`]):
+/// a probe uses the client and deadline in force when it starts.
+#[derive(Debug)]
 pub struct HttpExecutor {
-    client: reqwest::Client,
-    timeout: Duration,
+    client: RwLock<Arc<Client>>,
     body_cap: usize,
+}
+
+/// A reqwest client and the per-probe deadline it was built for.
+#[derive(Debug)]
+struct Client {
+    http: reqwest::Client,
+    timeout: Duration,
+}
+
+impl Client {
+    /// A client with a per-probe deadline of `timeout` (connect timeout at most 10 s).
+    fn new(timeout: Duration) -> Result<Client, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("clawprobe/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Client { http, timeout })
+    }
+
+    fn timeout_message(&self) -> String {
+        format!(
+            "no complete answer within {:.1}s",
+            self.timeout.as_secs_f64()
+        )
+    }
 }
 
 /// What one request produced, before interpretation.
@@ -43,17 +71,14 @@ pub struct Exchange {
 impl HttpExecutor {
     /// A client with a per-probe deadline of `timeout` (connect timeout at most 10 s).
     pub fn new(timeout: Duration) -> Result<HttpExecutor, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("clawprobe/", env!("CARGO_PKG_VERSION")))
-            .build()?;
         Ok(HttpExecutor {
-            client,
-            timeout,
+            client: RwLock::new(Arc::new(Client::new(timeout)?)),
             body_cap: DEFAULT_BODY_CAP,
         })
+    }
+
+    fn client(&self) -> Arc<Client> {
+        self.client.read().expect("client lock").clone()
     }
 
     /// From `[schedule] probe_timeout_seconds`.
@@ -69,21 +94,14 @@ impl HttpExecutor {
         self
     }
 
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    fn timeout_message(&self) -> String {
-        format!(
-            "no complete answer within {:.1}s",
-            self.timeout.as_secs_f64()
-        )
-    }
-
     /// Sends one request and reads the body up to the cap. Public for tests of the
     /// transport mapping; probes go through [`Executor::execute`].
     pub async fn send(&self, spec: &RequestSpec) -> Exchange {
-        let mut req = self.client.request(spec.method.clone(), &spec.url);
+        self.send_with(&self.client(), spec).await
+    }
+
+    async fn send_with(&self, client: &Client, spec: &RequestSpec) -> Exchange {
+        let mut req = client.http.request(spec.method.clone(), &spec.url);
         for (name, value) in &spec.headers {
             let Ok(mut v) = http::HeaderValue::from_str(value.expose()) else {
                 return transport_failure(
@@ -103,7 +121,7 @@ impl HttpExecutor {
             Err(e) => {
                 let t = map_error(&e);
                 let msg = match t {
-                    TransportError::Timeout => self.timeout_message(),
+                    TransportError::Timeout => client.timeout_message(),
                     _ => describe(&e),
                 };
                 return transport_failure(t, msg);
@@ -159,21 +177,14 @@ impl HttpExecutor {
 
     async fn probe(&self, target: &Target, tier: Tier) -> ProbeResult {
         let started = Instant::now();
+        let client = self.client();
         let Some((prober, steps)) = prober_for(&target.api).zip(steps(target, tier)) else {
             return ProbeResult {
-                target: target.id,
-                tier,
-                class: Class::Skipped,
-                reason: "unsupported_api".into(),
-                http_status: None,
-                latency: Duration::ZERO,
-                rate_limits: RateLimitInfo::default(),
-                usage: None,
-                at: SystemTime::now(),
                 message: Some(format!(
                     "API style `{}` has no prober; nothing was sent",
                     target.api
                 )),
+                ..ProbeResult::new(target.id, tier, Class::Skipped, "unsupported_api")
             };
         };
         let secrets: Vec<&Secret> = target
@@ -183,29 +194,13 @@ impl HttpExecutor {
             .chain(target.headers.iter().map(|(_, v)| v))
             .collect();
         let api = target.api.as_str();
-        let mut result = ProbeResult {
-            target: target.id,
-            tier: steps.tier,
-            class: Class::Unknown,
-            reason: String::new(),
-            http_status: None,
-            latency: Duration::ZERO,
-            rate_limits: RateLimitInfo::default(),
-            usage: None,
-            at: SystemTime::now(),
-            message: None,
-        };
+        let mut result = ProbeResult::new(target.id, steps.tier, Class::Unknown, "");
         let work = async {
             let mut out: Option<(Interpretation, Option<u16>, RateLimitInfo)> = None;
             for kind in &steps.kinds {
                 let spec = prober.request(target, *kind);
-                let ex = self.send(&spec).await;
-                let mut rl = ratelimit::parse_headers(&ex.headers, SystemTime::now());
-                if rl.retry_after.is_none()
-                    && target.api == crate::plan::ApiStyle::GoogleGenerativeAi
-                {
-                    rl.retry_after = ratelimit::gemini_retry_delay(&ex.body);
-                }
+                let ex = self.send_with(&client, &spec).await;
+                let rl = prober.rate_limits(&ex.headers, &ex.body, SystemTime::now());
                 let interp = evaluate(target, api, prober, *kind, &ex);
                 let stop = interp.class != Class::Ok;
                 // Usage and the status of the last request that ran are what count.
@@ -217,7 +212,7 @@ impl HttpExecutor {
             }
             out
         };
-        let outcome = tokio::time::timeout(self.timeout, work).await;
+        let outcome = tokio::time::timeout(client.timeout, work).await;
         result.latency = started.elapsed();
         result.at = SystemTime::now();
         match outcome {
@@ -246,10 +241,7 @@ impl HttpExecutor {
                 });
                 result.class = v.class;
                 result.reason = v.reason;
-                result.message = Some(format!(
-                    "no complete answer within {:.1}s",
-                    self.timeout.as_secs_f64()
-                ));
+                result.message = Some(client.timeout_message());
             }
         }
         tracing::debug!(
@@ -408,5 +400,19 @@ impl Executor for HttpExecutor {
         tier: Tier,
     ) -> Pin<Box<dyn Future<Output = ProbeResult> + Send + 'a>> {
         Box::pin(self.probe(target, tier))
+    }
+
+    /// Builds a new client when the timeout changed; probes in flight keep theirs. If the
+    /// client cannot be built, the old one stays (and says so).
+    fn set_timeout(&self, timeout: Duration) {
+        if self.client().timeout == timeout {
+            return;
+        }
+        match Client::new(timeout) {
+            Ok(c) => *self.client.write().expect("client lock") = Arc::new(c),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot rebuild the HTTP client for the new probe timeout; keeping the old one")
+            }
+        }
     }
 }

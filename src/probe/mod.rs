@@ -64,20 +64,49 @@ pub struct ProbeResult {
     pub message: Option<String>,
 }
 
-/// Runs probes. The real implementation sends HTTP requests; scheduler tests use a fake.
+impl ProbeResult {
+    /// A result of `class` for `target`, finished now, with nothing else known (no status,
+    /// no latency, no rate limits, no usage, no message). Set the rest with struct update
+    /// syntax: `ProbeResult { http_status: Some(401), ..ProbeResult::new(…) }`.
+    pub fn new(
+        target: TargetId,
+        tier: Tier,
+        class: Class,
+        reason: impl Into<String>,
+    ) -> ProbeResult {
+        ProbeResult {
+            target,
+            tier,
+            class,
+            reason: reason.into(),
+            http_status: None,
+            latency: Duration::ZERO,
+            rate_limits: RateLimitInfo::default(),
+            usage: None,
+            at: SystemTime::now(),
+            message: None,
+        }
+    }
+}
+
+/// Runs probes: the seam between the scheduler (and `clawprobe probe`) and the network.
+/// The real implementation ([`http::HttpExecutor`]) sends HTTP requests; tests use fakes.
 pub trait Executor: Send + Sync + 'static {
     fn execute<'a>(
         &'a self,
         target: &'a Target,
         tier: Tier,
     ) -> Pin<Box<dyn Future<Output = ProbeResult> + Send + 'a>>;
+
+    /// `probe_timeout_seconds` changed (reload): probes started from now on use it.
+    fn set_timeout(&self, _timeout: Duration) {}
 }
 
 pub mod anthropic;
+pub mod cost;
 pub mod google;
 pub mod http;
 pub mod ollama;
-pub mod oneshot;
 pub mod openai;
 pub mod openrouter;
 pub mod responses;
@@ -344,6 +373,20 @@ pub trait Prober: Sync {
     fn request(&self, target: &Target, kind: RequestKind) -> RequestSpec;
     /// Reads a 2xx body of one step. Pure.
     fn interpret(&self, target: &Target, kind: RequestKind, body: &[u8]) -> Interpretation;
+    /// The output cap its generation request asks for (the cost model, [`cost`]).
+    fn output_tokens(&self) -> u64 {
+        1
+    }
+    /// What an answer says about rate limits and when to retry. The standard headers by
+    /// default; a style whose provider says more in the body reads that too. Pure.
+    fn rate_limits(
+        &self,
+        headers: &::http::HeaderMap,
+        _body: &[u8],
+        now: SystemTime,
+    ) -> RateLimitInfo {
+        crate::ratelimit::parse_headers(headers, now)
+    }
 }
 
 /// The prober of an API style; `None` for styles clawprobe cannot probe.
@@ -406,26 +449,23 @@ pub fn steps(target: &Target, tier: Tier) -> Option<Steps> {
 
 #[cfg(test)]
 pub(crate) mod test_support {
+    use super::{ProbeResult, Tier};
+    use crate::class::Class;
     use crate::plan::{ApiStyle, Credential, CredentialKind, CredentialSource, Target};
     use crate::secret::Secret;
 
     pub const KEY: &str = "sk-canary-UNIT-77f3";
 
     pub fn target(provider: &str, api: ApiStyle, base: &str, model: &str) -> Target {
-        Target {
-            id: 0,
-            provider: provider.into(),
-            model: model.into(),
-            base_url: base.into(),
-            api,
-            credential: Some(Credential {
-                source: CredentialSource::TargetEnv { var: "K".into() },
-                kind: CredentialKind::ApiKey,
-                secret: Secret::new(KEY),
-                expires_at_ms: None,
-            }),
-            headers: Vec::new(),
-        }
+        Target::new(provider, model, base, api).with_credential(Credential::api_key(
+            CredentialSource::TargetEnv { var: "K".into() },
+            Secret::new(KEY),
+        ))
+    }
+
+    /// A result of `class` at `tier` for target 0, its reason the class name.
+    pub fn result(class: Class, tier: Tier) -> ProbeResult {
+        ProbeResult::new(0, tier, class, class.as_str())
     }
 
     pub fn with_kind(mut t: Target, kind: CredentialKind) -> Target {

@@ -15,6 +15,11 @@ use serde_json::json;
 pub struct OpenAiResponses;
 
 impl Prober for OpenAiResponses {
+    /// The Responses API's minimum `max_output_tokens`.
+    fn output_tokens(&self) -> u64 {
+        16
+    }
+
     fn metadata_kinds(&self, target: &Target) -> Vec<RequestKind> {
         openai::metadata_kinds(target)
     }

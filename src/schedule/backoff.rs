@@ -4,7 +4,7 @@
 //! URL + credential fingerprint), because rate limits, retry-after and key spacing belong
 //! to the credential, not to one model. Pure logic: every call takes `now`.
 
-use crate::class::Class;
+use crate::class::{Class, SkipReason};
 use crate::probe::ProbeResult;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -12,34 +12,6 @@ use tokio::time::Instant;
 /// Retry-after or reset times further out than this are treated as this: a provider
 /// (or a parsing slip) must not silence a credential for a week.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// Why a probe was not sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SkipReason {
-    /// The generation budget is spent.
-    Budget,
-    /// The credential is backing off after rate_limit / overloaded results.
-    Backoff,
-    /// The provider asked to wait (retry-after, or a rate-limit reset with nothing left).
-    RetryAfter,
-}
-
-impl SkipReason {
-    /// The `reason` label of `clawprobe_probes_skipped_total`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SkipReason::Budget => "budget",
-            SkipReason::Backoff => "backoff",
-            SkipReason::RetryAfter => "retry_after",
-        }
-    }
-}
-
-impl std::fmt::Display for SkipReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Exponential backoff: `base`, doubling per step, at most `max`.
 pub fn backoff_delay(base: Duration, max: Duration, level: u32) -> Duration {
@@ -144,16 +116,8 @@ mod tests {
 
     fn result(class: Class, rl: RateLimitInfo) -> ProbeResult {
         ProbeResult {
-            target: 0,
-            tier: Tier::Metadata,
-            class,
-            reason: String::new(),
-            http_status: None,
-            latency: Duration::ZERO,
             rate_limits: rl,
-            usage: None,
-            at: SystemTime::now(),
-            message: None,
+            ..ProbeResult::new(0, Tier::Metadata, class, "")
         }
     }
 

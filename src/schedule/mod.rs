@@ -1,32 +1,40 @@
 //! Scheduling: cron triggers, and the dispatcher that spreads, budgets and backs off.
 //!
-//! Two layers, deliberately separate:
-//! - **Trigger** ([`Scheduler::run`]): tokio-cron-scheduler turns the cron expressions of
-//!   `[schedule]` into ticks. A tick only reads the clock, computes the time to the next tick
-//!   of the same expression (the cycle's interval) and spawns a cycle. It never sends
-//!   anything itself. tokio-cron-scheduler computes the next tick from *now*, so a missed
-//!   tick (suspend, long GC, clock jump) is skipped, not replayed in a burst.
-//! - **Dispatcher** ([`Scheduler::run_cycle`], [`Scheduler::spawn_cycle`],
-//!   [`Scheduler::probe_now`]): plain tokio code on `tokio::time`, so tests drive a whole
-//!   simulated day with a paused clock. It spreads each cycle's probes over
-//!   `interval * spread_fraction` (stable per-target jitter), limits concurrency, keeps
-//!   `min_key_spacing_seconds` between requests on one credential, honours retry-after and
-//!   rate-limit resets, backs off exponentially on rate_limit / overloaded, re-checks failing
-//!   targets early, and asks [`budget::Budget`] (the one place that decides) before every
-//!   request that can spend tokens.
+//! A thin async shell over parts that own their state and know nothing of tokio tasks:
+//! - **Trigger** ([`trigger`]): tokio-cron-scheduler turns the cron expressions of
+//!   `[schedule]` into ticks. A tick only reads the clock, computes the time to the next
+//!   tick of the same expression (the cycle's interval) and spawns a cycle.
+//! - **Dispatcher** ([`Scheduler`], `dispatcher.rs`): plain tokio code on `tokio::time`, so
+//!   the simulations (`sim_tests.rs`) drive a whole day with a paused clock. It spawns
+//!   cycles and rechecks, sleeps until each probe is due, holds the concurrency limit,
+//!   calls the [`Executor`](crate::probe::Executor) and records the result in
+//!   [`Store`](crate::state::Store) and [`Metrics`](crate::metrics::Metrics).
+//! - **Books** ([`books`]): the budget ([`budget::Budget`], the one place that decides
+//!   whether tokens may be spent), each credential's gate ([`backoff`]: retry-after,
+//!   rate-limit resets, exponential backoff on rate_limit / overloaded, spacing) and each
+//!   target's failure streak; pure `gate`/`admit`/`learn`, and the early re-check rule.
+//! - **Plan index** ([`index`]), **readiness** ([`readiness`], with the first-cycle
+//!   timeout) and **cycle planning** ([`cycle`], [`spread`]: which targets, at which
+//!   offset in the window `interval * spread_fraction`, with what budget headroom).
 //!
 //! Cycles of one kind never overlap: a tick while the previous cycle of that kind still
 //! runs is skipped and logged, not queued.
 
 pub mod backoff;
+pub mod books;
 pub mod budget;
-pub mod cron;
+mod clock;
+pub mod cycle;
 mod dispatcher;
+pub mod index;
+pub mod readiness;
 pub mod spread;
+mod tasks;
+pub mod trigger;
 
-pub use backoff::SkipReason;
 pub use budget::Amount;
-pub use dispatcher::{Readiness, Scheduler};
+pub use dispatcher::Scheduler;
+pub use readiness::Readiness;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Where in a cycle each probe starts, and which model stands in for a credential.
 
-use super::budget::probe_tokens;
-use crate::plan::{ProbePlan, TargetId};
+use crate::plan::{CredentialKey, ProbePlan, TargetId};
+use crate::probe::cost::probe_tokens;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -50,10 +50,10 @@ fn cheapness(model: &str) -> usize {
 /// anything else), ties to the lowest target id. Deterministic, so the same model is used
 /// every cycle.
 pub fn cheapest_per_credential(plan: &ProbePlan) -> Vec<TargetId> {
-    let mut best: BTreeMap<String, (u64, usize, TargetId)> = BTreeMap::new();
+    let mut best: BTreeMap<&CredentialKey, (u64, usize, TargetId)> = BTreeMap::new();
     for t in plan.targets.iter().filter(|t| t.api.is_probeable()) {
         let cand = (probe_tokens(&t.api), cheapness(&t.model), t.id);
-        best.entry(t.credential_key())
+        best.entry(plan.credential_key(t.id))
             .and_modify(|b| *b = (*b).min(cand))
             .or_insert(cand);
     }
@@ -65,24 +65,14 @@ pub fn cheapest_per_credential(plan: &ProbePlan) -> Vec<TargetId> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{ApiStyle, Credential, CredentialKind, CredentialSource, Target};
+    use crate::plan::{ApiStyle, Credential, CredentialSource, Target};
     use crate::secret::Secret;
 
     fn target(provider: &str, model: &str, key: &str) -> Target {
-        Target {
-            id: 0,
-            provider: provider.into(),
-            model: model.into(),
-            base_url: format!("http://127.0.0.1:1/{provider}"),
-            api: ApiStyle::OpenAiCompletions,
-            credential: Some(Credential {
-                source: CredentialSource::Env { var: "K".into() },
-                kind: CredentialKind::ApiKey,
-                secret: Secret::new(key),
-                expires_at_ms: None,
-            }),
-            headers: vec![],
-        }
+        let base = format!("http://127.0.0.1:1/{provider}");
+        let source = CredentialSource::Env { var: "K".into() };
+        Target::new(provider, model, base, ApiStyle::OpenAiCompletions)
+            .with_credential(Credential::api_key(source, Secret::new(key)))
     }
 
     #[test]

@@ -59,7 +59,9 @@ pub fn with_verdicts<R>(
     f: impl FnOnce(&PlanVerdicts<'_>) -> R,
 ) -> R {
     let view = store.read();
-    let statuses: Vec<Option<&TargetStatus>> = plan.targets.iter().map(|t| view.get(t)).collect();
+    let statuses: Vec<Option<&TargetStatus>> = (0..plan.targets.len())
+        .map(|t| view.get(plan.key(t)))
+        .collect();
     let evidence = |t: TargetId| {
         let mut e = statuses[t].map(TargetStatus::evidence).unwrap_or_default();
         if let Some(r) = fresh.filter(|r| r.target == t) {
@@ -110,7 +112,10 @@ pub fn entry_json(
     let v = verdicts.entries[a][i];
     let shown = v.target.or(entry.target);
     let target = shown.and_then(|id| plan.targets.get(id));
-    let newest = target.and_then(|t| store.get(t)).and_then(|s| s.last);
+    let newest = shown
+        .filter(|&id| id < plan.targets.len())
+        .and_then(|id| store.get(plan.key(id)))
+        .and_then(|s| s.last);
     let result = result.or(newest.as_ref());
     let message = match (&v.verdict, result, &entry.finding) {
         (Some(vd), _, Some(f)) if vd.source == Source::Static => Some(f.message.clone()),
@@ -212,7 +217,9 @@ pub fn render(plan: &ProbePlan, store: &Store, cadence: &Cadence, now: SystemTim
                 let ev = v.entries[a][i];
                 let shown = ev.target.or(entry.target);
                 let target = shown.and_then(|id| plan.targets.get(id));
-                let status = target.and_then(|t| store.get(t));
+                let status = shown
+                    .filter(|&id| id < plan.targets.len())
+                    .and_then(|id| store.get(plan.key(id)));
                 let class = ev.verdict.map(|v| v.class);
                 let css = match class {
                     Some(Class::Ok) => "ok",

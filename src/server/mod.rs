@@ -1,682 +1,94 @@
 //! The HTTP server: /metrics, /healthz, /readyz, /, POST /-/reload, GET /probe.
-//! OWNER: exporter helper.
 //!
 //! The server knows nothing about scheduling: it talks to a [`Backend`] (implemented by
-//! `serve.rs` on top of the scheduler), so every route can be tested with a fake backend and
-//! no network. Routing is a plain function ([`route`]) of method, URI and backend.
+//! the `serve` command on top of the scheduler), so every route can be tested with a fake
+//! backend and no network. Two parts: the [`listener`] (connections, limits, TLS, basic
+//! auth) and the [`routes`] (a plain function of method, URI and backend).
 
 pub mod landing;
+pub mod listener;
+pub mod routes;
 pub mod tls;
 pub mod webconfig;
 
-use crate::plan::{ProbePlan, TargetId};
+pub use listener::{bind, local_addr, serve, serve_with, Limits, ServerError};
+pub use routes::route;
+
+use crate::class::SkipReason;
+use crate::config::ConfigError;
+use crate::plan::{PlanError, ProbePlan, TargetId};
 use crate::probe::{ProbeResult, Tier};
+use crate::schedule::Readiness;
+use crate::secret::redact_key_shapes;
 use crate::state::Store;
 use bytes::Bytes;
-use http::{header, Method, Response, StatusCode, Uri};
-use http_body_util::Full;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
-use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
-use tokio::task::JoinSet;
 
 /// A boxed future, so [`Backend`] stays object-safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Why an on-demand probe was not sent.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NotSent(pub String);
 
 /// What the server needs from the running exporter.
 pub trait Backend: Send + Sync + 'static {
     /// The `/metrics` text (cached probe results only; never probes). Called on a blocking
     /// thread: rendering a large plan takes milliseconds of CPU.
     fn metrics_text(&self) -> Bytes;
-    /// `Ok` when ready (plan loaded and every credential probed once, or the first cycle
-    /// done, or its timeout passed); `Err` says what is still missing, for `/readyz`.
-    fn ready(&self) -> Result<(), String>;
+    /// Readiness for `/readyz` (plan loaded and every credential probed once, or the first
+    /// cycle done, or its timeout passed); [`Readiness::describe`] says what is missing.
+    fn ready(&self) -> Readiness;
     /// The plan now serving.
     fn plan(&self) -> Arc<ProbePlan>;
     /// The status table.
     fn store(&self) -> Arc<Store>;
     /// How often each target is probed (verdict staleness).
     fn cadence(&self) -> Arc<crate::verdict::Cadence>;
-    /// Re-reads the config and rebuilds the plan; `Err` holds a message without secrets.
-    fn reload(&self) -> BoxFuture<'_, Result<(), String>>;
-    /// Probes one target now, through the budget. `Err` holds the skip reason
-    /// (`budget`, `backoff`, `retry_after`).
+    /// Re-reads the config and rebuilds the plan; the last good plan stays on `Err`.
+    fn reload(&self) -> BoxFuture<'_, Result<(), ReloadError>>;
+    /// Probes one target now, through the budget. `Err` says why it was not sent.
     fn probe_now(
         &self,
         target: TargetId,
         tier: Tier,
-    ) -> BoxFuture<'_, Result<ProbeResult, NotSent>>;
+    ) -> BoxFuture<'_, Result<ProbeResult, SkipReason>>;
 }
 
-/// Errors starting the server.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    #[error("cannot listen on {addr} (config key server.listen in {source_name}): {err}; stop the other process using it or set server.listen to a free address")]
-    Bind {
-        addr: String,
-        source_name: String,
-        /// Not a `#[source]`: the message already says it, and `{:#}` would repeat it.
-        err: std::io::Error,
-    },
+/// Why a reload failed (the last good plan keeps running). Displays without secrets:
+/// key-shaped text in the underlying message is masked, and the underlying error is not
+/// exposed as a `source` (its text could hold one).
+#[derive(thiserror::Error)]
+pub enum ReloadError {
+    /// The clawprobe config file.
+    #[error("{}", redact_key_shapes(&.0.to_string()))]
+    Config(ConfigError),
+    /// OpenClaw discovery or `[[targets]]`.
+    #[error("{}", redact_key_shapes(&.0.to_string()))]
+    Plan(PlanError),
+    /// The task building the plan did not finish.
+    #[error("building the plan did not finish: {0}")]
+    Interrupted(tokio::task::JoinError),
 }
 
-/// Limits that keep a slow or hostile client from holding the exporter.
-#[derive(Clone, Debug)]
-pub struct Limits {
-    pub max_connections: usize,
-    pub header_read_timeout: Duration,
-    /// How long shutdown waits for requests in flight.
-    pub shutdown_grace: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_connections: 128,
-            header_read_timeout: Duration::from_secs(10),
-            shutdown_grace: Duration::from_secs(5),
-        }
+impl std::fmt::Debug for ReloadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ReloadError({self})")
     }
 }
 
-/// Binds the listen address. `source_name` (the config file) goes into the error message.
-pub async fn bind(addr: &str, source_name: &str) -> Result<TcpListener, ServerError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|err| ServerError::Bind {
-            addr: addr.to_string(),
-            source_name: source_name.to_string(),
-            err,
-        })
-}
-
-/// Serves until `shutdown` becomes true, then lets requests in flight finish (bounded by
-/// `limits.shutdown_grace`). Plain HTTP, no authentication.
-pub async fn serve(
-    listener: TcpListener,
-    backend: Arc<dyn Backend>,
-    limits: Limits,
-    shutdown: watch::Receiver<bool>,
-) {
-    serve_with(listener, backend, limits, None, shutdown).await
-}
-
-/// [`serve`] with an optional web config (`--web.config.file`): TLS (possibly mutual) and
-/// basic auth on every endpoint, re-read when its files change.
-pub async fn serve_with(
-    listener: TcpListener,
-    backend: Arc<dyn Backend>,
-    limits: Limits,
-    web: Option<Arc<webconfig::WebConfig>>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let mut conns = JoinSet::new();
-    loop {
-        if *shutdown.borrow() {
-            break;
-        }
-        // Wait for a free slot before accepting: at the cap, clients queue in the backlog.
-        let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
-            _ = shutdown.changed() => break,
-        };
-        let (stream, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => break,
-        };
-        while conns.try_join_next().is_some() {}
-        let backend = backend.clone();
-        let limits = limits.clone();
-        let stop = shutdown.clone();
-        let web = web.clone();
-        conns.spawn(async move {
-            let _permit = permit;
-            // TLS settings are taken per connection, so a rotated certificate is used from
-            // the next connection on.
-            let tls = web.as_ref().and_then(|w| w.current().tls.clone());
-            let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let backend = backend.clone();
-                let web = web.clone();
-                async move { Ok::<_, Infallible>(handle(&backend, web.as_deref(), req).await) }
-            });
-            let res = match tls {
-                None => serve_io(TokioIo::new(stream), svc, &limits, stop).await,
-                Some(config) => {
-                    let acceptor = tokio_rustls::TlsAcceptor::from(config);
-                    // The handshake gets the same deadline as the request headers, or a
-                    // client that opens a socket and says nothing would hold a slot forever.
-                    match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream))
-                        .await
-                    {
-                        Ok(Ok(tls_stream)) => {
-                            serve_io(TokioIo::new(tls_stream), svc, &limits, stop).await
-                        }
-                        Ok(Err(e)) => {
-                            tracing::debug!(peer = %peer, error = %e, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(peer = %peer, "TLS handshake timed out");
-                            return;
-                        }
-                    }
-                }
-            };
-            if let Err(e) = res {
-                tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    let _ = tokio::time::timeout(limits.shutdown_grace, async {
-        while conns.join_next().await.is_some() {}
-    })
-    .await;
-    conns.abort_all();
-}
-
-/// One HTTP/1.1 connection over any transport, with the header-read (and keep-alive idle)
-/// timeout, stopped gracefully when `stop` turns true.
-async fn serve_io<I, S>(
-    io: I,
-    svc: S,
-    limits: &Limits,
-    mut stop: watch::Receiver<bool>,
-) -> Result<(), hyper::Error>
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
-    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = Full<Bytes>>,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
-    let conn = builder.serve_connection(io, svc);
-    tokio::pin!(conn);
-    tokio::select! {
-        r = conn.as_mut() => r,
-        _ = stop.changed() => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
-        }
+impl From<ConfigError> for ReloadError {
+    fn from(e: ConfigError) -> Self {
+        ReloadError::Config(e)
     }
 }
 
-/// Authentication (when the web config has users), then [`route`], then the configured
-/// extra response headers.
-async fn handle(
-    backend: &Arc<dyn Backend>,
-    web: Option<&webconfig::WebConfig>,
-    req: hyper::Request<hyper::body::Incoming>,
-) -> Resp {
-    let Some(web) = web else {
-        return route(backend, req.method(), req.uri()).await;
-    };
-    let loaded = web.current();
-    let mut resp = if web
-        .authorize(&loaded, req.headers().get(header::AUTHORIZATION))
-        .await
-    {
-        route(backend, req.method(), req.uri()).await
-    } else {
-        let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            http::HeaderValue::from_static("Basic realm=\"clawprobe\", charset=\"UTF-8\""),
-        );
-        r
-    };
-    loaded.apply_headers(resp.headers_mut());
-    resp
-}
-
-/// The local address a listener is bound to, for the startup log.
-pub fn local_addr(listener: &TcpListener) -> Option<SocketAddr> {
-    listener.local_addr().ok()
-}
-
-type Resp = Response<Full<Bytes>>;
-
-fn text(status: StatusCode, body: impl Into<String>) -> Resp {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(Full::new(Bytes::from(body.into())))
-        .expect("valid response")
-}
-
-fn json(status: StatusCode, value: &serde_json::Value) -> Resp {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(value.to_string())))
-        .expect("valid response")
-}
-
-fn method_not_allowed(allow: &str) -> Resp {
-    let mut r = text(
-        StatusCode::METHOD_NOT_ALLOWED,
-        format!("method not allowed; use {allow}\n"),
-    );
-    r.headers_mut()
-        .insert(header::ALLOW, allow.parse().expect("valid header"));
-    r
-}
-
-/// Routes one request. The body is never read: no endpoint takes one.
-pub async fn route(backend: &Arc<dyn Backend>, method: &Method, uri: &Uri) -> Resp {
-    let get = method == Method::GET || method == Method::HEAD;
-    match uri.path() {
-        "/metrics" if get => {
-            // Off the async workers: a render holds a CPU for milliseconds at 10k series,
-            // and concurrent scrapes wait on one render (see Metrics::render_cached).
-            let b = backend.clone();
-            match tokio::task::spawn_blocking(move || b.metrics_text()).await {
-                Ok(body) => {
-                    // The render cache holds bodies weakly; keeping this one for MAX_AGE
-                    // lets the scrapes right after it reuse it, and frees it well before
-                    // the next regular scrape.
-                    let linger = body.clone();
-                    tokio::spawn(async move {
-                        tokio::time::sleep(crate::metrics::MAX_AGE).await;
-                        drop(linger);
-                    });
-                    Response::builder()
-                        .status(StatusCode::OK)
-                        .header(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)
-                        .body(Full::new(body))
-                        .expect("valid response")
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "rendering /metrics failed");
-                    text(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "rendering metrics failed\n",
-                    )
-                }
-            }
-        }
-        "/healthz" if get => text(StatusCode::OK, "ok\n"),
-        "/readyz" if get => match backend.ready() {
-            Ok(()) => text(StatusCode::OK, "ready\n"),
-            Err(why) => text(StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")),
-        },
-        "/" if get => Response::builder()
-            .status(StatusCode::OK)
-            .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
-            .body(Full::new(Bytes::from(landing::render(
-                &backend.plan(),
-                &backend.store(),
-                &backend.cadence(),
-                SystemTime::now(),
-            ))))
-            .expect("valid response"),
-        "/-/reload" if method == Method::POST || method == Method::PUT => {
-            match backend.reload().await {
-                Ok(()) => text(StatusCode::OK, "config reloaded\n"),
-                Err(e) => text(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("reload failed, still serving the last good config: {e}\n"),
-                ),
-            }
-        }
-        "/-/reload" => method_not_allowed("POST"),
-        "/probe" if get => probe(backend.as_ref(), uri.query().unwrap_or("")).await,
-        "/metrics" | "/healthz" | "/readyz" | "/" | "/probe" => method_not_allowed("GET"),
-        _ => text(
-            StatusCode::NOT_FOUND,
-            "not found; see / for the endpoints\n",
-        ),
+impl From<PlanError> for ReloadError {
+    fn from(e: PlanError) -> Self {
+        ReloadError::Plan(e)
     }
 }
 
-async fn probe(backend: &dyn Backend, query: &str) -> Resp {
-    let params = parse_query(query);
-    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let (Some(agent), Some(r)) = (get("agent"), get("ref")) else {
-        return text(
-            StatusCode::BAD_REQUEST,
-            "give ?agent=<agent id>&ref=<model ref as configured>[&tier=metadata|generation]\n",
-        );
-    };
-    let tier = match get("tier") {
-        None | Some("metadata") => Tier::Metadata,
-        Some("generation") => Tier::Generation,
-        Some(_) => {
-            return text(
-                StatusCode::BAD_REQUEST,
-                "tier must be metadata or generation\n",
-            )
-        }
-    };
-    let plan = backend.plan();
-    let Some(a) = plan.agents.iter().position(|c| c.agent == agent) else {
-        return text(StatusCode::NOT_FOUND, "unknown agent\n");
-    };
-    let Some(i) = plan.agents[a].entries.iter().position(|e| {
-        e.raw_ref == r
-            || matches!((&e.provider, &e.model), (Some(p), Some(m)) if format!("{p}/{m}") == r)
-    }) else {
-        return text(StatusCode::NOT_FOUND, "unknown ref in this agent's chain\n");
-    };
-    let store = backend.store();
-    let answer = |result: Option<&ProbeResult>, probed: bool| {
-        let cadence = backend.cadence();
-        landing::with_verdicts(&plan, &store, &cadence, SystemTime::now(), result, |v| {
-            landing::entry_json(&plan, &store, v, (a, i), result, probed)
-        })
-    };
-    let Some(id) = plan.agents[a].entries[i].target else {
-        // Nothing to send: the static finding is the answer.
-        return json(StatusCode::OK, &answer(None, false));
-    };
-    match backend.probe_now(id, tier).await {
-        // The probe was recorded: the answer is the route's verdict with it.
-        Ok(result) => json(StatusCode::OK, &answer(Some(&result), true)),
-        Err(NotSent(reason)) => {
-            let reason = match reason.as_str() {
-                "budget" | "backoff" | "retry_after" => reason,
-                _ => "other".to_string(),
-            };
-            json(
-                StatusCode::TOO_MANY_REQUESTS,
-                &serde_json::json!({ "probed": false, "skipped": reason }),
-            )
-        }
-    }
-}
-
-/// `a=b&c=d` with `%XX` and `+` decoding.
-fn parse_query(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 3 <= b.len() {
-            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
-            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::{Read, Write};
-
-    struct Fake;
-
-    impl Backend for Fake {
-        fn metrics_text(&self) -> Bytes {
-            Bytes::from_static(b"# HELP x y\n# TYPE x gauge\nx 1\n")
-        }
-        fn ready(&self) -> Result<(), String> {
-            Err("not ready: waiting for the first probe of 2 of 3 credentials".into())
-        }
-        fn plan(&self) -> Arc<ProbePlan> {
-            Arc::new(ProbePlan::default())
-        }
-        fn store(&self) -> Arc<Store> {
-            Arc::new(Store::new())
-        }
-        fn cadence(&self) -> Arc<crate::verdict::Cadence> {
-            Arc::default()
-        }
-        fn reload(&self) -> BoxFuture<'_, Result<(), String>> {
-            Box::pin(async { Err("bad key `x` in /etc/c.toml".into()) })
-        }
-        fn probe_now(&self, _: TargetId, _: Tier) -> BoxFuture<'_, Result<ProbeResult, NotSent>> {
-            Box::pin(async { Err(NotSent("budget".into())) })
-        }
-    }
-
-    fn raw(port: u16, req: &str) -> String {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        s.write_all(req.as_bytes()).unwrap();
-        let mut out = String::new();
-        let _ = s.read_to_string(&mut out);
-        out
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn serves_over_tcp_times_out_slow_headers_and_stops() {
-        let listener = bind("127.0.0.1:0", "test.toml").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (tx, rx) = watch::channel(false);
-        let limits = Limits {
-            max_connections: 4,
-            header_read_timeout: Duration::from_millis(300),
-            shutdown_grace: Duration::from_secs(1),
-        };
-        let task = tokio::spawn(serve(listener, Arc::new(Fake), limits, rx));
-
-        let out = tokio::task::spawn_blocking(move || {
-            raw(port, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
-        })
-        .await
-        .unwrap();
-        assert!(out.starts_with("HTTP/1.0 200"), "{out}");
-        assert!(out.contains("text/plain; version=0.0.4"), "{out}");
-        assert!(out.ends_with("x 1\n"), "{out}");
-
-        let out = tokio::task::spawn_blocking(move || {
-            raw(port, "POST /-/reload HTTP/1.0\r\nHost: x\r\n\r\n")
-        })
-        .await
-        .unwrap();
-        assert!(out.starts_with("HTTP/1.0 500"), "{out}");
-        assert!(out.contains("last good config"), "{out}");
-        let out = tokio::task::spawn_blocking(move || raw(port, "GET /readyz HTTP/1.0\r\n\r\n"))
-            .await
-            .unwrap();
-        assert!(out.starts_with("HTTP/1.0 503"), "{out}");
-        assert!(
-            out.ends_with("waiting for the first probe of 2 of 3 credentials\n"),
-            "/readyz says what it waits for: {out}"
-        );
-
-        // A client that never finishes its headers is cut off after the read timeout.
-        let started = std::time::Instant::now();
-        let out = tokio::task::spawn_blocking(move || raw(port, "GET /metrics HTTP/1.1\r\nHost"))
-            .await
-            .unwrap();
-        assert!(!out.contains("200 OK"), "{out}");
-        assert!(
-            started.elapsed() < Duration::from_secs(4),
-            "{:?}",
-            started.elapsed()
-        );
-
-        tx.send(true).unwrap();
-        tokio::time::timeout(Duration::from_secs(3), task)
-            .await
-            .expect("server stops")
-            .unwrap();
-        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
-    }
-
-    /// How long until the server closes a connection on which the client sends `send`
-    /// and then nothing.
-    fn closed_after(port: u16, send: &[u8]) -> Duration {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let started = std::time::Instant::now();
-        s.write_all(send).unwrap();
-        let mut buf = [0u8; 1024];
-        loop {
-            match s.read(&mut buf) {
-                Ok(0) | Err(_) => return started.elapsed(),
-                Ok(_) => {}
-            }
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn idle_connections_are_closed_and_capped() {
-        let listener = bind("127.0.0.1:0", "test.toml").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (tx, rx) = watch::channel(false);
-        let limits = Limits {
-            max_connections: 2,
-            header_read_timeout: Duration::from_millis(400),
-            shutdown_grace: Duration::from_secs(1),
-        };
-        let task = tokio::spawn(serve(listener, Arc::new(Fake), limits, rx));
-
-        // A client that connects and never sends a byte is cut off too.
-        let t = tokio::task::spawn_blocking(move || closed_after(port, b""))
-            .await
-            .unwrap();
-        assert!(t < Duration::from_secs(3), "idle connection held for {t:?}");
-        // Keep-alive: after one answered request, an idle connection is closed as well.
-        let t = tokio::task::spawn_blocking(move || {
-            closed_after(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        })
-        .await
-        .unwrap();
-        assert!(
-            t < Duration::from_secs(3),
-            "keep-alive connection held for {t:?}"
-        );
-
-        // At the cap, a third client waits until a slot frees (here: the idle timeout).
-        let hold = || {
-            let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-            std::thread::sleep(Duration::from_millis(50));
-            s
-        };
-        let (a, b) = (hold(), hold());
-        let started = std::time::Instant::now();
-        let out = tokio::task::spawn_blocking(move || raw(port, "GET /healthz HTTP/1.0\r\n\r\n"))
-            .await
-            .unwrap();
-        assert!(out.starts_with("HTTP/1.0 200"), "{out}");
-        assert!(
-            started.elapsed() >= Duration::from_millis(250),
-            "served past the connection cap after {:?}",
-            started.elapsed()
-        );
-        drop((a, b));
-        tx.send(true).unwrap();
-        tokio::time::timeout(Duration::from_secs(3), task)
-            .await
-            .expect("server stops")
-            .unwrap();
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn tls_handshake_has_a_deadline() {
-        let dir = tempfile::tempdir().unwrap();
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
-            .unwrap()
-            .self_signed(&key)
-            .unwrap();
-        std::fs::write(dir.path().join("c.pem"), cert.pem()).unwrap();
-        std::fs::write(dir.path().join("k.pem"), key.serialize_pem()).unwrap();
-        let web = dir.path().join("web.yml");
-        std::fs::write(
-            &web,
-            "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n",
-        )
-        .unwrap();
-        let web = Arc::new(webconfig::WebConfig::load(&web).unwrap());
-        let listener = bind("127.0.0.1:0", "test.toml").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (tx, rx) = watch::channel(false);
-        let limits = Limits {
-            max_connections: 4,
-            header_read_timeout: Duration::from_millis(400),
-            shutdown_grace: Duration::from_secs(1),
-        };
-        let task = tokio::spawn(serve_with(listener, Arc::new(Fake), limits, Some(web), rx));
-        // Silent client, and a client that starts a ClientHello and stalls.
-        for send in [&b""[..], &[0x16, 0x03, 0x01, 0x00, 0x40, 0x01][..]] {
-            let t = tokio::task::spawn_blocking(move || closed_after(port, send))
-                .await
-                .unwrap();
-            assert!(t < Duration::from_secs(3), "handshake held for {t:?}");
-        }
-        // Plain HTTP on the TLS port gets no HTTP answer.
-        let out = tokio::task::spawn_blocking(move || raw(port, "GET /metrics HTTP/1.0\r\n\r\n"))
-            .await
-            .unwrap();
-        assert!(!out.contains("200"), "{out}");
-        tx.send(true).unwrap();
-        tokio::time::timeout(Duration::from_secs(3), task)
-            .await
-            .expect("server stops")
-            .unwrap();
-    }
-
-    #[test]
-    fn bind_error_names_address_and_key() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = busy.local_addr().unwrap().to_string();
-        let err = rt
-            .block_on(bind(&addr, "/etc/clawprobe.toml"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains(&addr) && err.contains("server.listen"),
-            "{err}"
-        );
-        assert!(err.contains("/etc/clawprobe.toml"), "{err}");
-    }
-
-    #[test]
-    fn query_decoding() {
-        assert_eq!(
-            parse_query("agent=main&ref=openai%2Fgpt-5+mini&x"),
-            vec![
-                ("agent".to_string(), "main".to_string()),
-                ("ref".to_string(), "openai/gpt-5 mini".to_string()),
-                ("x".to_string(), String::new()),
-            ]
-        );
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz"), "%zz");
+impl From<tokio::task::JoinError> for ReloadError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ReloadError::Interrupted(e)
     }
 }

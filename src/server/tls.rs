@@ -12,7 +12,24 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio_rustls::rustls::{self, server::WebPkiClientVerifier, RootCertStore, ServerConfig};
 
-use super::webconfig::WebConfigError;
+/// Why a TLS setting cannot be used: the web config key at fault and what to do. The web
+/// config adds its file name (this module knows no file format).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("key {key}: {msg}")]
+pub struct TlsError {
+    /// The `tls_server_config.*` key.
+    pub key: String,
+    pub msg: String,
+}
+
+impl TlsError {
+    fn new(key: &str, msg: impl Into<String>) -> TlsError {
+        TlsError {
+            key: key.to_string(),
+            msg: msg.into(),
+        }
+    }
+}
 
 /// Whether and how a client certificate is checked (Go's `tls.ClientAuthType`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,22 +45,18 @@ pub enum ClientAuth {
 }
 
 impl ClientAuth {
-    /// Parses the exporter-toolkit spelling. `key` and `file` go into the error.
-    pub fn parse(value: &str, file: &Path) -> Result<ClientAuth, WebConfigError> {
+    /// Parses the exporter-toolkit spelling.
+    pub fn parse(value: &str) -> Result<ClientAuth, TlsError> {
         match value {
             "" | "NoClientCert" => Ok(ClientAuth::None),
             "VerifyClientCertIfGiven" => Ok(ClientAuth::VerifyIfGiven),
             "RequireAndVerifyClientCert" => Ok(ClientAuth::RequireAndVerify),
-            "RequestClientCert" | "RequireAnyClientCert" => Err(WebConfigError::invalid(
-                file,
-                "tls_server_config.client_auth_type",
+            "RequestClientCert" | "RequireAnyClientCert" => Err(TlsError::new("tls_server_config.client_auth_type",
                 format!(
                     "{value} accepts client certificates without verifying them, which clawprobe (rustls) does not support; use VerifyClientCertIfGiven or RequireAndVerifyClientCert with client_ca_file"
                 ),
             )),
-            other => Err(WebConfigError::invalid(
-                file,
-                "tls_server_config.client_auth_type",
+            other => Err(TlsError::new("tls_server_config.client_auth_type",
                 format!(
                     "unknown value {other:?}; use NoClientCert, VerifyClientCertIfGiven or RequireAndVerifyClientCert"
                 ),
@@ -60,17 +73,16 @@ pub enum TlsVersion {
 }
 
 impl TlsVersion {
-    pub fn parse(value: &str, file: &Path, key: &str) -> Result<TlsVersion, WebConfigError> {
+    /// Parses the exporter-toolkit spelling; `key` (min or max version) goes into the error.
+    pub fn parse(value: &str, key: &str) -> Result<TlsVersion, TlsError> {
         match value {
             "TLS12" => Ok(TlsVersion::Tls12),
             "TLS13" => Ok(TlsVersion::Tls13),
-            "TLS10" | "TLS11" => Err(WebConfigError::invalid(
-                file,
+            "TLS10" | "TLS11" => Err(TlsError::new(
                 key,
                 format!("{value} is obsolete and not supported (rustls); use TLS12 or TLS13"),
             )),
-            other => Err(WebConfigError::invalid(
-                file,
+            other => Err(TlsError::new(
                 key,
                 format!("unknown TLS version {other:?}; use TLS12 or TLS13"),
             )),
@@ -99,23 +111,17 @@ impl TlsSettings {
     }
 }
 
-fn read_certs(
-    path: &Path,
-    web_file: &Path,
-    key: &str,
-) -> Result<Vec<CertificateDer<'static>>, WebConfigError> {
+fn read_certs(path: &Path, key: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
         .map_err(|e| {
-            WebConfigError::invalid(
-                web_file,
+            TlsError::new(
                 key,
                 format!("cannot read certificates from {}: {e}", path.display()),
             )
         })?;
     if certs.is_empty() {
-        return Err(WebConfigError::invalid(
-            web_file,
+        return Err(TlsError::new(
             key,
             format!(
                 "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
@@ -128,12 +134,11 @@ fn read_certs(
 
 /// Builds the rustls server config. Reads the certificate, key and CA files now; call it
 /// again after they change to rotate certificates.
-pub fn build(settings: &TlsSettings, web_file: &Path) -> Result<Arc<ServerConfig>, WebConfigError> {
-    let certs = read_certs(&settings.cert_file, web_file, "tls_server_config.cert_file")?;
+pub fn build(settings: &TlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
+    let certs = read_certs(&settings.cert_file, "tls_server_config.cert_file")?;
     let key = PrivateKeyDer::from_pem_file(&settings.key_file).map_err(|e| {
         // The pem error says what was wrong with the file, never its content.
-        WebConfigError::invalid(
-            web_file,
+        TlsError::new(
             "tls_server_config.key_file",
             format!(
                 "cannot read a private key from {}: {e}",
@@ -151,32 +156,26 @@ pub fn build(settings: &TlsSettings, web_file: &Path) -> Result<Arc<ServerConfig
     .map(|(_, p)| p)
     .collect();
     if versions.is_empty() {
-        return Err(WebConfigError::invalid(
-            web_file,
+        return Err(TlsError::new(
             "tls_server_config.min_version",
             "min_version is above max_version",
         ));
     }
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
-        .map_err(|e| {
-            WebConfigError::invalid(web_file, "tls_server_config.min_version", e.to_string())
-        })?;
+        .map_err(|e| TlsError::new("tls_server_config.min_version", e.to_string()))?;
     let builder = match settings.client_auth {
         ClientAuth::None => builder.with_no_client_auth(),
         mode => {
             let Some(ca_file) = &settings.client_ca_file else {
-                return Err(WebConfigError::invalid(
-                    web_file,
-                    "tls_server_config.client_ca_file",
+                return Err(TlsError::new("tls_server_config.client_ca_file",
                     "client_auth_type verifies client certificates, so client_ca_file must name the CA bundle that signs them",
                 ));
             };
             let mut roots = RootCertStore::empty();
-            for c in read_certs(ca_file, web_file, "tls_server_config.client_ca_file")? {
+            for c in read_certs(ca_file, "tls_server_config.client_ca_file")? {
                 roots.add(c).map_err(|e| {
-                    WebConfigError::invalid(
-                        web_file,
+                    TlsError::new(
                         "tls_server_config.client_ca_file",
                         format!("{}: {e}", ca_file.display()),
                     )
@@ -186,15 +185,14 @@ pub fn build(settings: &TlsSettings, web_file: &Path) -> Result<Arc<ServerConfig
             if mode == ClientAuth::VerifyIfGiven {
                 vb = vb.allow_unauthenticated();
             }
-            let verifier = vb.build().map_err(|e| {
-                WebConfigError::invalid(web_file, "tls_server_config.client_ca_file", e.to_string())
-            })?;
+            let verifier = vb
+                .build()
+                .map_err(|e| TlsError::new("tls_server_config.client_ca_file", e.to_string()))?;
             builder.with_client_cert_verifier(verifier)
         }
     };
     let mut config = builder.with_single_cert(certs, key).map_err(|e| {
-        WebConfigError::invalid(
-            web_file,
+        TlsError::new(
             "tls_server_config.key_file",
             format!(
                 "{} and {} do not make a usable certificate/key pair: {e}",

@@ -16,21 +16,22 @@
 //!   prometheus: $2y$10$...         # bcrypt hash (htpasswd -nBC 10 "" | tr -d ':\n')
 //! ```
 //!
-//! The file and the files it names are re-read when their size, mtime or inode changes
-//! (checked on each new connection and request, a few `stat` calls), so a rotated
+//! The file and the files it names are re-read when their content changes
+//! ([`crate::filestamp`]: checked on each new connection and request, a few `stat` calls
+//! unless the metadata changed), so a rotated
 //! certificate or a changed password takes effect without a restart. A re-read that fails
 //! (half-written key, typo) keeps the last good settings and logs an error naming the file
 //! and key: a monitoring endpoint that locks everyone out on a typo hides the outages it is
 //! there to show.
 
-use super::tls::{self, ClientAuth, TlsSettings, TlsVersion};
+use super::tls::{self, ClientAuth, TlsError, TlsSettings, TlsVersion};
+use crate::filestamp::WatchedFiles;
 use http::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::SystemTime;
 use tokio::sync::Semaphore;
 use tokio_rustls::rustls::ServerConfig;
 
@@ -50,12 +51,17 @@ pub enum WebConfigError {
 }
 
 impl WebConfigError {
-    pub(crate) fn invalid(file: &Path, key: &str, msg: impl Into<String>) -> WebConfigError {
+    fn invalid(file: &Path, key: &str, msg: impl Into<String>) -> WebConfigError {
         WebConfigError::Invalid {
             path: file.display().to_string(),
             key: key.to_string(),
             msg: msg.into(),
         }
+    }
+
+    /// A TLS setting of `file` that cannot be used.
+    fn tls(file: &Path) -> impl Fn(TlsError) -> WebConfigError + '_ {
+        move |e| WebConfigError::invalid(file, &e.key, e.msg)
     }
 }
 
@@ -102,7 +108,7 @@ pub struct Loaded {
     /// Extra response headers (`http_server_config.headers`).
     headers: Vec<(HeaderName, HeaderValue)>,
     /// Files this read depended on, with what they looked like.
-    stamps: Vec<(PathBuf, Stamp)>,
+    stamps: WatchedFiles,
 }
 
 impl Loaded {
@@ -128,16 +134,6 @@ impl std::fmt::Debug for Loaded {
     }
 }
 
-/// Size, mtime and inode (a rename-into-place rotation changes the inode but maybe not the
-/// size or second-granularity mtime). `None`: missing.
-type Stamp = Option<(SystemTime, u64, u64)>;
-
-fn stamp(path: &Path) -> Stamp {
-    use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(path).ok()?;
-    Some((m.modified().ok()?, m.len(), m.ino()))
-}
-
 /// The web config in force, re-read when its files change.
 pub struct WebConfig {
     path: PathBuf,
@@ -154,7 +150,7 @@ struct State {
     current: Arc<Loaded>,
     /// What the files looked like at the last attempt (good or bad), so a broken file is
     /// reported once, not on every connection.
-    seen: Vec<(PathBuf, Stamp)>,
+    seen: WatchedFiles,
 }
 
 const VERIFIED_CACHE_MAX: usize = 256;
@@ -183,7 +179,7 @@ impl WebConfig {
     /// The settings in force, re-reading the files first if any of them changed.
     pub fn current(&self) -> Arc<Loaded> {
         let mut st = self.state.lock().expect("web config lock");
-        let changed = st.seen.iter().any(|(p, s)| stamp(p) != *s);
+        let changed = st.seen.changed().is_some();
         if changed {
             match read(&self.path) {
                 Ok(new) => {
@@ -203,8 +199,7 @@ impl WebConfig {
                         "web config reload failed, keeping the last good settings: {e}"
                     );
                     // Remember the broken state so we try again only after the next change.
-                    let files = st.seen.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
-                    st.seen = files.into_iter().map(|p| (p.clone(), stamp(&p))).collect();
+                    st.seen.restamp();
                 }
             }
         }
@@ -276,32 +271,20 @@ fn parse_basic(v: &HeaderValue) -> Option<(String, String)> {
     Some((u.to_string(), p.to_string()))
 }
 
-/// Standard base64 with optional padding; `None` on anything else.
+/// Standard base64 with or without padding, at most 8 KiB of it; `None` on anything else.
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    fn val(c: u8) -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    }
-    let s = s.trim_end_matches('=');
-    if s.len() % 4 == 1 || s.len() > 8192 {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    use base64::Engine;
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    if s.len() > 8192 {
         return None;
     }
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    for chunk in s.as_bytes().chunks(4) {
-        let mut n = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            n |= val(c)? << (18 - 6 * i);
-        }
-        let bytes = n.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Some(out)
+    LENIENT.decode(s).ok()
 }
 
 /// serde quotes the offending value in type errors (`invalid type: string "hunter2",
@@ -344,6 +327,8 @@ fn resolve(base: &Path, p: &str) -> PathBuf {
 
 /// One full read of the web config file and the files it names.
 fn read(path: &Path) -> Result<Loaded, WebConfigError> {
+    // Stamped before reading: a change after this point is always seen next time.
+    let mut stamps = WatchedFiles::new([path.to_path_buf()]);
     let text = std::fs::read_to_string(path).map_err(|err| WebConfigError::Read {
         path: path.display().to_string(),
         err,
@@ -358,18 +343,15 @@ fn read(path: &Path) -> Result<Loaded, WebConfigError> {
             })?
             .unwrap_or_default()
     };
-    let mut stamps = vec![(path.to_path_buf(), stamp(path))];
 
     let tls = match raw.tls_server_config {
         None => None,
         Some(t) => {
             let settings = tls_settings(t, path)?;
-            let config = tls::build(&settings, path)?;
-            stamps.extend(settings.files().into_iter().map(|p| {
-                let s = stamp(&p);
-                (p, s)
-            }));
-            Some(config)
+            for f in settings.files() {
+                stamps.push(f);
+            }
+            Some(tls::build(&settings).map_err(WebConfigError::tls(path))?)
         }
     };
 
@@ -450,15 +432,17 @@ fn tls_settings(t: RawTls, path: &Path) -> Result<TlsSettings, WebConfigError> {
         // As in the exporter-toolkit: a CA file without a mode means mutual TLS.
         None | Some("") if client_ca_file.is_some() => ClientAuth::RequireAndVerify,
         None => ClientAuth::None,
-        Some(v) => ClientAuth::parse(v, path)?,
+        Some(v) => ClientAuth::parse(v).map_err(WebConfigError::tls(path))?,
     };
     let min_version = match t.min_version.as_deref() {
         None | Some("") => TlsVersion::Tls12,
-        Some(v) => TlsVersion::parse(v, path, "tls_server_config.min_version")?,
+        Some(v) => TlsVersion::parse(v, "tls_server_config.min_version")
+            .map_err(WebConfigError::tls(path))?,
     };
     let max_version = match t.max_version.as_deref() {
         None | Some("") => TlsVersion::Tls13,
-        Some(v) => TlsVersion::parse(v, path, "tls_server_config.max_version")?,
+        Some(v) => TlsVersion::parse(v, "tls_server_config.max_version")
+            .map_err(WebConfigError::tls(path))?,
     };
     Ok(TlsSettings {
         cert_file: resolve(path, &cert_file),
@@ -572,22 +556,8 @@ mod tests {
         let w = WebConfig::load(&p).unwrap();
         let hv = |u: &str, pw: &str| {
             let raw = format!("{u}:{pw}");
-            // tiny base64 encoder for the test
-            const T: &[u8; 64] =
-                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-            let mut s = String::new();
-            for c in raw.as_bytes().chunks(3) {
-                let n = (c[0] as u32) << 16
-                    | (*c.get(1).unwrap_or(&0) as u32) << 8
-                    | *c.get(2).unwrap_or(&0) as u32;
-                for i in 0..4 {
-                    if i <= c.len() {
-                        s.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-                    } else {
-                        s.push('=');
-                    }
-                }
-            }
+            use base64::Engine;
+            let s = base64::engine::general_purpose::STANDARD.encode(raw);
             HeaderValue::from_str(&format!("Basic {s}")).unwrap()
         };
         let l = w.current();

@@ -7,7 +7,7 @@ use super::{
     agent, route, step, AgentSummary, CredentialHealth, Source, TargetEvidence, Verdict,
     STALE_FACTOR,
 };
-use crate::plan::{CredentialSource, ProbePlan, ProfileState, Role, TargetId};
+use crate::plan::{CredentialKey, CredentialSource, ProbePlan, ProfileState, Role, TargetId};
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -110,11 +110,11 @@ pub fn compute<'a>(
     let evidence: Vec<TargetEvidence<'a>> = (0..n).map(evidence).collect();
 
     // Credentials: group targets by credential key, fold each group's observations.
-    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut index: HashMap<&CredentialKey, usize> = HashMap::new();
     let mut credentials: Vec<CredentialVerdict<'a>> = Vec::new();
     let mut credential_of = Vec::with_capacity(n);
     for t in &plan.targets {
-        let i = *index.entry(t.credential_key()).or_insert_with(|| {
+        let i = *index.entry(plan.credential_key(t.id)).or_insert_with(|| {
             credentials.push(CredentialVerdict {
                 provider: &t.provider,
                 label: t.credential_label(),

@@ -1,6 +1,6 @@
 //! A scripted fake model provider on 127.0.0.1 for integration tests.
 //!
-//! Include it with `#[path = "support/fake_provider.rs"] mod fake_provider;`. It runs on its
+//! Use it through `mod support;` (`support::fake_provider`). It runs on its
 //! own thread and tokio runtime, so both sync tests (spawning the real binary) and async
 //! tests can use it. Every request is recorded (method, path with query, headers, body)
 //! *before* the reply is produced, so hang/reset routes are recorded too.
@@ -14,7 +14,6 @@
 //! ```
 //!
 //! Unrouted requests get a 404 with an OpenAI-style error body.
-#![allow(dead_code)]
 
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
@@ -116,6 +115,8 @@ impl Recorded {
 struct Shared {
     /// (method or None for any, path without query, reply); the last match wins.
     routes: Mutex<Vec<(Option<String>, String, Reply)>>,
+    /// (header, value it must contain, reply otherwise), checked before the routes.
+    required: Mutex<Option<(String, String, Reply)>>,
     requests: Mutex<Vec<Recorded>>,
 }
 
@@ -189,6 +190,14 @@ impl FakeProvider {
         self
     }
 
+    /// Answers `reply` to every request whose `header` does not contain `value` (a key
+    /// the provider checks), before any route.
+    pub fn require(&self, header: &str, value: &str, reply: Reply) -> &FakeProvider {
+        *self.shared.required.lock().unwrap() =
+            Some((header.to_string(), value.to_string(), reply));
+        self
+    }
+
     /// Every request received so far.
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.requests.lock().unwrap().clone()
@@ -224,12 +233,6 @@ impl Drop for FakeProvider {
             let _ = t.join();
         }
     }
-}
-
-/// A port on 127.0.0.1 with nothing listening (bound, then released).
-pub fn closed_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 /// A body fed chunk by chunk from a channel (for [`Reply::Drip`]).
@@ -302,26 +305,40 @@ async fn handle(
         .map(|b| b.to_bytes().to_vec())
         .unwrap_or_default();
     let bare = path.split('?').next().unwrap_or("/").to_string();
-    shared.requests.lock().unwrap().push(Recorded {
+    let recorded = Recorded {
         method: method.clone(),
         path,
         headers,
         body,
-    });
-    let reply = shared
-        .routes
+    };
+    let refused = shared
+        .required
+        .lock()
+        .unwrap()
+        .as_ref()
+        .filter(|(h, v, _)| {
+            !recorded
+                .header(h)
+                .is_some_and(|got| got.contains(v.as_str()))
+        })
+        .map(|(_, _, r)| r.clone());
+    shared.requests.lock().unwrap().push(recorded);
+    let reply = refused.or_else(|| {
+        shared
+            .routes
         .lock()
         .unwrap()
         .iter()
         .rev()
         .find(|(m, p, _)| *p == bare && m.as_ref().is_none_or(|m| *m == method))
         .map(|(_, _, r)| r.clone())
-        .unwrap_or_else(|| {
-            Reply::json(
-                404,
-                serde_json::json!({"error": {"message": format!("fake provider: no route for {method} {bare}"), "type": "not_found"}}),
-            )
-        });
+    })
+    .unwrap_or_else(|| {
+        Reply::json(
+            404,
+            serde_json::json!({"error": {"message": format!("fake provider: no route for {method} {bare}"), "type": "not_found"}}),
+        )
+    });
     Ok(match reply {
         Reply::Respond {
             status,

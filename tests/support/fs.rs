@@ -1,6 +1,5 @@
 //! File-system helpers shared by integration tests: installing the OpenClaw fixtures into a
 //! temporary home, and snapshots that prove clawprobe changed nothing there.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -5,8 +5,8 @@
 //! is skipped, not fatal, because OpenClaw itself tolerates unknown fields and clawprobe
 //! should keep monitoring what it can read.
 
+use crate::credential::CredentialKind;
 use crate::openclaw::secretref::SecretRef;
-use crate::plan::CredentialKind;
 use crate::secret::Secret;
 use serde_json::Value;
 

@@ -1,21 +1,37 @@
 //! Cron expressions from the config, validated with tokio-cron-scheduler's parser.
 //!
-//! The scheduler also needs the *next* tick of an expression: the time until it sizes the
+//! A leaf module: the config validates its expressions here and the scheduler computes
+//! ticks here, so the config needs nothing from the scheduler. The scheduler also needs the *next* tick of an expression: the time until it sizes the
 //! window a cycle's probes are spread across. That uses `croner`, the parser
 //! tokio-cron-scheduler itself is built on, with the same options, so both agree.
 
 use chrono::{DateTime, Utc};
 use std::time::{Duration, SystemTime};
 
+/// Why a cron expression was refused. The message quotes the expression.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CronError {
+    #[error("`{expr}` has {fields} fields")]
+    FieldCount { expr: String, fields: usize },
+    #[error("`{expr}` is not a valid cron expression ({reason})")]
+    Invalid { expr: String, reason: String },
+}
+
 /// Checks a 6-field cron expression (sec min hour day month weekday).
-pub fn validate(expr: &str) -> Result<(), String> {
+pub fn validate(expr: &str) -> Result<(), CronError> {
     let fields = expr.split_whitespace().count();
     if !(6..=7).contains(&fields) {
-        return Err(format!("`{expr}` has {fields} fields"));
+        return Err(CronError::FieldCount {
+            expr: expr.to_string(),
+            fields,
+        });
     }
     tokio_cron_scheduler::Job::new_async(expr, |_id, _sched| Box::pin(async {}))
         .map(|_| ())
-        .map_err(|e| format!("`{expr}` is not a valid cron expression ({e})"))
+        .map_err(|e| CronError::Invalid {
+            expr: expr.to_string(),
+            reason: e.to_string(),
+        })
 }
 
 fn parse(expr: &str) -> Option<croner::Cron> {

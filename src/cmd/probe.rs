@@ -39,12 +39,11 @@
 //! and `profile` are `null` when unknown or when nothing was sent. `message` is the
 //! provider's redacted error message or the finding's explanation.
 
-use super::http::HttpExecutor;
-use super::{has_metadata_endpoint, Executor, ProbeResult, Tier};
 use crate::class::Class;
 use crate::config::Config;
 use crate::plan::{ChainEntry, CredentialSource, ProbePlan, Target, TargetId};
-use crate::ratelimit::RateLimitInfo;
+use crate::probe::http::HttpExecutor;
+use crate::probe::{has_metadata_endpoint, Executor, ProbeResult, Tier};
 use crate::verdict::{
     self, route::rotates, Cadence, Observation, PlanVerdicts, Source, TargetEvidence,
 };
@@ -342,16 +341,8 @@ fn needs_generation(
 fn choose(target: &Target, choice: TierChoice) -> Result<Option<Tier>, Box<ProbeResult>> {
     let skipped = |reason: &str, message: String| {
         Box::new(ProbeResult {
-            target: target.id,
-            tier: Tier::Metadata,
-            class: Class::Skipped,
-            reason: reason.into(),
-            http_status: None,
-            latency: Duration::ZERO,
-            rate_limits: RateLimitInfo::default(),
-            usage: None,
-            at: SystemTime::now(),
             message: Some(message),
+            ..ProbeResult::new(target.id, Tier::Metadata, Class::Skipped, reason)
         })
     };
     if !target.api.is_probeable() {
@@ -584,21 +575,20 @@ mod tests {
                     .copied()
                     .unwrap_or(Class::Ok);
                 ProbeResult {
-                    target: target.id,
-                    tier,
-                    class,
-                    // The key works; it lacks access to this one model.
-                    reason: if class == Class::Auth {
-                        "model_access_denied".into()
-                    } else {
-                        class.as_str().into()
-                    },
                     http_status: Some(if class.is_ok() { 200 } else { 401 }),
                     latency: Duration::from_millis(20),
-                    rate_limits: RateLimitInfo::default(),
-                    usage: None,
-                    at: SystemTime::now(),
                     message: Some("sk-secret-should-not-matter".into()),
+                    // The key works; it lacks access to this one model.
+                    ..ProbeResult::new(
+                        target.id,
+                        tier,
+                        class,
+                        if class == Class::Auth {
+                            "model_access_denied"
+                        } else {
+                            class.as_str()
+                        },
+                    )
                 }
             })
         }

@@ -1,23 +1,23 @@
 //! Scheduler simulations on a paused tokio clock with a fake executor that records every
-//! call and returns scripted results, plus one start-up check of the real binary against a
-//! fake provider on 127.0.0.1. No other network.
+//! call and returns scripted results. No network. In the crate (not in `tests/`) so the
+//! accessors they read the books through are `#[cfg(test)]`, not public API.
 
-#[path = "support/fake_provider.rs"]
-mod fake_provider;
-
-use clawprobe::class::Class;
-use clawprobe::config::{BudgetSettings, ScheduleSettings};
-use clawprobe::metrics::Metrics;
-use clawprobe::plan::{
-    AgentChain, ApiStyle, ChainEntry, Credential, CredentialKind, CredentialSource, ProbePlan,
-    Role, Target, TargetId,
+use super::Scheduler;
+use crate::class::{Class, SkipReason};
+use crate::config::{BudgetSettings, ScheduleSettings};
+use crate::cron;
+use crate::metrics::Metrics;
+use crate::plan::TargetKey;
+use crate::plan::{
+    AgentChain, ApiStyle, ChainEntry, Credential, CredentialKey, CredentialSource, ProbePlan, Role,
+    Target, TargetId,
 };
-use clawprobe::probe::{has_metadata_endpoint, Executor, ProbeResult, Tier, Usage};
-use clawprobe::ratelimit::RateLimitInfo;
-use clawprobe::schedule::budget::Scope;
-use clawprobe::schedule::{cron, spread, CycleKind, Scheduler, SkipReason};
-use clawprobe::secret::Secret;
-use clawprobe::state::Store;
+use crate::probe::{has_metadata_endpoint, Executor, ProbeResult, Tier, Usage};
+use crate::ratelimit::RateLimitInfo;
+use crate::schedule::budget::{Amount, Scope};
+use crate::schedule::{spread, CycleKind};
+use crate::secret::Secret;
+use crate::state::Store;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
@@ -25,6 +25,60 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::time::{sleep, sleep_until, Instant};
+
+/// Accessors for the simulations (`sim_tests.rs`): the books, skips and pending work.
+impl Scheduler {
+    /// Pins the wall clock: from now on it reads `now` plus the `tokio::time` elapsed.
+    pub fn set_wall_clock(&self, now: SystemTime) {
+        self.clock.set(now);
+    }
+
+    pub fn wall_now(&self) -> SystemTime {
+        self.clock.now()
+    }
+
+    pub fn first_cycle_done(&self) -> bool {
+        self.tracker().is_first_cycle_done()
+    }
+
+    /// Runs one cycle of `kind` now and waits for it; skipped (returns at once) when a
+    /// cycle of that kind is already running.
+    pub async fn run_cycle(self: &Arc<Self>, kind: CycleKind, interval: Duration) {
+        let Some(guard) = self.try_begin(kind) else {
+            return;
+        };
+        self.cycle(kind, interval, false).await;
+        drop(guard);
+    }
+
+    pub fn budget_used(&self, provider: Option<&str>) -> Amount {
+        self.books().used(provider, Instant::now())
+    }
+
+    pub fn budget_used_in(&self, scope: crate::schedule::budget::Scope<'_>) -> Amount {
+        self.books().used_in(scope, Instant::now())
+    }
+
+    pub fn skipped(&self) -> BTreeMap<(String, SkipReason), u64> {
+        self.skips.lock().expect("skips lock").clone()
+    }
+
+    pub fn skipped_total(&self, reason: SkipReason) -> u64 {
+        self.skipped()
+            .iter()
+            .filter(|((_, r), _)| *r == reason)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    pub fn backoff_level(&self, credential: &crate::plan::CredentialKey) -> u32 {
+        self.books().backoff_level(credential)
+    }
+
+    pub fn recheck_pending(&self, target: &TargetKey) -> bool {
+        self.tasks.recheck_pending(target)
+    }
+}
 
 /// Tokens the fake reports for one generation probe (a one-word prompt, one-token reply).
 const GEN_INPUT: u64 = 9;
@@ -191,22 +245,12 @@ fn target_api(provider: &str, model: &str, key: &str, api: ApiStyle) -> Target {
 }
 
 fn target(provider: &str, model: &str, key: &str) -> Target {
-    Target {
-        id: 0,
-        provider: provider.into(),
-        model: model.into(),
-        base_url: format!("http://127.0.0.1:9/{provider}"),
-        api: ApiStyle::OpenAiCompletions,
-        credential: Some(Credential {
-            source: CredentialSource::Env {
-                var: format!("{}_KEY", provider.to_uppercase()),
-            },
-            kind: CredentialKind::ApiKey,
-            secret: Secret::new(key),
-            expires_at_ms: None,
-        }),
-        headers: vec![],
-    }
+    let base = format!("http://127.0.0.1:9/{provider}");
+    let source = CredentialSource::Env {
+        var: format!("{}_KEY", provider.to_uppercase()),
+    };
+    Target::new(provider, model, base, ApiStyle::OpenAiCompletions)
+        .with_credential(Credential::api_key(source, Secret::new(key)))
 }
 
 /// A plan with one agent per target (primary only), or several agents on one target.
@@ -440,7 +484,7 @@ async fn simulated_day_with_1000_targets_stays_within_budget() {
         let only_responses = plan
             .targets
             .iter()
-            .filter(|o| o.credential_key() == t.credential_key())
+            .filter(|o| plan.credential_key(o.id) == plan.credential_key(t.id))
             .all(|o| o.api == ApiStyle::OpenAiResponses);
         if t.api == ApiStyle::OpenAiResponses {
             assert!(only_responses, "{}: a chat model was available", t.model);
@@ -458,8 +502,8 @@ async fn simulated_day_with_1000_targets_stays_within_budget() {
     let mut cred_tokens: BTreeMap<String, u64> = BTreeMap::new();
     for t in &plan.targets {
         let sent = per_model_tok.get(&t.id).copied().unwrap_or(0);
-        let key = t.key();
-        let ckey = t.credential_key();
+        let key = plan.key(t.id).clone();
+        let ckey = plan.credential_key(t.id).clone();
         // The scheduler's books, split by cap, agree with what was sent.
         let model_used = sched.budget_used_in(Scope::Model(&key)).tokens;
         let cred_used = if chosen.contains(&t.id) {
@@ -544,7 +588,7 @@ async fn simulated_day_with_1000_targets_stays_within_budget() {
     assert!(burst <= 12, "{burst}");
 
     // The landing page knows when each target is probed next.
-    assert!(store.get(plan.target(0)).unwrap().next_probe_at.is_some());
+    assert!(store.get(plan.key(0)).unwrap().next_probe_at.is_some());
     let remaining = sched.budget_remaining();
     assert!(remaining
         .iter()
@@ -552,10 +596,10 @@ async fn simulated_day_with_1000_targets_stays_within_budget() {
 }
 
 fn assert_spacing(plan: &ProbePlan, calls: &[Call], spacing: Duration) {
-    let mut by_cred: HashMap<String, Vec<Instant>> = HashMap::new();
+    let mut by_cred: HashMap<CredentialKey, Vec<Instant>> = HashMap::new();
     for c in calls {
         by_cred
-            .entry(plan.target(c.target).credential_key())
+            .entry(plan.credential_key(c.target).clone())
             .or_default()
             .push(c.at);
     }
@@ -670,10 +714,10 @@ async fn never_sends_before_retry_after() {
     sched.set_plan(plan.clone());
     drive(&sched, &settings, Duration::from_secs(3600)).await;
     let calls = fake.calls();
-    let k = plan.target(0).credential_key();
+    let k = plan.credential_key(0).clone();
     let on_k: Vec<Instant> = calls
         .iter()
-        .filter(|c| plan.target(c.target).credential_key() == k)
+        .filter(|c| *plan.credential_key(c.target) == k)
         .map(|c| c.at)
         .collect();
     let limited = calls
@@ -710,7 +754,7 @@ async fn over_budget_probes_are_skipped_and_counted() {
     let mut budget = BudgetSettings::default();
     budget.providers.insert(
         "openai".into(),
-        clawprobe::config::ProviderBudget {
+        crate::config::ProviderBudget {
             requests_per_day: Some(3),
             tokens_per_day: None,
         },
@@ -753,7 +797,7 @@ async fn over_budget_probes_are_skipped_and_counted() {
 #[tokio::test(start_paused = true)]
 async fn backoff_doubles_on_rate_limit_and_resets_on_ok() {
     let plan = plan_of(vec![target("openai", "gpt-mini", "k")], 1);
-    let key = plan.target(0).credential_key();
+    let key = plan.credential_key(0).clone();
     let fake = Fake::new(Duration::ZERO);
     fake.script(
         "gpt-mini",
@@ -786,7 +830,7 @@ async fn backoff_doubles_on_rate_limit_and_resets_on_ok() {
     let times: Vec<u64> = fake.calls().iter().map(|c| (c.at - t0).as_secs()).collect();
     assert_eq!(times, [0, 60, 180, 420]);
     assert_eq!(sched.backoff_level(&key), 0, "reset by the ok");
-    assert!(!sched.recheck_pending(&plan.target(0).key()));
+    assert!(!sched.recheck_pending(plan.key(0)));
     assert!(sched.probe_now(0, Tier::Metadata).await.is_ok());
     assert_eq!(sched.skipped_total(SkipReason::Backoff), 1);
 }
@@ -815,9 +859,9 @@ async fn failing_target_gets_early_recheck() {
     sched
         .run_cycle(CycleKind::Metadata, Duration::from_secs(300))
         .await;
-    assert!(sched.recheck_pending(&plan.target(0).key()));
-    assert!(!sched.recheck_pending(&plan.target(1).key()));
-    let next = store.get(plan.target(0)).unwrap().next_probe_at.unwrap();
+    assert!(sched.recheck_pending(plan.key(0)));
+    assert!(!sched.recheck_pending(plan.key(1)));
+    let next = store.get(plan.key(0)).unwrap().next_probe_at.unwrap();
     assert!(next > sched.wall_now());
     // Well before the next 5-minute cycle.
     sleep(Duration::from_secs(200)).await;
@@ -830,9 +874,9 @@ async fn failing_target_gets_early_recheck() {
     // Failure at 0, recheck 20 s after it finished (fails again), then 40 s later: ok.
     assert_eq!(bad, [0, 20_100, 60_200]);
     assert_eq!(fake.calls().iter().filter(|c| c.target == 1).count(), 1);
-    assert!(!sched.recheck_pending(&plan.target(0).key()));
+    assert!(!sched.recheck_pending(plan.key(0)));
     assert_eq!(
-        store.get(plan.target(0)).unwrap().last.unwrap().class,
+        store.get(plan.key(0)).unwrap().last.unwrap().class,
         Class::Ok
     );
 }
@@ -896,7 +940,7 @@ async fn unprobeable_targets_are_recorded_skipped_without_a_request() {
     }
     assert!(fake.calls().iter().all(|c| c.target == 1));
     assert_eq!(fake.calls().len(), 3);
-    let st = store.get(plan.target(0)).unwrap();
+    let st = store.get(plan.key(0)).unwrap();
     assert_eq!(st.last.unwrap().class, Class::Skipped);
     assert_eq!(sched.budget_used(Some("amazon-bedrock")).requests, 0);
 }
@@ -913,19 +957,19 @@ async fn set_plan_drops_gone_targets_and_keeps_backoff() {
     sched
         .run_cycle(CycleKind::Metadata, Duration::from_secs(60))
         .await;
-    assert!(store.get(plan1.target(0)).is_some());
+    assert!(store.get(plan1.key(0)).is_some());
     // Reload: gpt-a is gone, gpt-b stays (same key), so the credential's retry-after holds.
     let plan2 = plan_of(vec![b], 1);
     sched.set_plan(plan2.clone());
-    assert!(store.get(plan1.target(0)).is_none());
-    assert!(store.get(plan2.target(0)).is_some());
-    assert!(!sched.recheck_pending(&plan1.target(0).key()));
+    assert!(store.get(plan1.key(0)).is_none());
+    assert!(store.get(plan2.key(0)).is_some());
+    assert!(!sched.recheck_pending(plan1.key(0)));
     assert_eq!(
         sched.probe_now(0, Tier::Metadata).await.unwrap_err(),
         SkipReason::RetryAfter
     );
     assert_eq!(SkipReason::RetryAfter.as_str(), "retry_after");
-    assert_eq!(sched.backoff_level(&plan2.target(0).credential_key()), 1);
+    assert_eq!(sched.backoff_level(plan2.credential_key(0)), 1);
 }
 
 /// The real cron trigger (tokio-cron-scheduler on the wall clock): starts with a metadata
@@ -1039,10 +1083,10 @@ async fn ready_once_every_credential_had_its_first_probe() {
     // Each credential's first probe: when it started and finished.
     let calls = fake.calls();
     let finished = fake.finished.lock().unwrap().clone();
-    let mut first: BTreeMap<String, (Instant, Instant)> = BTreeMap::new();
+    let mut first: BTreeMap<CredentialKey, (Instant, Instant)> = BTreeMap::new();
     for c in &calls {
         let t = plan.target(c.target);
-        if t.credential.is_none() || first.contains_key(&t.credential_key()) {
+        if t.credential.is_none() || first.contains_key(plan.credential_key(t.id)) {
             continue;
         }
         let done = finished
@@ -1050,7 +1094,7 @@ async fn ready_once_every_credential_had_its_first_probe() {
             .find(|(_, id)| *id == c.target)
             .map(|(at, _)| *at)
             .expect("first probe finished");
-        first.insert(t.credential_key(), (c.at, done));
+        first.insert(plan.credential_key(t.id).clone(), (c.at, done));
     }
     assert_eq!(first.len(), 7);
     let last_start = first.values().map(|(s, _)| *s).max().unwrap();
@@ -1126,93 +1170,6 @@ async fn ready_once_every_credential_had_its_first_probe() {
     assert!(other.readiness().ready);
 }
 
-/// The real binary, default schedule: 1,000 standalone targets on 7 keys against a fake
-/// provider on loopback that answers every request with a 404 (an error result is a first
-/// picture too). `/readyz` turns 200 long before `first_cycle_timeout_seconds` (60 s) and
-/// long before the first cycle could end (~143 s at 1 s spacing), and the log says why.
-#[test]
-fn serve_is_ready_long_before_the_first_cycle_ends() {
-    use std::io::{Read, Write};
-    use std::process::{Command, Stdio};
-    let fake = fake_provider::FakeProvider::start();
-    let dir = tempfile::tempdir().unwrap();
-    let port = fake_provider::closed_port();
-    let mut toml = format!(
-        "[openclaw]\nenabled = false\n[server]\nlisten = \"127.0.0.1:{port}\"\nwatch_interval_seconds = 0\n"
-    );
-    for i in 0..1000 {
-        toml += &format!(
-            "[[targets]]\nname = \"t{i}\"\nprovider = \"openai\"\nmodel = \"m-{i}\"\nbase_url = \"{}\"\napi = \"openai-completions\"\napi_key_env = \"SIM_KEY_{}\"\n",
-            fake.url("/v1"),
-            i % 7
-        );
-    }
-    let config = dir.path().join("clawprobe.toml");
-    std::fs::write(&config, toml).unwrap();
-    let log = dir.path().join("stderr.log");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clawprobe"));
-    cmd.arg("--config")
-        .arg(&config)
-        .arg("serve")
-        .env_remove("CLAWPROBE_CONFIG")
-        .env_remove("CLAWPROBE_LOG")
-        .env("HOME", dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap());
-    for k in 0..7 {
-        cmd.env(format!("SIM_KEY_{k}"), format!("sk-sim-{k}-not-a-real-key"));
-    }
-    let start = std::time::Instant::now();
-    let mut child = cmd.spawn().expect("start clawprobe");
-    let readyz = || -> Option<(u16, String)> {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        s.write_all(b"GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-            .ok()?;
-        let mut raw = String::new();
-        s.read_to_string(&mut raw).ok()?;
-        let status = raw.split_whitespace().nth(1)?.parse().ok()?;
-        Some((status, raw.split_once("\r\n\r\n")?.1.to_string()))
-    };
-    let mut first_answer = None;
-    let ready_after = loop {
-        let elapsed = start.elapsed();
-        if elapsed > Duration::from_secs(50) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "not ready after 50 s; log:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        match readyz() {
-            Some((200, _)) => break elapsed,
-            Some(other) => {
-                first_answer.get_or_insert(other);
-            }
-            None => {}
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let requests = fake.requests().len();
-    let _ = child.kill();
-    let _ = child.wait();
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    println!(
-        "serve, 1,000 targets on 7 keys (debug build): /readyz 200 after {ready_after:?} from spawn, {requests} provider requests by then; first non-ready answer: {first_answer:?}"
-    );
-    assert!(
-        text.contains("ready: every credential has had its first probe"),
-        "{text}"
-    );
-    assert!(!text.contains("first_cycle_timeout_seconds"), "{text}");
-    // Far below the 60 s timeout and the ~143 s first cycle; generous for a busy machine
-    // (the harness measures the real figure on a release build).
-    assert!(ready_after < Duration::from_secs(30), "{ready_after:?}");
-    assert!(!text.contains("not-a-real-key"), "a key in the log");
-}
-
 /// The finer caps in the dispatcher: model-generation and on-demand generation probes
 /// count against the model's tokens per day, credential-generation probes against the
 /// credential's; a probe over its cap is skipped with reason `budget`, never sent.
@@ -1253,12 +1210,7 @@ async fn model_and_credential_token_caps_skip_and_count() {
         sched.probe_now(1, Tier::Generation).await.unwrap_err(),
         SkipReason::Budget
     );
-    assert_eq!(
-        sched
-            .budget_used_in(Scope::Model(&plan.target(1).key()))
-            .tokens,
-        50
-    );
+    assert_eq!(sched.budget_used_in(Scope::Model(plan.key(1))).tokens, 50);
     // The credential tier probes the chat model (cheapest style) on its own cap: 3 × 10.
     for _ in 0..4 {
         sched
@@ -1266,7 +1218,7 @@ async fn model_and_credential_token_caps_skip_and_count() {
             .await;
     }
     assert_eq!(gen(1), 5 + 3);
-    let ckey = plan.target(1).credential_key();
+    let ckey = plan.credential_key(1).clone();
     assert_eq!(sched.budget_used_in(Scope::Credential(&ckey)).tokens, 30);
     assert_eq!(sched.skipped_total(SkipReason::Budget), 2 + 1 + 1);
     assert_eq!(
@@ -1386,7 +1338,7 @@ async fn simulated_day_leaves_targets_without_metadata_endpoint_out_of_the_metad
     let mut left_out_tokens = BTreeMap::new();
     for t in &plan.targets {
         let (meta, _, tokens) = per.get(&t.id).copied().unwrap_or_default();
-        let model_used = sched.budget_used_in(Scope::Model(&t.key())).tokens;
+        let model_used = sched.budget_used_in(Scope::Model(plan.key(t.id))).tokens;
         let cred_used = assert_books_match_sends(&sched, &chosen, t, model_used, tokens);
         assert!(
             model_used <= 50,
@@ -1403,7 +1355,11 @@ async fn simulated_day_leaves_targets_without_metadata_endpoint_out_of_the_metad
             }
             left_out_tokens.insert(t.model.clone(), (model_used, cred_used));
             // The landing page says when: the model tier's next tick.
-            let next = store.get(t).unwrap().next_probe_at.expect("next probe");
+            let next = store
+                .get(plan.key(t.id))
+                .unwrap()
+                .next_probe_at
+                .expect("next probe");
             assert!(next > sched.wall_now(), "{}", t.model);
         } else {
             assert_eq!(meta, meta_ticks + 1, "{}: metadata probes", t.model);
@@ -1415,7 +1371,7 @@ async fn simulated_day_leaves_targets_without_metadata_endpoint_out_of_the_metad
             .iter()
             .find(|&&id| plan.target(id).provider == p)
             .unwrap();
-        let ckey = plan.target(id).credential_key();
+        let ckey = plan.credential_key(id).clone();
         assert_eq!(sched.budget_used_in(Scope::Credential(&ckey)).tokens, 240);
     }
     assert_eq!(sched.skipped_total(SkipReason::Budget), 0);
@@ -1455,7 +1411,7 @@ async fn metadata_generation_fallback_probes_them_under_the_model_cap() {
     let mut figures = BTreeMap::new();
     for t in &plan.targets {
         let (meta, meta_tokens, tokens) = per.get(&t.id).copied().unwrap_or_default();
-        let model_used = sched.budget_used_in(Scope::Model(&t.key())).tokens;
+        let model_used = sched.budget_used_in(Scope::Model(plan.key(t.id))).tokens;
         assert!(
             model_used <= 50,
             "{}: {model_used} model-tier tokens",
@@ -1489,7 +1445,7 @@ async fn metadata_generation_fallback_probes_them_under_the_model_cap() {
 #[tokio::test(start_paused = true)]
 async fn metadata_probes_that_generate_count_against_the_model_cap() {
     let plan = plan_of(vec![target("together", "llama-8b", "sk-t")], 1);
-    let key = plan.target(0).key();
+    let key = plan.key(0).clone();
     let fake = Fake::new(Duration::from_millis(10));
     fake.script("llama-8b", &[(Class::ServerError, None)]);
     let settings = ScheduleSettings {
@@ -1539,7 +1495,7 @@ fn assert_books_match_sends(
 ) -> u64 {
     let cred_used = if chosen.contains(&t.id) {
         sched
-            .budget_used_in(Scope::Credential(&t.credential_key()))
+            .budget_used_in(Scope::Credential(CredentialKey::of(t).as_str()))
             .tokens
     } else {
         0

@@ -1,0 +1,776 @@
+//! `clawprobe serve`: load, plan, schedule, serve, reload.
+//!
+//! Start-up: config (given) → plan → metrics/store/scheduler → HTTP server. A reload (SIGHUP,
+//! `POST /-/reload`, or a change on disk of a file the plan was read from) re-reads the
+//! clawprobe TOML and rebuilds the plan on a blocking thread; a reload that fails keeps the
+//! last good plan running, because an exporter that goes dark on a typo hides exactly the
+//! outages it is there to show. Counters, the status table and the budget live outside the
+//! plan, so they survive reloads; the new schedule, budget and probe timeout apply to
+//! probes sent after the reload. Unix only (SIGHUP/SIGTERM).
+
+use crate::class::SkipReason;
+use crate::config::Config;
+use crate::filestamp::WatchedFiles;
+use crate::metrics::Metrics;
+use crate::plan::{PlanError, ProbePlan, TargetId};
+use crate::probe::http::HttpExecutor;
+use crate::probe::{Executor, ProbeResult, Tier};
+use crate::schedule::cycle::secs;
+use crate::schedule::{Readiness, Scheduler};
+use crate::server::{self, Backend, BoxFuture, ReloadError};
+use crate::state::Store;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::watch;
+
+/// Builds a plan from a config: [`crate::plan::build`]; tests inject their own.
+type Planner = Arc<dyn Fn(&Config) -> Result<ProbePlan, PlanError> + Send + Sync>;
+
+struct ReloadState {
+    config: Config,
+    watched: WatchedFiles,
+}
+
+/// The running exporter: what the HTTP server and the reload triggers act on.
+pub(crate) struct App {
+    scheduler: Arc<Scheduler>,
+    metrics: Arc<Metrics>,
+    store: Arc<Store>,
+    planner: Planner,
+    config_path: Option<PathBuf>,
+    state: tokio::sync::Mutex<ReloadState>,
+}
+
+fn ready_timeout(config: &Config) -> Option<Duration> {
+    Some(secs(config.server.first_cycle_timeout_seconds))
+}
+
+impl App {
+    /// The exporter for `config` with `plan` loaded: metrics, status store and a scheduler
+    /// driving `executor` (not started: see [`Scheduler::run`]).
+    fn new(
+        config: Config,
+        config_path: Option<PathBuf>,
+        plan: Arc<ProbePlan>,
+        executor: Arc<dyn Executor>,
+        planner: Planner,
+    ) -> App {
+        let metrics = Arc::new(Metrics::new());
+        let store = Arc::new(Store::new());
+        metrics.sync_plan(&plan);
+        metrics.set_reload(true, SystemTime::now());
+        let scheduler = Scheduler::new(
+            config.schedule.clone(),
+            config.budget.clone(),
+            executor,
+            store.clone(),
+            metrics.clone(),
+        );
+        scheduler.set_ready_timeout(ready_timeout(&config));
+        scheduler.set_plan(plan.clone());
+        let watched = WatchedFiles::new(plan.watched_files.iter().cloned());
+        App {
+            scheduler,
+            metrics,
+            store,
+            planner,
+            config_path,
+            state: tokio::sync::Mutex::new(ReloadState { config, watched }),
+        }
+    }
+
+    /// Re-reads the clawprobe config (when it came from a file) and rebuilds the plan, on a
+    /// blocking thread (discovery reads files and SQLite stores). On failure the last good
+    /// plan keeps running and the error is returned.
+    pub(crate) async fn reload(&self, why: &str) -> Result<(), ReloadError> {
+        let mut st = self.state.lock().await;
+        let (path, current, planner) = (
+            self.config_path.clone(),
+            st.config.clone(),
+            self.planner.clone(),
+        );
+        let built = tokio::task::spawn_blocking(move || -> Result<_, ReloadError> {
+            let config = match &path {
+                Some(p) => Config::load(p)?,
+                None => current,
+            };
+            let plan = planner(&config)?;
+            Ok((config, plan))
+        })
+        .await
+        .map_err(ReloadError::from)
+        .and_then(|r| r);
+        let now = SystemTime::now();
+        match built {
+            Ok((config, plan)) => {
+                if config.server.listen != st.config.server.listen {
+                    tracing::warn!(
+                        old = %st.config.server.listen,
+                        new = %config.server.listen,
+                        "server.listen changed; the new address takes effect after a restart"
+                    );
+                }
+                let plan = Arc::new(plan);
+                self.scheduler
+                    .set_settings(config.schedule.clone(), config.budget.clone());
+                self.scheduler.set_ready_timeout(ready_timeout(&config));
+                self.scheduler.set_plan(plan.clone());
+                self.metrics.sync_plan(&plan);
+                st.watched = WatchedFiles::new(plan.watched_files.iter().cloned());
+                st.config = config;
+                self.metrics.set_reload(true, now);
+                tracing::info!(
+                    trigger = why,
+                    agents = plan.agents.len(),
+                    targets = plan.targets.len(),
+                    findings = plan.finding_count(),
+                    "config reloaded"
+                );
+                drop(plan);
+                crate::alloc::trim();
+                Ok(())
+            }
+            Err(e) => {
+                // Do not retry the same broken files on every watch tick: remember what we saw.
+                st.watched.restamp();
+                self.metrics.set_reload(false, now);
+                tracing::error!("config reload ({why}) failed, keeping the last good plan: {e}");
+                Err(e)
+            }
+        }
+    }
+
+    /// The first watched file whose content changed, if any.
+    async fn changed_file(&self) -> Option<PathBuf> {
+        let mut st = self.state.lock().await;
+        st.watched.changed().map(Path::to_path_buf)
+    }
+
+    async fn watch_interval(&self) -> Duration {
+        Duration::from_secs_f64(self.state.lock().await.config.server.watch_interval_seconds)
+    }
+}
+
+impl Backend for App {
+    fn metrics_text(&self) -> bytes::Bytes {
+        self.metrics.render_cached(
+            &self.scheduler.plan(),
+            &self.store,
+            &self.scheduler.budget_remaining(),
+            crate::metrics::MAX_AGE,
+        )
+    }
+
+    fn ready(&self) -> Readiness {
+        self.scheduler.readiness()
+    }
+
+    fn plan(&self) -> Arc<ProbePlan> {
+        self.scheduler.plan()
+    }
+
+    fn store(&self) -> Arc<Store> {
+        self.store.clone()
+    }
+
+    fn cadence(&self) -> Arc<crate::verdict::Cadence> {
+        self.metrics.cadence()
+    }
+
+    fn reload(&self) -> BoxFuture<'_, Result<(), ReloadError>> {
+        Box::pin(App::reload(self, "POST /-/reload"))
+    }
+
+    fn probe_now(
+        &self,
+        target: TargetId,
+        tier: Tier,
+    ) -> BoxFuture<'_, Result<ProbeResult, SkipReason>> {
+        Box::pin(self.scheduler.probe_now(target, tier))
+    }
+}
+
+/// Polls the plan's files and reloads when one changes. Interval 0 disables polling (it is
+/// re-read after each reload, so it can be switched on without a restart).
+async fn watch_files(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let interval = app.watch_interval().await;
+        let sleep = if interval.is_zero() {
+            Duration::from_secs(5)
+        } else {
+            interval
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(sleep) => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        if interval.is_zero() {
+            continue;
+        }
+        if let Some(p) = app.changed_file().await {
+            let why = format!("{} changed", p.display());
+            let _ = app.reload(&why).await;
+        }
+    }
+}
+
+/// Signal streams, installed first thing so that a SIGHUP or SIGTERM arriving during
+/// start-up is handled by us instead of killing the process with the default action.
+struct Signals {
+    hup: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        use anyhow::Context;
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+        })
+    }
+}
+
+async fn reload_on_sighup(app: Arc<App>, mut hup: tokio::signal::unix::Signal) {
+    while hup.recv().await.is_some() {
+        let _ = app.reload("SIGHUP").await;
+    }
+}
+
+async fn terminate(mut term: tokio::signal::unix::Signal, mut int: tokio::signal::unix::Signal) {
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT received, shutting down"),
+    }
+}
+
+/// Options of `serve` that come from the command line rather than the TOML config.
+#[derive(Clone, Debug, Default)]
+pub struct ServeOptions {
+    /// `--web.config.file`: TLS and basic auth (exporter-toolkit format).
+    pub web_config_file: Option<PathBuf>,
+}
+
+/// Runs the exporter until SIGTERM/SIGINT.
+pub async fn run(
+    config: Config,
+    config_path: Option<std::path::PathBuf>,
+    options: ServeOptions,
+) -> anyhow::Result<()> {
+    let signals = Signals::install()?;
+    // The web config is checked before anything listens: a typo in it must not leave an
+    // exporter running without the TLS or authentication the operator asked for.
+    let web = match &options.web_config_file {
+        Some(p) => {
+            let w = server::webconfig::WebConfig::load(p)?;
+            let l = w.current();
+            tracing::info!(
+                file = %p.display(),
+                tls = l.tls.is_some(),
+                basic_auth = l.auth_required(),
+                "web config loaded"
+            );
+            Some(Arc::new(w))
+        }
+        None => None,
+    };
+    let planner: Planner = Arc::new(crate::plan::build);
+    let plan = Arc::new(planner(&config).map_err(|e| anyhow::Error::msg(e.to_string()))?);
+    let listener = server::bind(&config.server.listen, &config.source).await?;
+    let addr = server::local_addr(&listener)
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| config.server.listen.clone());
+    let executor = HttpExecutor::from_config(&config)
+        .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?;
+    let (agents, targets, findings) = (plan.agents.len(), plan.targets.len(), plan.finding_count());
+    let traffic_config = config.clone();
+    let app = Arc::new(App::new(
+        config,
+        config_path,
+        plan,
+        Arc::new(executor),
+        planner,
+    ));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let schedule_task = tokio::spawn(app.scheduler.clone().run(stop_rx.clone()));
+    // OpenClaw's own log (read-only): clawprobe_traffic_* and real-traffic evidence.
+    let traffic = match crate::traffic::log_lookup(&traffic_config, &|k| std::env::var(k).ok()) {
+        crate::traffic::Lookup::Off => None,
+        _ => Some(crate::traffic::Traffic::new(
+            &app.scheduler.plan(),
+            Duration::from_secs_f64(traffic_config.traffic.fallback_window_seconds),
+        )),
+    };
+    let traffic_task = traffic.clone().map(|t| {
+        app.metrics.set_traffic(t.clone());
+        let s = app.scheduler.clone();
+        let plan_now = Arc::new(move || s.plan());
+        tokio::spawn(crate::traffic::run(
+            t,
+            traffic_config,
+            plan_now,
+            stop_rx.clone(),
+        ))
+    });
+    crate::alloc::trim();
+    let watcher = tokio::spawn(watch_files(app.clone(), stop_rx.clone()));
+    let hup = tokio::spawn(reload_on_sighup(app.clone(), signals.hup));
+
+    tracing::info!(listen = %addr, agents, targets, findings, "clawprobe serving /metrics");
+    let server_task = tokio::spawn(server::serve_with(
+        listener,
+        app.clone() as Arc<dyn Backend>,
+        server::Limits::default(),
+        web,
+        stop_rx,
+    ));
+
+    terminate(signals.term, signals.int).await;
+    let _ = stop_tx.send(true);
+    hup.abort();
+    let grace = Duration::from_secs(10);
+    let _ = tokio::time::timeout(grace, async {
+        let _ = server_task.await;
+        let _ = watcher.await;
+        let _ = schedule_task.await;
+        if let Some(t) = traffic_task {
+            let _ = t.await;
+        }
+    })
+    .await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::class::Class;
+    use crate::plan::{AgentChain, ApiStyle, ChainEntry, Credential, CredentialSource, Target};
+    use crate::secret::Secret;
+    use http::{Method, StatusCode, Uri};
+    use http_body_util::BodyExt;
+    use std::future::Future;
+    use std::pin::Pin;
+
+    /// The provider as the scheduler sees it: every probe answers `class`, with a
+    /// provider message that carries a key.
+    struct Answer(Class);
+
+    impl Executor for Answer {
+        fn execute<'a>(
+            &'a self,
+            target: &'a Target,
+            tier: Tier,
+        ) -> Pin<Box<dyn Future<Output = ProbeResult> + Send + 'a>> {
+            let class = self.0;
+            Box::pin(async move {
+                ProbeResult {
+                    http_status: Some(401),
+                    latency: Duration::from_millis(7),
+                    message: Some("Incorrect API key provided: sk-canaryDONOTLEAK1234".into()),
+                    ..ProbeResult::new(target.id, tier, class, "http_401")
+                }
+            })
+        }
+    }
+
+    /// A plan with one agent whose chain is `models`, all on openai; with `keyed`, each
+    /// model on its own credential (readiness waits for those).
+    fn plan_with(models: &[&str], watched: Vec<PathBuf>, keyed: bool) -> ProbePlan {
+        let mut p = ProbePlan::default();
+        p.watched_files = watched;
+        let mut entries = Vec::new();
+        for (i, m) in models.iter().enumerate() {
+            let mut t = Target::new(
+                "openai",
+                *m,
+                "http://127.0.0.1:9/v1",
+                ApiStyle::OpenAiCompletions,
+            );
+            if keyed {
+                t = t.with_credential(Credential::api_key(
+                    CredentialSource::Env {
+                        var: format!("KEY_{i}"),
+                    },
+                    Secret::new(format!("sk-test-{m}")),
+                ));
+            }
+            let id = p.intern_target(t);
+            let mut e = ChainEntry::new(i, format!("openai/{m}"));
+            e.provider = Some("openai".into());
+            e.model = Some(m.to_string());
+            e.api = Some(ApiStyle::OpenAiCompletions);
+            e.target = Some(id);
+            entries.push(e);
+        }
+        p.agents.push(AgentChain {
+            agent: "main".into(),
+            entries,
+        });
+        p
+    }
+
+    /// An app whose planner reads the model list from `models.txt` next to the TOML.
+    fn app(dir: &Path, answer: Class, keyed: bool) -> Arc<App> {
+        let toml = dir.join("clawprobe.toml");
+        let models = dir.join("models.txt");
+        let planner_models = models.clone();
+        let planner: Planner = Arc::new(move |_c: &Config| {
+            let text = std::fs::read_to_string(&planner_models)
+                .map_err(|e| PlanError::Discovery(e.to_string()))?;
+            if text.contains("broken") {
+                return Err(PlanError::Discovery(format!(
+                    "{}: key `agents.list[0].model`: broken",
+                    planner_models.display()
+                )));
+            }
+            let ms: Vec<&str> = text.split_whitespace().collect();
+            Ok(plan_with(&ms, vec![planner_models.clone()], keyed))
+        });
+        let config = Config::load(&toml).unwrap();
+        let plan = Arc::new(planner(&config).unwrap());
+        Arc::new(App::new(
+            config,
+            Some(toml),
+            plan,
+            Arc::new(Answer(answer)),
+            planner,
+        ))
+    }
+
+    const TOML: &str = "[openclaw]\nenabled = false\n[server]\nfirst_cycle_timeout_seconds = 3600\n[budget]\nglobal_requests_per_day = 42\n";
+
+    fn setup(models: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("clawprobe.toml"), TOML).unwrap();
+        std::fs::write(dir.path().join("models.txt"), models).unwrap();
+        dir
+    }
+
+    async fn get(app: &Arc<App>, method: Method, uri: &str) -> (StatusCode, String) {
+        let uri: Uri = uri.parse().unwrap();
+        let backend: Arc<dyn server::Backend> = app.clone();
+        let resp = server::route(&backend, &method, &uri).await;
+        let status = resp.status();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    fn gauge(text: &str, name: &str) -> Option<f64> {
+        crate::metrics::text::sample(text, name, "")
+    }
+
+    #[tokio::test]
+    async fn reload_success_failure_and_recovery() {
+        let dir = setup("gpt-a gpt-b");
+        let app = app(dir.path(), Class::Ok, false);
+        let (s, body) = get(&app, Method::GET, "/metrics").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(body.contains("model=\"gpt-b\""), "{body}");
+        assert_eq!(
+            gauge(&body, "clawprobe_config_last_reload_successful"),
+            Some(1.0)
+        );
+        assert!(
+            body.contains("clawprobe_budget_remaining{provider=\"_global\",unit=\"requests\"} 42")
+        );
+
+        // A target leaves the plan: its series disappear.
+        std::fs::write(dir.path().join("models.txt"), "gpt-a").unwrap();
+        let before = app.scheduler.plan();
+        let (s, _) = get(&app, Method::POST, "/-/reload").await;
+        assert_eq!(s, StatusCode::OK);
+        let (_, body) = get(&app, Method::GET, "/metrics").await;
+        assert!(!body.contains("gpt-b"), "{body}");
+        let reloaded = app.scheduler.plan();
+        assert!(!Arc::ptr_eq(&before, &reloaded), "a new plan");
+
+        // A broken TOML: 500 naming file and key, gauge 0, last good plan still served.
+        std::fs::write(
+            dir.path().join("clawprobe.toml"),
+            "[server]\nlisten = \"nope\"\n",
+        )
+        .unwrap();
+        let (s, msg) = get(&app, Method::POST, "/-/reload").await;
+        assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(msg.contains("clawprobe.toml"), "{msg}");
+        assert!(msg.contains("listen"), "{msg}");
+        let (_, body) = get(&app, Method::GET, "/metrics").await;
+        assert_eq!(
+            gauge(&body, "clawprobe_config_last_reload_successful"),
+            Some(0.0)
+        );
+        assert!(body.contains("model=\"gpt-a\""), "{body}");
+        assert!(Arc::ptr_eq(&reloaded, &app.scheduler.plan()), "plan kept");
+
+        // Fixed: 200 and gauge 1.
+        std::fs::write(
+            dir.path().join("clawprobe.toml"),
+            "[openclaw]\nenabled = false\n",
+        )
+        .unwrap();
+        let (s, _) = get(&app, Method::POST, "/-/reload").await;
+        assert_eq!(s, StatusCode::OK);
+        let (_, body) = get(&app, Method::GET, "/metrics").await;
+        assert_eq!(
+            gauge(&body, "clawprobe_config_last_reload_successful"),
+            Some(1.0)
+        );
+
+        // GET on reload is not allowed.
+        let (s, _) = get(&app, Method::GET, "/-/reload").await;
+        assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    }
+
+    #[tokio::test]
+    async fn watched_file_change_triggers_reload_and_failures_keep_the_plan() {
+        let dir = setup("gpt-a");
+        let app = app(dir.path(), Class::Ok, false);
+        assert_eq!(app.changed_file().await, None);
+        std::fs::write(dir.path().join("models.txt"), "gpt-a gpt-c").unwrap();
+        assert_eq!(
+            app.changed_file().await,
+            Some(dir.path().join("models.txt"))
+        );
+        std::fs::write(
+            dir.path().join("clawprobe.toml"),
+            "[openclaw]\nenabled = false\n[server]\nwatch_interval_seconds = 0.05\n",
+        )
+        .unwrap();
+        app.state.lock().await.config.server.watch_interval_seconds = 0.05;
+        let (tx, rx) = watch::channel(false);
+        let w = tokio::spawn(watch_files(app.clone(), rx));
+        for _ in 0..100 {
+            if app.scheduler.plan().targets.len() == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            app.scheduler.plan().targets.len(),
+            2,
+            "watcher did not reload"
+        );
+        // A broken OpenClaw file: reload fails once, the plan stays.
+        std::fs::write(dir.path().join("models.txt"), "broken!").unwrap();
+        for _ in 0..100 {
+            if String::from_utf8_lossy(&app.metrics_text())
+                .contains("clawprobe_config_last_reload_successful 0")
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(String::from_utf8_lossy(&app.metrics_text())
+            .contains("clawprobe_config_last_reload_successful 0"));
+        let kept = app.scheduler.plan();
+        assert_eq!(kept.targets.len(), 2);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(Arc::ptr_eq(&kept, &app.scheduler.plan()), "not retried");
+        tx.send(true).unwrap();
+        w.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn readiness_comes_from_the_scheduler_then_the_timeout() {
+        let dir = setup("gpt-a gpt-b gpt-c");
+        let waiting = app(dir.path(), Class::Ok, true);
+        // One of the three credentials has had its first probe.
+        waiting
+            .scheduler
+            .probe_now(0, Tier::Metadata)
+            .await
+            .unwrap();
+        let r = waiting.ready();
+        assert!(!r.ready);
+        assert_eq!(
+            r.describe(),
+            "not ready: waiting for the first probe of 2 of 3 credentials"
+        );
+        let (s, body) = get(&waiting, Method::GET, "/readyz").await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            body, "not ready: waiting for the first probe of 2 of 3 credentials\n",
+            "/readyz gets the same text"
+        );
+        // The timeout is the upper bound: ready then even though the probes are not.
+        waiting.scheduler.set_ready_timeout(Some(Duration::ZERO));
+        let r = waiting.ready();
+        assert!(r.ready);
+        assert_eq!(
+            get(&waiting, Method::GET, "/readyz").await.0,
+            StatusCode::OK
+        );
+        assert_eq!(r.credentials_probed, 1, "the numbers stay the scheduler's");
+        let ready = app(dir.path(), Class::Ok, false);
+        assert_eq!(ready.ready().describe(), "ready");
+    }
+
+    #[tokio::test]
+    async fn readyz_healthz_landing_and_probe_routes() {
+        let dir = setup("gpt-a gpt-<b>");
+        let app_not_ready = app(dir.path(), Class::Auth, true);
+        let (s, _) = get(&app_not_ready, Method::GET, "/readyz").await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+        let (s, body) = get(&app_not_ready, Method::GET, "/healthz").await;
+        assert_eq!((s, body.trim()), (StatusCode::OK, "ok"));
+
+        let app = app(dir.path(), Class::Auth, false);
+        let (s, _) = get(&app, Method::GET, "/readyz").await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, html) = get(&app, Method::GET, "/").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains("href=\"metrics\""), "relative links: {html}");
+        assert!(html.contains("openai/gpt-&lt;b&gt;"), "not escaped: {html}");
+        assert!(!html.contains("gpt-<b>"), "{html}");
+
+        let (s, body) = get(&app, Method::GET, "/probe?agent=main&ref=openai%2Fgpt-a").await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["class"], "auth");
+        assert_eq!(v["position"], 0);
+        assert_eq!(v["probed"], true);
+        assert!(!body.contains("canaryDONOTLEAK"), "{body}");
+        let (s, _) = get(&app, Method::GET, "/probe?agent=nobody&ref=openai/gpt-a").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, _) = get(&app, Method::GET, "/probe?agent=main&ref=openai/none").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, _) = get(&app, Method::GET, "/probe?agent=main").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+
+        // Over budget: not sent, 429 saying why.
+        std::fs::write(
+            dir.path().join("clawprobe.toml"),
+            "[openclaw]\nenabled = false\n[budget]\nglobal_requests_per_day = 0\n",
+        )
+        .unwrap();
+        let budget_app = self::app(dir.path(), Class::Ok, false);
+        let (s, body) = get(
+            &budget_app,
+            Method::GET,
+            "/probe?agent=main&ref=openai/gpt-a&tier=generation",
+        )
+        .await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+        assert!(body.contains("budget"), "{body}");
+        let (s, _) = get(&app, Method::GET, "/nope").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+
+    /// A provider that accepts connections and never answers.
+    fn silent_provider() -> (std::net::TcpListener, u16) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        (l, port)
+    }
+
+    /// `probe_timeout_seconds` takes effect on reload: the HTTP executor follows it, not
+    /// only the scheduler's backstop (which would answer `scheduler_timeout` after the old
+    /// timeout, or 5 s after the new one).
+    #[tokio::test]
+    async fn probe_timeout_follows_a_reload() {
+        let (_listener, port) = silent_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let toml = dir.path().join("clawprobe.toml");
+        let config_text = |timeout: f64| {
+            format!(
+                "[openclaw]\nenabled = false\n[schedule]\nprobe_timeout_seconds = {timeout}\n\
+                 [[targets]]\nname = \"slow\"\nagent = \"main\"\nprovider = \"openai\"\n\
+                 model = \"gpt-a\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\napi = \"openai-completions\"\n"
+            )
+        };
+        std::fs::write(&toml, config_text(60.0)).unwrap();
+        let config = Config::load(&toml).unwrap();
+        let planner: Planner = Arc::new(crate::plan::build);
+        let plan = Arc::new(planner(&config).unwrap());
+        let executor = HttpExecutor::new(secs(config.schedule.probe_timeout_seconds)).unwrap();
+        let app = Arc::new(App::new(
+            config,
+            Some(toml.clone()),
+            plan,
+            Arc::new(executor),
+            planner,
+        ));
+        std::fs::write(&toml, config_text(0.5)).unwrap();
+        app.reload("test").await.unwrap();
+        let started = std::time::Instant::now();
+        let (s, body) = get(&app, Method::GET, "/probe?agent=main&ref=openai/gpt-a").await;
+        let took = started.elapsed();
+        assert_eq!(s, StatusCode::OK, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["class"], "timeout", "{body}");
+        assert_ne!(v["reason"], "scheduler_timeout", "{body}");
+        assert!(
+            v["message"].as_str().unwrap_or("").contains("within 0.5s"),
+            "{body}"
+        );
+        assert!(took < Duration::from_secs(3), "took {took:?}");
+    }
+
+    /// OpenClaw's own writer saves `openclaw.json` by writing a temp file and renaming it
+    /// into place. The watcher sees that even when size and mtime stay the same, and the
+    /// reload reads the new chain.
+    #[tokio::test]
+    async fn watcher_sees_openclaw_json_renamed_into_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("oc");
+        std::fs::create_dir_all(&state).unwrap();
+        let oc = state.join("openclaw.json");
+        let chain = |m: &str| {
+            format!(
+                "{{ agents: {{ defaults: {{ model: {{ primary: \"openai/{m}\" }} }}, list: [{{ id: \"main\", default: true }}] }} }}\n"
+            )
+        };
+        std::fs::write(&oc, chain("gpt-5-mini")).unwrap();
+        let mtime = std::fs::metadata(&oc).unwrap().modified().unwrap();
+        let toml = dir.path().join("clawprobe.toml");
+        std::fs::write(
+            &toml,
+            format!(
+                "[openclaw]\nstate_dir = \"{}\"\nconfig_path = \"{}\"\n[server]\nwatch_interval_seconds = 0.05\n",
+                state.display(),
+                oc.display()
+            ),
+        )
+        .unwrap();
+        let config = Config::load(&toml).unwrap();
+        let planner: Planner = Arc::new(crate::plan::build);
+        let plan = Arc::new(planner(&config).unwrap());
+        assert!(plan.watched_files.contains(&oc), "{:?}", plan.watched_files);
+        let app = Arc::new(App::new(
+            config,
+            Some(toml),
+            plan,
+            Arc::new(Answer(Class::Ok)),
+            planner,
+        ));
+        let model = |app: &App| app.scheduler.plan().agents[0].entries[0].raw_ref.clone();
+        assert_eq!(model(&app), "openai/gpt-5-mini");
+        let (tx, rx) = watch::channel(false);
+        let w = tokio::spawn(watch_files(app.clone(), rx));
+
+        crate::filestamp::rename_into_place(&oc, &chain("gpt-5-nano"));
+        let m = std::fs::metadata(&oc).unwrap();
+        assert_eq!(m.modified().unwrap(), mtime, "same mtime");
+        assert_eq!(m.len() as usize, chain("gpt-5-mini").len(), "same size");
+        for _ in 0..100 {
+            if model(&app) == "openai/gpt-5-nano" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            model(&app),
+            "openai/gpt-5-nano",
+            "rename into place not seen"
+        );
+        tx.send(true).unwrap();
+        w.await.unwrap();
+    }
+}

@@ -1,0 +1,189 @@
+//! What a watched file looks like, for reload-on-change: the files a plan was read from
+//! (OpenClaw's config, includes, auth stores, `.env`) and the web config with its
+//! certificates. One type for both watchers, so they agree on what a change is.
+//!
+//! A change is a change of content (SHA-256), as blackbox_exporter reloads by checksum:
+//! a rename-into-place of a file of the same size within one mtime tick is seen, and a
+//! `touch` that changes nothing is not a reload. To stay cheap when polled often (the web
+//! config is checked on every connection), the content is only read again when the
+//! metadata changed: size, mtime, ctime or inode (a rename changes the inode and ctime).
+
+use sha2::{Digest, Sha256};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// The metadata that gates a re-read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Meta {
+    len: u64,
+    mtime: Option<SystemTime>,
+    ctime: (i64, i64),
+    ino: u64,
+    dev: u64,
+}
+
+fn meta(path: &Path) -> Option<Meta> {
+    let m = std::fs::metadata(path).ok()?;
+    Some(Meta {
+        len: m.len(),
+        mtime: m.modified().ok(),
+        ctime: (m.ctime(), m.ctime_nsec()),
+        ino: m.ino(),
+        dev: m.dev(),
+    })
+}
+
+fn digest(path: &Path) -> Option<[u8; 32]> {
+    let bytes = std::fs::read(path).ok()?;
+    Some(Sha256::digest(&bytes).into())
+}
+
+/// One file as last seen: its metadata and a checksum of its content. A missing or
+/// unreadable file is a state too (`None`), so its appearance is a change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileStamp {
+    meta: Option<Meta>,
+    digest: Option<[u8; 32]>,
+}
+
+impl FileStamp {
+    /// Looks at `path` now.
+    pub fn read(path: &Path) -> FileStamp {
+        FileStamp {
+            meta: meta(path),
+            digest: digest(path),
+        }
+    }
+
+    /// Whether the content of `path` differs from this stamp. Reads the file only when
+    /// its metadata changed; when only the metadata changed, remembers the new metadata so
+    /// the next look is a `stat` again.
+    pub fn content_changed(&mut self, path: &Path) -> bool {
+        let now = meta(path);
+        if now == self.meta {
+            return false;
+        }
+        if digest(path) == self.digest {
+            self.meta = now;
+            return false;
+        }
+        true
+    }
+}
+
+/// A set of watched files and how each looked at the last (re)load.
+#[derive(Clone, Debug, Default)]
+pub struct WatchedFiles {
+    files: Vec<(PathBuf, FileStamp)>,
+}
+
+impl WatchedFiles {
+    /// Stamps `paths` now.
+    pub fn new<I: IntoIterator<Item = PathBuf>>(paths: I) -> WatchedFiles {
+        WatchedFiles {
+            files: paths
+                .into_iter()
+                .map(|p| {
+                    let s = FileStamp::read(&p);
+                    (p, s)
+                })
+                .collect(),
+        }
+    }
+
+    /// Adds `path`, stamped now.
+    pub fn push(&mut self, path: PathBuf) {
+        let s = FileStamp::read(&path);
+        self.files.push((path, s));
+    }
+
+    /// The first file whose content changed since it was stamped, if any.
+    pub fn changed(&mut self) -> Option<&Path> {
+        self.files
+            .iter_mut()
+            .find_map(|(p, s)| s.content_changed(p).then_some(p.as_path()))
+    }
+
+    /// Stamps every file again, e.g. after a reload that failed, so the same broken
+    /// content is not retried until it changes again.
+    pub fn restamp(&mut self) {
+        for (p, s) in &mut self.files {
+            *s = FileStamp::read(p);
+        }
+    }
+}
+
+/// Saves `contents` to `path` the way atomic writers do (a temp file beside it, renamed
+/// over it), keeping the old mtime, so only the inode, ctime and content change.
+#[cfg(test)]
+pub(crate) fn rename_into_place(path: &Path, contents: &str) {
+    let mtime = std::fs::metadata(path).unwrap().modified().unwrap();
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, contents).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&tmp)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_changes_count_and_touches_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("openclaw.json");
+        std::fs::write(&p, "{ a: 1 }").unwrap();
+        let mut w = WatchedFiles::new([p.clone()]);
+        assert_eq!(w.changed(), None);
+        // Same bytes written again (a touch): metadata changed, content did not.
+        let mtime = std::fs::metadata(&p).unwrap().modified().unwrap();
+        std::fs::write(&p, "{ a: 1 }").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_modified(mtime + std::time::Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(w.changed(), None);
+        std::fs::write(&p, "{ a: 2 }").unwrap();
+        assert_eq!(w.changed(), Some(p.as_path()));
+        // Still changed until restamped (the caller reloads first).
+        assert_eq!(w.changed(), Some(p.as_path()));
+        w.restamp();
+        assert_eq!(w.changed(), None);
+    }
+
+    /// The writer's atomic save: a temp file of the same size, its mtime set to the old
+    /// file's, renamed over it. Size and mtime alone would miss it.
+    #[test]
+    fn rename_into_place_with_same_size_and_mtime_is_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("openclaw.json");
+        std::fs::write(&p, "{ a: 1 }").unwrap();
+        let mtime = std::fs::metadata(&p).unwrap().modified().unwrap();
+        let mut w = WatchedFiles::new([p.clone()]);
+        rename_into_place(&p, "{ a: 2 }");
+        let m = std::fs::metadata(&p).unwrap();
+        assert_eq!((m.len(), m.modified().unwrap()), (8, mtime));
+        assert_eq!(w.changed(), Some(p.as_path()));
+    }
+
+    #[test]
+    fn appearing_and_vanishing_files_are_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".env");
+        let mut w = WatchedFiles::new([p.clone()]);
+        assert_eq!(w.changed(), None, "missing and still missing");
+        std::fs::write(&p, "K=1\n").unwrap();
+        assert_eq!(w.changed(), Some(p.as_path()));
+        w.restamp();
+        std::fs::remove_file(&p).unwrap();
+        assert_eq!(w.changed(), Some(p.as_path()));
+    }
+}

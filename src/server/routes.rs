@@ -1,0 +1,181 @@
+//! Routing: a plain function of method, URI and [`Backend`], so every endpoint is tested
+//! without a socket. The request body is never read: no endpoint takes one.
+
+use super::landing;
+use super::Backend;
+use crate::probe::{ProbeResult, Tier};
+use bytes::Bytes;
+use http::{header, Method, Response, StatusCode, Uri};
+use http_body_util::Full;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+pub(super) type Resp = Response<Full<Bytes>>;
+
+pub(super) fn text(status: StatusCode, body: impl Into<String>) -> Resp {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Full::new(Bytes::from(body.into())))
+        .expect("valid response")
+}
+
+fn json(status: StatusCode, value: &serde_json::Value) -> Resp {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(value.to_string())))
+        .expect("valid response")
+}
+
+fn method_not_allowed(allow: &str) -> Resp {
+    let mut r = text(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("method not allowed; use {allow}\n"),
+    );
+    r.headers_mut()
+        .insert(header::ALLOW, allow.parse().expect("valid header"));
+    r
+}
+
+/// Routes one request. The body is never read: no endpoint takes one.
+pub async fn route(backend: &Arc<dyn Backend>, method: &Method, uri: &Uri) -> Resp {
+    let get = method == Method::GET || method == Method::HEAD;
+    match uri.path() {
+        "/metrics" if get => {
+            // Off the async workers: a render holds a CPU for milliseconds at 10k series,
+            // and concurrent scrapes wait on one render (see Metrics::render_cached).
+            let b = backend.clone();
+            match tokio::task::spawn_blocking(move || b.metrics_text()).await {
+                Ok(body) => Response::builder()
+                    .status(StatusCode::OK)
+                    .header(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)
+                    .body(Full::new(body))
+                    .expect("valid response"),
+                Err(e) => {
+                    tracing::error!(error = %e, "rendering /metrics failed");
+                    text(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "rendering metrics failed\n",
+                    )
+                }
+            }
+        }
+        "/healthz" if get => text(StatusCode::OK, "ok\n"),
+        "/readyz" if get => match backend.ready() {
+            r if r.ready => text(StatusCode::OK, "ready\n"),
+            r => text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{}\n", r.describe()),
+            ),
+        },
+        "/" if get => Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+            .body(Full::new(Bytes::from(landing::render(
+                &backend.plan(),
+                &backend.store(),
+                &backend.cadence(),
+                SystemTime::now(),
+            ))))
+            .expect("valid response"),
+        "/-/reload" if method == Method::POST || method == Method::PUT => {
+            match backend.reload().await {
+                Ok(()) => text(StatusCode::OK, "config reloaded\n"),
+                Err(e) => text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("reload failed, still serving the last good config: {e}\n"),
+                ),
+            }
+        }
+        "/-/reload" => method_not_allowed("POST"),
+        "/probe" if get => probe(backend.as_ref(), uri.query().unwrap_or("")).await,
+        "/metrics" | "/healthz" | "/readyz" | "/" | "/probe" => method_not_allowed("GET"),
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "not found; see / for the endpoints\n",
+        ),
+    }
+}
+
+async fn probe(backend: &dyn Backend, query: &str) -> Resp {
+    let params = parse_query(query);
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let (Some(agent), Some(r)) = (get("agent"), get("ref")) else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "give ?agent=<agent id>&ref=<model ref as configured>[&tier=metadata|generation]\n",
+        );
+    };
+    let tier = match get("tier") {
+        None | Some("metadata") => Tier::Metadata,
+        Some("generation") => Tier::Generation,
+        Some(_) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "tier must be metadata or generation\n",
+            )
+        }
+    };
+    let plan = backend.plan();
+    let Some(a) = plan.agents.iter().position(|c| c.agent == agent) else {
+        return text(StatusCode::NOT_FOUND, "unknown agent\n");
+    };
+    let Some(i) = plan.agents[a].entries.iter().position(|e| {
+        e.raw_ref == r
+            || matches!((&e.provider, &e.model), (Some(p), Some(m)) if format!("{p}/{m}") == r)
+    }) else {
+        return text(StatusCode::NOT_FOUND, "unknown ref in this agent's chain\n");
+    };
+    let store = backend.store();
+    let answer = |result: Option<&ProbeResult>, probed: bool| {
+        let cadence = backend.cadence();
+        landing::with_verdicts(&plan, &store, &cadence, SystemTime::now(), result, |v| {
+            landing::entry_json(&plan, &store, v, (a, i), result, probed)
+        })
+    };
+    let Some(id) = plan.agents[a].entries[i].target else {
+        // Nothing to send: the static finding is the answer.
+        return json(StatusCode::OK, &answer(None, false));
+    };
+    match backend.probe_now(id, tier).await {
+        // The probe was recorded: the answer is the route's verdict with it.
+        Ok(result) => json(StatusCode::OK, &answer(Some(&result), true)),
+        Err(reason) => json(
+            StatusCode::TOO_MANY_REQUESTS,
+            &serde_json::json!({ "probed": false, "skipped": reason.as_str() }),
+        ),
+    }
+}
+
+/// `a=b&c=d` with `%XX` and `+` decoding (`application/x-www-form-urlencoded`).
+fn parse_query(q: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(q.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_decoding() {
+        assert_eq!(
+            parse_query("agent=main&ref=openai%2Fgpt-5+mini&x"),
+            vec![
+                ("agent".to_string(), "main".to_string()),
+                ("ref".to_string(), "openai/gpt-5 mini".to_string()),
+                ("x".to_string(), String::new()),
+            ]
+        );
+        // Malformed escapes stay as they are.
+        assert_eq!(
+            parse_query("a=100%&b=%zz"),
+            vec![
+                ("a".to_string(), "100%".to_string()),
+                ("b".to_string(), "%zz".to_string()),
+            ]
+        );
+    }
+}
