@@ -15,6 +15,7 @@ use crate::config::{BudgetSettings, ScheduleSettings};
 use crate::metrics::BudgetRemaining;
 use crate::plan::{CredentialKey, ProbePlan, TargetKey};
 use crate::probe::{ProbeResult, Tier};
+use crate::verdict;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -75,11 +76,23 @@ pub struct Learned {
     pub metadata_now_budgeted: bool,
 }
 
-/// An early re-check of one target: when, and with which tier.
+/// An early re-check of one target: when, with which tier, and whether it stands for the
+/// whole credential.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Recheck {
     pub at: Instant,
     pub tier: Tier,
+    /// `Credential`: the failure belongs to the key (billing, a key-wide rate limit), so
+    /// one generation re-check on the credential answers for every route on it; it counts
+    /// against the credential's token cap, and one pending per credential is enough.
+    pub scope: RecheckScope,
+}
+
+/// What a re-check stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RecheckScope {
+    Target,
+    Credential,
 }
 
 /// The settings the re-check and backoff rules use.
@@ -103,10 +116,24 @@ impl From<&ScheduleSettings> for Policy {
     }
 }
 
+/// The tier that can see `result`'s failure again, and so tell when it is over: a failure
+/// only a generation request can see (billing, rate limit, overload, server error, a
+/// timeout of a generation, …; see [`verdict::metadata_can_see`]) is re-checked with a
+/// generation request, since a zero-token success would not clear it; anything a
+/// metadata request saw, or can see, is re-checked at zero tokens.
+pub fn recheck_tier(result: &ProbeResult) -> Tier {
+    if result.tier == Tier::Generation && !verdict::metadata_can_see(result.class) {
+        Tier::Generation
+    } else {
+        Tier::Metadata
+    }
+}
+
 /// When to probe a target again after `result`, earlier than its cycle would: after a
 /// failure, `base` doubling with the failure streak up to `max` (at least a second), and
-/// never before the credential's gate opens (`open_at`); `None` after an ok or a skip.
-/// The tier is the metadata tier: a zero-token check where the provider has one.
+/// never before the credential's gate opens (`open_at`: retry-after, rate-limit resets,
+/// backoff); `None` after an ok or a skip. The tier is [`recheck_tier`]; a generation
+/// re-check of a credential-wide failure stands for the credential.
 pub fn recheck_after(
     result: &ProbeResult,
     streak: u32,
@@ -118,9 +145,17 @@ pub fn recheck_after(
         Class::Ok | Class::Skipped => None,
         _ => {
             let delay = backoff_delay(policy.base, policy.max, streak).max(Duration::from_secs(1));
+            let tier = recheck_tier(result);
+            let credential_wide =
+                verdict::Observation::of(result).is_some_and(|o| verdict::credential_wide(&o));
             Some(Recheck {
                 at: (now + delay).max(open_at),
-                tier: Tier::Metadata,
+                tier,
+                scope: if tier == Tier::Generation && credential_wide {
+                    RecheckScope::Credential
+                } else {
+                    RecheckScope::Target
+                },
             })
         }
     }
@@ -136,8 +171,9 @@ fn total_tokens(r: &ProbeResult) -> Option<u64> {
 pub struct Books {
     budget: Budget,
     gates: HashMap<CredentialKey, CredentialGate>,
-    /// Consecutive failures per target, for the re-check delay.
-    failures: HashMap<TargetKey, u32>,
+    /// Consecutive failures per target and re-check tier, for the re-check delay. A
+    /// metadata success does not end a run of failures only generation can see.
+    failures: HashMap<(TargetKey, Tier), u32>,
     /// Targets whose metadata probe spent tokens although their provider is known to have
     /// a metadata endpoint (a safety net: the plan index knows the usual cases up front):
     /// their metadata probes are budgeted from then on.
@@ -162,7 +198,8 @@ impl Books {
     /// Forgets what is kept per target for targets no longer in `plan`. Credential gates
     /// stay: a credential that comes back keeps its retry-after and backoff.
     pub fn retain(&mut self, plan: &ProbePlan) {
-        self.failures.retain(|k, _| plan.contains_key(k.as_str()));
+        self.failures
+            .retain(|(k, _), _| plan.contains_key(k.as_str()));
         self.metadata_spends
             .retain(|k| plan.contains_key(k.as_str()));
         self.budget.retain_targets(|k| plan.contains_key(k));
@@ -248,12 +285,20 @@ impl Books {
         let open_at = gate.open_at(now);
         let streak = match result.class {
             Class::Ok => {
-                self.failures.remove(probe.target);
+                // A success ends the runs it can clear: a generation success every run, a
+                // metadata success only the run of failures a metadata request can see.
+                self.failures
+                    .remove(&(probe.target.clone(), Tier::Metadata));
+                if result.tier == Tier::Generation {
+                    self.failures
+                        .remove(&(probe.target.clone(), Tier::Generation));
+                }
                 0
             }
             Class::Skipped => 0,
             _ => {
-                let n = self.failures.entry(probe.target.clone()).or_default();
+                let key = (probe.target.clone(), recheck_tier(result));
+                let n = self.failures.entry(key).or_default();
                 *n = n.saturating_add(1);
                 *n
             }
@@ -354,12 +399,27 @@ mod tests {
             at(1, now + Duration::from_secs(900)),
             Some(Duration::from_secs(900))
         );
-        let tier = recheck_after(&fail, 1, &p, now, now).unwrap().tier;
-        assert_eq!(
-            tier,
-            Tier::Metadata,
-            "a failed generation probe re-checks with metadata"
-        );
+        // Auth is seen by a metadata request as well: re-checked at zero tokens, per target.
+        let r = recheck_after(&fail, 1, &p, now, now).unwrap();
+        assert_eq!((r.tier, r.scope), (Tier::Metadata, RecheckScope::Target));
+        // What only generation can see is re-checked by generation: per route for a rate
+        // limit or an overload, once per credential for billing.
+        for (class, tier, scope) in [
+            (Class::RateLimit, Tier::Generation, RecheckScope::Target),
+            (Class::Overloaded, Tier::Generation, RecheckScope::Target),
+            (Class::Timeout, Tier::Generation, RecheckScope::Target),
+            (Class::Billing, Tier::Generation, RecheckScope::Credential),
+        ] {
+            let r = recheck_after(&result(class, Tier::Generation), 1, &p, now, now).unwrap();
+            assert_eq!((r.tier, r.scope), (tier, scope), "{class}");
+            // Seen by a metadata request: re-checked by one.
+            let r = recheck_after(&result(class, Tier::Metadata), 1, &p, now, now).unwrap();
+            assert_eq!(
+                (r.tier, r.scope),
+                (Tier::Metadata, RecheckScope::Target),
+                "{class}"
+            );
+        }
         for class in [Class::Ok, Class::Skipped] {
             assert_eq!(
                 recheck_after(&result(class, Tier::Metadata), 1, &p, now, now),
@@ -453,6 +513,51 @@ mod tests {
         b.retain(&ProbePlan::default());
         assert!(b.failures.is_empty());
         assert_eq!(b.backoff_level(&ck), 1, "credential gates survive a reload");
+    }
+
+    #[test]
+    fn a_metadata_success_does_not_end_a_run_only_generation_can_see() {
+        let t0 = Instant::now();
+        let (tk, ck) = keys();
+        let mut b = Books::new(BudgetSettings::default(), t0);
+        let gen = probe(&tk, &ck, true);
+        let meta = probe(&tk, &ck, false);
+        let step = |b: &mut Books, p: &Probe<'_>, r: ProbeResult, now: Instant| {
+            let ticket = send(b, p, now);
+            b.learn(p, ticket, &r, &policy(), now, SystemTime::now())
+        };
+        let at = |n: u64| t0 + Duration::from_secs(4000 * n);
+        let l = step(
+            &mut b,
+            &gen,
+            result(Class::Overloaded, Tier::Generation),
+            at(1),
+        );
+        assert_eq!(l.recheck.unwrap().tier, Tier::Generation);
+        // The metadata cycle says ok in between: no effect on the generation run.
+        let l = step(&mut b, &meta, result(Class::Ok, Tier::Metadata), at(2));
+        assert_eq!(l.recheck, None);
+        let l = step(
+            &mut b,
+            &gen,
+            result(Class::Overloaded, Tier::Generation),
+            at(3),
+        );
+        assert_eq!(
+            l.recheck.unwrap().at - at(3),
+            Duration::from_secs(120),
+            "second in the run"
+        );
+        // A generation success ends it.
+        let l = step(&mut b, &gen, result(Class::Ok, Tier::Generation), at(4));
+        assert_eq!(l.recheck, None);
+        let l = step(
+            &mut b,
+            &gen,
+            result(Class::Overloaded, Tier::Generation),
+            at(5),
+        );
+        assert_eq!(l.recheck.unwrap().at - at(5), Duration::from_secs(60));
     }
 
     #[test]

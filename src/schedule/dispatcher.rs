@@ -5,20 +5,20 @@
 //! [`ReadinessTracker`] and the cycle planning functions in [`cycle`]. See the module docs
 //! of [`crate::schedule`] for the design.
 
-use super::books::{Admit, Books, Policy, Recheck};
+use super::books::{Admit, Books, Policy, Recheck, RecheckScope};
 use super::budget::Headroom;
 use super::clock::WallClock;
 use super::cycle::{self, secs};
 use super::index::PlanIndex;
 use super::readiness::{Readiness, ReadinessTracker};
-use super::tasks::{CycleGuard, Tasks};
+use super::tasks::{CycleGuard, RecheckKey, Tasks};
 use super::trigger;
 use super::{spread, CycleKind};
 use crate::class::{Class, SkipReason};
 use crate::config::{BudgetSettings, ScheduleSettings};
 use crate::cron;
 use crate::metrics::{BudgetRemaining, Metrics};
-use crate::plan::{ProbePlan, Target, TargetId, TargetKey};
+use crate::plan::{CredentialKey, ProbePlan, Target, TargetId};
 use crate::probe::{Executor, ProbeResult, Tier};
 use crate::state::Store;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -47,8 +47,12 @@ struct Job {
     id: TargetId,
     tier: Tier,
     /// The cycle that sends it; `None`: on demand or a recheck. A cycle probe reserves a
-    /// start slot on its credential ahead of time; the cycle picks the finer budget cap.
+    /// start slot on its credential ahead of time.
     cycle: Option<CycleKind>,
+    /// The cycle whose finer budget cap it counts against: a credential-generation probe,
+    /// or a re-check standing for the credential, against the credential's; anything else
+    /// that spends against its model's.
+    budget_as: Option<CycleKind>,
     /// What it must leave free in the budget (model probes leave room for credential ones).
     headroom: Headroom,
     /// The next regular metadata tick, for the target's next probe time.
@@ -63,6 +67,7 @@ impl Job {
             id,
             tier,
             cycle: None,
+            budget_as: None,
             headroom,
             next,
         }
@@ -149,8 +154,14 @@ impl Scheduler {
     pub fn set_plan(&self, plan: Arc<ProbePlan>) {
         let index = PlanIndex::new(plan);
         self.store.retain_plan(&index.plan);
+        let credentials: HashSet<&CredentialKey> = (0..index.plan.targets.len())
+            .map(|id| index.plan.credential_key(id))
+            .collect();
         self.tasks.rechecks().retain(|k, h| {
-            let keep = index.plan.contains_key(k.as_str());
+            let keep = match k {
+                RecheckKey::Target(t, _) => index.plan.contains_key(t.as_str()),
+                RecheckKey::Credential(c) => credentials.contains(c),
+            };
             if !keep {
                 h.abort();
             }
@@ -279,11 +290,23 @@ impl Scheduler {
         self.spawn(kind, interval, false)
     }
 
-    /// Starts the startup metadata cycle in the background: spread over at most
-    /// [`STARTUP_SPREAD`], each credential's first probe at once. `run` calls it first.
+    /// Starts the startup cycles in the background. The metadata cycle is spread over at
+    /// most [`STARTUP_SPREAD`], each credential's first probe at once. Each credential's
+    /// first generation probe (the credential cycle, one on its cheapest model) also goes
+    /// out at once, within its budget: billing and account-wide limits show only to a
+    /// generation request, and a fresh exporter must report them on every route of the
+    /// credential within a minute, not at the next hourly tick. `run` calls it first.
     pub fn spawn_startup_cycle(self: &Arc<Self>) -> bool {
         let first = self.interval_for(CycleKind::Metadata).min(STARTUP_SPREAD);
-        self.spawn(CycleKind::Metadata, first, true)
+        let started = self.spawn(CycleKind::Metadata, first, true);
+        if !CycleKind::CredentialGeneration
+            .cron(&self.settings())
+            .trim()
+            .is_empty()
+        {
+            self.spawn(CycleKind::CredentialGeneration, STARTUP_SPREAD, true);
+        }
+        started
     }
 
     fn spawn(self: &Arc<Self>, kind: CycleKind, interval: Duration, startup: bool) -> bool {
@@ -342,6 +365,7 @@ impl Scheduler {
                 id,
                 tier: kind.tier(),
                 cycle: Some(kind),
+                budget_as: Some(kind),
                 headroom: headroom.get(provider).copied().unwrap_or_default(),
                 next,
             };
@@ -358,7 +382,9 @@ impl Scheduler {
                 Err(e) => tracing::error!(cycle = %kind, error = %e, "probe task failed"),
             }
         }
-        self.tracker().first_cycle_done();
+        if kind == CycleKind::Metadata {
+            self.tracker().first_cycle_done();
+        }
         self.update_ready();
         tally.log(kind, start.elapsed());
     }
@@ -444,7 +470,7 @@ impl Scheduler {
         }
         let settings = self.settings();
         let policy = Policy::from(&settings);
-        let probe = idx.probe(id, tier, job.cycle);
+        let probe = idx.probe(id, tier, job.budget_as);
         // Closed gate: skip now rather than wait for a slot.
         let slot = self
             .books()
@@ -551,7 +577,7 @@ impl Scheduler {
         let key = idx.plan.key(id);
         let at = match recheck {
             Some(r) => {
-                self.schedule_recheck(key.clone(), r);
+                self.schedule_recheck(idx, id, r);
                 Some(self.clock.at(r.at))
             }
             // Left out of the metadata cycle: the model tier probes it next.
@@ -580,8 +606,15 @@ impl Scheduler {
         cycle::next_probe(idx, id, CycleKind::ModelGeneration, s, self.clock.now())
     }
 
-    /// A one-off probe of the target with `key` at `recheck.at`; replaces a pending one.
-    fn schedule_recheck(&self, key: TargetKey, recheck: Recheck) {
+    /// A one-off probe of target `id` at `recheck.at`, with the re-check's tier; replaces
+    /// a pending one of the same target and tier (or, for a re-check that stands for the
+    /// credential, of the same credential: one is enough for every route on it).
+    fn schedule_recheck(&self, idx: &PlanIndex, id: TargetId, recheck: Recheck) {
+        let target = idx.plan.key(id).clone();
+        let key = match recheck.scope {
+            RecheckScope::Target => RecheckKey::Target(target.clone(), recheck.tier),
+            RecheckScope::Credential => RecheckKey::Credential(idx.plan.credential_key(id).clone()),
+        };
         let me = self.me.clone();
         let k = key.clone();
         let mut rechecks = self.tasks.rechecks();
@@ -590,11 +623,16 @@ impl Scheduler {
             let Some(me) = me.upgrade() else { return };
             me.tasks.rechecks().remove(&k);
             let idx = me.index();
-            let Some(id) = idx.plan.id_of(k.as_str()) else {
+            let Some(id) = idx.plan.id_of(target.as_str()) else {
                 return;
             };
-            tracing::debug!(model = %idx.plan.target(id).model_ref(), "early recheck after failure");
-            let job = Job::unscheduled(id, recheck.tier, me.next_regular(&me.settings()));
+            tracing::debug!(model = %idx.plan.target(id).model_ref(), tier = recheck.tier.as_str(),
+                "early recheck after failure");
+            let job = Job {
+                budget_as: (recheck.scope == RecheckScope::Credential)
+                    .then_some(CycleKind::CredentialGeneration),
+                ..Job::unscheduled(id, recheck.tier, me.next_regular(&me.settings()))
+            };
             let _ = me.dispatch(&idx, job).await;
         });
         if let Some(old) = rechecks.insert(key, handle.abort_handle()) {

@@ -463,7 +463,8 @@ async fn simulated_day_with_1000_targets_stays_within_budget() {
     );
     assert_eq!(fired[&CycleKind::CredentialGeneration] as u64, cred_ticks);
     assert_eq!(fired[&CycleKind::ModelGeneration] as u64, model_ticks);
-    let due = cred_ticks * 20 + model_ticks * 1000;
+    // +1 credential cycle: each credential's first generation probe at start-up.
+    let due = (cred_ticks + 1) * 20 + model_ticks * 1000;
     let skipped_budget = sched.skipped_total(SkipReason::Budget);
     println!("generation probes due {due}, sent {total_req}, skipped for budget {skipped_budget}");
     assert!(skipped_budget > 0);
@@ -534,10 +535,16 @@ async fn simulated_day_with_1000_targets_stays_within_budget() {
             );
             assert!(sent <= 50 + 250, "{}: {sent} tokens", t.model);
             cred_tokens.insert(format!("{} ({})", t.model, t.api), cred_used);
-            // Every hourly credential probe went out (never starved by the model probes)
-            // on chat styles (24 × 10 = 240); on a Responses-only key the cap allows
-            // 10 × 24 = 240, and the other 14 were skipped for budget.
-            assert_eq!(cred_used, 240, "{}", t.model);
+            // Every hourly credential probe and the one at start-up went out (never
+            // starved by the model probes) on chat styles (25 × 10 = 250, the cap); on a
+            // Responses-only key the cap allows 10 × 24 = 240, the others were skipped
+            // for budget.
+            let want = if t.api == ApiStyle::OpenAiResponses {
+                240
+            } else {
+                250
+            };
+            assert_eq!(cred_used, want, "{}", t.model);
         }
         // Metadata tier: every target in every metadata cycle, zero tokens.
         assert_eq!(
@@ -738,9 +745,16 @@ async fn never_sends_before_retry_after() {
         "probing resumed after retry-after"
     );
     assert!(sched.skipped_total(SkipReason::RetryAfter) > 0);
-    // The other key was never held up: probed in every metadata cycle (startup + 12 ticks).
-    let other = calls.iter().filter(|c| c.target == 2).count();
-    assert_eq!(other, 13);
+    // The other key was never held up: probed in every metadata cycle (startup + 11 ticks),
+    // by its credential's first generation probe at start and by the hourly credential
+    // cycle.
+    let other = |tier| {
+        calls
+            .iter()
+            .filter(|c| c.target == 2 && c.tier == tier)
+            .count()
+    };
+    assert_eq!((other(Tier::Metadata), other(Tier::Generation)), (12, 2));
 }
 
 #[tokio::test(start_paused = true)]
@@ -1124,7 +1138,12 @@ async fn ready_once_every_credential_had_its_first_probe() {
         .count();
     assert!(
         first_second <= 8,
-        "{first_second} requests in the first second"
+        "{first_second} requests in the first second: {:?}",
+        calls
+            .iter()
+            .filter(|c| c.at - t0 < Duration::from_secs(1))
+            .map(|c| (c.target, c.tier, c.at - t0))
+            .collect::<Vec<_>>()
     );
     println!(
         "startup: 1,003 targets on 7 credentials (+3 keyless); every credential's first probe started within {:?}, ready after {:?} (probe latency 40 ms, concurrency {})",
@@ -1365,14 +1384,15 @@ async fn simulated_day_leaves_targets_without_metadata_endpoint_out_of_the_metad
             assert_eq!(meta, meta_ticks + 1, "{}: metadata probes", t.model);
         }
     }
-    // The together and fireworks keys still get their hourly credential probes.
+    // The together and fireworks keys still get their hourly credential probes (and the
+    // one at start-up: 25 × 10 tokens).
     for p in ["together", "fireworks"] {
         let id = *chosen
             .iter()
             .find(|&&id| plan.target(id).provider == p)
             .unwrap();
         let ckey = plan.credential_key(id).clone();
-        assert_eq!(sched.budget_used_in(Scope::Credential(&ckey)).tokens, 240);
+        assert_eq!(sched.budget_used_in(Scope::Credential(&ckey)).tokens, 250);
     }
     assert_eq!(sched.skipped_total(SkipReason::Budget), 0);
     println!(
@@ -1459,7 +1479,8 @@ async fn metadata_probes_that_generate_count_against_the_model_cap() {
         .run_cycle(CycleKind::Metadata, Duration::from_secs(300))
         .await;
     assert!(fake.calls().is_empty());
-    // A failing model-tier probe, then its recheck (metadata tier, a generation call).
+    // A failing model-tier probe, then its recheck: a server error only generation can
+    // see is re-checked with a generation request, on the model's cap.
     sched
         .run_cycle(CycleKind::ModelGeneration, Duration::from_secs(60))
         .await;
@@ -1467,7 +1488,7 @@ async fn metadata_probes_that_generate_count_against_the_model_cap() {
     sleep(Duration::from_secs(30)).await;
     let calls = fake.calls();
     assert_eq!(calls.len(), 2);
-    assert_eq!(calls[1].tier, Tier::Metadata);
+    assert_eq!(calls[1].tier, Tier::Generation);
     assert_eq!(calls[1].tokens, 10);
     assert_eq!(sched.budget_used_in(Scope::Model(&key)).tokens, 10);
     assert_eq!(sched.budget_used(Some("together")).tokens, 10);

@@ -1,8 +1,9 @@
 //! The scheduler's background work, kept to be stopped: cycles (at most one of each kind
-//! at a time) and early rechecks (at most one per target).
+//! at a time) and early rechecks (at most one per target and tier, or per credential).
 
 use super::CycleKind;
-use crate::plan::TargetKey;
+use crate::plan::{CredentialKey, TargetKey};
+use crate::probe::Tier;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,7 +13,15 @@ use tokio::task::AbortHandle;
 pub struct Tasks {
     running: [AtomicBool; 3],
     cycles: Mutex<HashMap<CycleKind, AbortHandle>>,
-    rechecks: Mutex<HashMap<TargetKey, AbortHandle>>,
+    rechecks: Mutex<HashMap<RecheckKey, AbortHandle>>,
+}
+
+/// What a pending recheck is for: one target at one tier, or one credential (a generation
+/// re-check of a failure that belongs to the key, such as billing).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RecheckKey {
+    Target(TargetKey, Tier),
+    Credential(CredentialKey),
 }
 
 /// A cycle of one kind in progress; clears the "running" flag when dropped (the cycle
@@ -52,13 +61,16 @@ impl Tasks {
             .insert(kind, handle);
     }
 
-    /// Pending rechecks by target.
-    pub fn rechecks(&self) -> MutexGuard<'_, HashMap<TargetKey, AbortHandle>> {
+    /// Pending rechecks.
+    pub fn rechecks(&self) -> MutexGuard<'_, HashMap<RecheckKey, AbortHandle>> {
         self.rechecks.lock().expect("rechecks lock")
     }
 
+    /// Whether a recheck of the target at any tier is pending.
     pub fn recheck_pending(&self, key: &TargetKey) -> bool {
-        self.rechecks().get(key).is_some_and(|h| !h.is_finished())
+        self.rechecks()
+            .iter()
+            .any(|(k, h)| matches!(k, RecheckKey::Target(t, _) if t == key) && !h.is_finished())
     }
 
     pub fn abort_all(&self) {
