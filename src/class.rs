@@ -80,13 +80,17 @@ pub enum SkipReason {
     Backoff,
     /// The provider asked to wait (retry-after, or a rate-limit reset with nothing left).
     RetryAfter,
+    /// A real request through the route succeeded more recently (OpenClaw's own log): a
+    /// synthetic generation probe would tell nothing new, so its tokens are saved.
+    TrafficFresh,
 }
 
 impl SkipReason {
-    pub const ALL: [SkipReason; 3] = [
+    pub const ALL: [SkipReason; 4] = [
         SkipReason::Budget,
         SkipReason::Backoff,
         SkipReason::RetryAfter,
+        SkipReason::TrafficFresh,
     ];
 
     /// The `reason` label of `clawprobe_probes_skipped_total`.
@@ -95,6 +99,7 @@ impl SkipReason {
             SkipReason::Budget => "budget",
             SkipReason::Backoff => "backoff",
             SkipReason::RetryAfter => "retry_after",
+            SkipReason::TrafficFresh => "traffic_fresh",
         }
     }
 }

@@ -156,7 +156,7 @@ impl Results {
     }
 
     fn verdicts<'a>(&'a self, plan: &'a ProbePlan, now: SystemTime) -> PlanVerdicts<'a> {
-        verdict::compute(plan, &|t| self.evidence(t), &Cadence::default(), now)
+        verdict::compute(plan, &|t| self.evidence(t), None, &Cadence::default(), now)
     }
 }
 

@@ -174,8 +174,11 @@ impl Backend for App {
         self.store.clone()
     }
 
-    fn cadence(&self) -> Arc<crate::verdict::Cadence> {
-        self.metrics.cadence()
+    fn evidence(&self) -> crate::server::landing::Evidence {
+        crate::server::landing::Evidence {
+            cadence: self.metrics.cadence(),
+            traffic: self.metrics.traffic(),
+        }
     }
 
     fn reload(&self) -> BoxFuture<'_, Result<(), ReloadError>> {
@@ -306,6 +309,7 @@ pub async fn run(
             Duration::from_secs_f64(traffic_config.traffic.fallback_window_seconds),
         )),
     };
+    app.scheduler.set_traffic(traffic.clone());
     let traffic_task = traffic.clone().map(|t| {
         app.metrics.set_traffic(t.clone());
         let s = app.scheduler.clone();

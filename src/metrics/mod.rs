@@ -404,7 +404,8 @@ impl Metrics {
         *self.traffic.lock().expect("metrics lock") = Some(traffic);
     }
 
-    fn traffic(&self) -> Option<Arc<crate::traffic::Traffic>> {
+    /// OpenClaw's log as followed, when it is.
+    pub fn traffic(&self) -> Option<Arc<crate::traffic::Traffic>> {
         self.traffic.lock().expect("metrics lock").clone()
     }
 
@@ -506,8 +507,21 @@ impl Metrics {
         let mut memo = self.memo.lock().expect("metrics lock");
         memo.bound(plan);
         let view = store.read();
-        let rows = scrape::Rows::new(plan, &view, &cadence, now, &mut memo);
-        let next_change = rows.next_change;
+        let traffic = self.traffic();
+        let (rows, traffic_change) = match &traffic {
+            Some(t) => t.read(|s| {
+                let rows = scrape::Rows::new(plan, &view, &cadence, Some(s), now, &mut memo);
+                (rows, s.next_expiry(now))
+            }),
+            None => (
+                scrape::Rows::new(plan, &view, &cadence, None, now, &mut memo),
+                None,
+            ),
+        };
+        let next_change = match (rows.next_change, traffic_change) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let mut e = Exposition::with_capacity(self.last_len.load(Ordering::Relaxed) + 4096);
         rows.write_agents(&mut e);
         scrape::write_budget_and_build(budget, &mut memo, &mut e);
@@ -522,8 +536,8 @@ impl Metrics {
         scrape::write_openclaw(plan, &mut memo, &mut e);
         self.counters().write_probes(&mut e);
         rows.write_rate_limits(plan, &mut memo, &mut e);
-        if let Some(t) = self.traffic() {
-            t.read(|s| traffic::write(s, SystemTime::now(), &mut e));
+        if let Some(t) = &traffic {
+            t.read(|s| traffic::write(s, now, &mut e));
         }
         drop(rows);
         drop(view);

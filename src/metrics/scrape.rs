@@ -73,6 +73,7 @@ impl<'a> Rows<'a> {
         plan: &'a ProbePlan,
         view: &'a StoreView<'_>,
         cadence: &Cadence,
+        traffic: Option<&crate::traffic::TrafficState>,
         now: SystemTime,
         memo: &mut LabelMemo,
     ) -> Self {
@@ -82,6 +83,7 @@ impl<'a> Rows<'a> {
         let verdicts: PlanVerdicts<'a> = verdict::compute(
             plan,
             &|t| statuses[t].map(TargetStatus::evidence).unwrap_or_default(),
+            traffic,
             cadence,
             now,
         );

@@ -55,6 +55,27 @@ pub fn next_probe(
     next_tick(kind, settings, now).map(|t| probe_time(t, idx.jitter(kind, id), settings))
 }
 
+/// Whether a scheduled generation probe of a target can be saved because real traffic
+/// showed its route working more recently: a request through it succeeded (OpenClaw's own
+/// log) after the target's latest generation probe, and within the cycle's `window` (for
+/// a re-check, `None`: any success after the failure being re-checked will do). Only for
+/// targets whose route tries just this credential (the log does not say which profile
+/// served).
+pub fn traffic_fresh(
+    success: Option<SystemTime>,
+    last_generation: Option<SystemTime>,
+    window: Option<Duration>,
+    now: SystemTime,
+) -> bool {
+    let Some(success) = success else {
+        return false;
+    };
+    if last_generation.is_some_and(|g| g >= success) {
+        return false;
+    }
+    window.is_none_or(|w| now.duration_since(success).map_or(true, |age| age <= w))
+}
+
 /// How often each target of the plan is probed, for verdict staleness: a target in the
 /// metadata cycle every metadata interval; one left out of it (no zero-token endpoint) by
 /// the credential cycle when it is its credential's cheapest model, else by the model
@@ -309,6 +330,28 @@ pub fn warn_if_spacing_outlasts(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn traffic_saves_a_generation_probe_only_when_it_is_newer_and_recent() {
+        let t = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + s);
+        let hour = Some(Duration::from_secs(3600));
+        let cases = [
+            (None, None, hour, 100, false),
+            (Some(50), None, hour, 100, true),
+            (Some(50), Some(40), hour, 100, true),
+            (Some(50), Some(60), hour, 100, false),
+            (Some(50), Some(50), hour, 100, false),
+            (Some(50), None, hour, 50 + 3601, false),
+            (Some(50), Some(40), None, 999_999, true),
+        ];
+        for (success, last_gen, window, now, want) in cases {
+            assert_eq!(
+                traffic_fresh(success.map(t), last_gen.map(t), window, t(now)),
+                want,
+                "{success:?} {last_gen:?} {window:?} {now}"
+            );
+        }
+    }
 
     #[test]
     fn spacing_advice_gives_the_numbers_and_the_fix() {

@@ -53,6 +53,9 @@ struct Job {
     /// or a re-check standing for the credential, against the credential's; anything else
     /// that spends against its model's.
     budget_as: Option<CycleKind>,
+    /// Asked for by a person (`/probe`): always sent when the gates allow, never saved
+    /// because real traffic is fresh.
+    on_demand: bool,
     /// What it must leave free in the budget (model probes leave room for credential ones).
     headroom: Headroom,
     /// The next regular metadata tick, for the target's next probe time.
@@ -68,6 +71,7 @@ impl Job {
             tier,
             cycle: None,
             budget_as: None,
+            on_demand: false,
             headroom,
             next,
         }
@@ -90,6 +94,8 @@ pub struct Scheduler {
     semaphore: Mutex<(usize, Arc<Semaphore>)>,
     tasks: Arc<Tasks>,
     clock: WallClock,
+    /// OpenClaw's log as followed, when it is ([`Scheduler::set_traffic`]).
+    traffic: RwLock<Option<Arc<crate::traffic::Traffic>>>,
     /// Probes not sent, by (provider, reason): what `clawprobe_probes_skipped_total` counts.
     #[cfg(test)]
     skips: Mutex<std::collections::BTreeMap<(String, SkipReason), u64>>,
@@ -128,6 +134,7 @@ impl Scheduler {
             semaphore: Mutex::new((concurrency, Arc::new(Semaphore::new(concurrency)))),
             tasks: Arc::default(),
             clock: WallClock::new(now, SystemTime::now()),
+            traffic: RwLock::new(None),
             #[cfg(test)]
             skips: Mutex::default(),
         })
@@ -366,6 +373,7 @@ impl Scheduler {
                 tier: kind.tier(),
                 cycle: Some(kind),
                 budget_as: Some(kind),
+                on_demand: false,
                 headroom: headroom.get(provider).copied().unwrap_or_default(),
                 next,
             };
@@ -445,7 +453,10 @@ impl Scheduler {
                 ..ProbeResult::new(target, tier, Class::Skipped, "unknown_target")
             });
         }
-        let job = Job::unscheduled(target, tier, self.next_regular(&self.settings()));
+        let job = Job {
+            on_demand: true,
+            ..Job::unscheduled(target, tier, self.next_regular(&self.settings()))
+        };
         self.dispatch(&idx, job).await
     }
 
@@ -469,6 +480,13 @@ impl Scheduler {
             return Ok(r);
         }
         let settings = self.settings();
+        if tier == Tier::Generation
+            && !job.on_demand
+            && self.traffic_fresh(idx, id, job.cycle, &settings)
+        {
+            self.count_skip(target, SkipReason::TrafficFresh);
+            return Err(SkipReason::TrafficFresh);
+        }
         let policy = Policy::from(&settings);
         let probe = idx.probe(id, tier, job.budget_as);
         // Closed gate: skip now rather than wait for a slot.
@@ -512,6 +530,43 @@ impl Scheduler {
         }
         self.plan_next(idx, id, learned.recheck, job.next, &settings);
         Ok(result)
+    }
+
+    /// Whether real traffic makes a scheduled generation probe of `id` pointless (see
+    /// [`cycle::traffic_fresh`]).
+    fn traffic_fresh(
+        &self,
+        idx: &PlanIndex,
+        id: TargetId,
+        kind: Option<CycleKind>,
+        settings: &ScheduleSettings,
+    ) -> bool {
+        if !idx.attributable(id) {
+            return false;
+        }
+        let Some(traffic) = self.traffic.read().expect("traffic lock").clone() else {
+            return false;
+        };
+        let t = idx.plan.target(id);
+        let success = traffic.read(|s| s.route(&t.provider, &t.model).and_then(|e| e.last_success));
+        let last_generation = self
+            .store
+            .get(idx.plan.key(id))
+            .and_then(|st| st.last_by_tier.get(&Tier::Generation).map(|r| r.at));
+        let now = self.clock.now();
+        let window = kind.and_then(|k| cycle::next_tick(k, settings, now).map(|(_, i)| i));
+        cycle::traffic_fresh(
+            success,
+            last_generation,
+            window.or(kind.map(|k| k.default_interval())),
+            now,
+        )
+    }
+
+    /// Real traffic from OpenClaw's log, when it is followed: a recent success saves the
+    /// route's scheduled generation probes.
+    pub fn set_traffic(&self, traffic: Option<Arc<crate::traffic::Traffic>>) {
+        *self.traffic.write().expect("traffic lock") = traffic;
     }
 
     /// Calls the executor, with a backstop in case it does not return in time.

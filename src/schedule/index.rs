@@ -33,6 +33,9 @@ pub struct PlanIndex {
     left_out_logged: AtomicBool,
     /// Each target's stable position within a cycle, per cycle kind (by `CycleKind` index).
     jitter: [Vec<f64>; 3],
+    /// By target id: every route through it tries only this credential, so a success of a
+    /// real request on its route (OpenClaw's log) is news about this target.
+    attributable: Vec<bool>,
 }
 
 impl PlanIndex {
@@ -59,6 +62,7 @@ impl PlanIndex {
                 .map(|id| spread::jitter_fraction(plan.key(id).as_str(), k.as_str()))
                 .collect()
         });
+        let attributable = crate::verdict::traffic::attributable(&plan);
         Arc::new(PlanIndex {
             plan,
             no_metadata,
@@ -66,6 +70,7 @@ impl PlanIndex {
             ready_creds_metadata,
             left_out_logged: AtomicBool::new(false),
             jitter,
+            attributable,
         })
     }
 
@@ -116,6 +121,11 @@ impl PlanIndex {
     /// Target `id`'s stable position in a cycle of `kind`, in `[0, 1)`.
     pub fn jitter(&self, kind: CycleKind, id: TargetId) -> f64 {
         self.jitter[kind.index()][id]
+    }
+
+    /// Whether real traffic on target `id`'s route is news about its credential.
+    pub fn attributable(&self, id: TargetId) -> bool {
+        self.attributable.get(id).copied().unwrap_or(false)
     }
 
     /// True the first time it is called for this plan.

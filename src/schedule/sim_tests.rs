@@ -1524,3 +1524,62 @@ fn assert_books_match_sends(
     assert_eq!(sent, model_used + cred_used, "{}: books and sends", t.model);
     cred_used
 }
+
+/// A route whose real requests succeed (OpenClaw's own log) costs no synthetic generation
+/// probes: the model and credential cycles skip it with `traffic_fresh`, nothing is sent;
+/// a route with no such traffic is probed as usual, and a probe on demand always is.
+#[tokio::test(start_paused = true)]
+async fn fresh_real_traffic_saves_the_routes_generation_probes() {
+    // Routes of the real CLI's log fixture: healthy/gpt-ok served requests there.
+    let plan = plan_of(
+        vec![
+            target("healthy", "gpt-ok", "sk-h"),
+            target("ratelimited", "gpt-rl", "sk-r"),
+        ],
+        1,
+    );
+    let traffic = crate::traffic::Traffic::new(&plan, Duration::from_secs(900));
+    let last = traffic.update(|s| {
+        for l in crate::traffic::test_support::fixture_log("2026.9.6").lines() {
+            if let Some(e) = crate::traffic::event::parse_line(l.as_bytes()).unwrap() {
+                s.apply(&e, SystemTime::UNIX_EPOCH);
+            }
+        }
+        s.last_event().unwrap()
+    });
+    let fake = Fake::new(Duration::from_millis(10));
+    let (sched, _) = scheduler(quick_settings(), BudgetSettings::default(), &fake);
+    sched.set_wall_clock(last + Duration::from_secs(60));
+    sched.set_plan(plan.clone());
+    sched.set_traffic(Some(traffic));
+    for kind in [CycleKind::ModelGeneration, CycleKind::CredentialGeneration] {
+        sched.run_cycle(kind, Duration::from_secs(60)).await;
+    }
+    let sent: Vec<(String, Tier)> = fake
+        .calls()
+        .iter()
+        .map(|c| (plan.target(c.target).model.clone(), c.tier))
+        .collect();
+    assert_eq!(
+        sent,
+        vec![
+            ("gpt-rl".to_string(), Tier::Generation),
+            ("gpt-rl".to_string(), Tier::Generation)
+        ],
+        "only the route without fresh traffic was probed"
+    );
+    assert_eq!(sched.skipped_total(SkipReason::TrafficFresh), 2);
+    // On demand, a person asked: sent.
+    assert!(sched.probe_now(0, Tier::Generation).await.is_ok());
+    assert_eq!(fake.calls().len(), 3);
+    // Hours later the success is old news: the model cycle probes it again.
+    sleep(Duration::from_secs(7 * 3600)).await;
+    sched
+        .run_cycle(CycleKind::ModelGeneration, Duration::from_secs(60))
+        .await;
+    assert!(fake
+        .calls()
+        .iter()
+        .skip(3)
+        .any(|c| c.target == 0 && c.tier == Tier::Generation));
+}

@@ -11,6 +11,7 @@ use crate::secret::{redact, Secret};
 use crate::state::{Store, TargetStatus};
 use crate::verdict::{self, Cadence, Observation, PlanVerdicts, Source};
 use std::fmt::Write;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 /// Escapes text for HTML element content and attribute values.
@@ -53,7 +54,7 @@ fn rfc3339(t: SystemTime) -> String {
 pub fn with_verdicts<R>(
     plan: &ProbePlan,
     store: &Store,
-    cadence: &Cadence,
+    evidence: &Evidence,
     now: SystemTime,
     fresh: Option<&ProbeResult>,
     f: impl FnOnce(&PlanVerdicts<'_>) -> R,
@@ -62,7 +63,8 @@ pub fn with_verdicts<R>(
     let statuses: Vec<Option<&TargetStatus>> = (0..plan.targets.len())
         .map(|t| view.get(plan.key(t)))
         .collect();
-    let evidence = |t: TargetId| {
+    let evidence_from = evidence;
+    let target = |t: TargetId| {
         let mut e = statuses[t].map(TargetStatus::evidence).unwrap_or_default();
         if let Some(r) = fresh.filter(|r| r.target == t) {
             let o = Observation::of(r);
@@ -79,8 +81,21 @@ pub fn with_verdicts<R>(
         }
         e
     };
-    let v = verdict::compute(plan, &evidence, cadence, now);
+    let v = match &evidence_from.traffic {
+        Some(t) => {
+            t.read(|s| verdict::compute(plan, &target, Some(s), &evidence_from.cadence, now))
+        }
+        None => verdict::compute(plan, &target, None, &evidence_from.cadence, now),
+    };
     f(&v)
+}
+
+/// What the verdict reads besides the status store: the schedule's cadence (staleness) and
+/// OpenClaw's log, when it is followed.
+#[derive(Clone, Default)]
+pub struct Evidence {
+    pub cadence: Arc<Cadence>,
+    pub traffic: Option<Arc<crate::traffic::Traffic>>,
 }
 
 /// "3m 5s ago" from `at` to `now`.
@@ -187,7 +202,7 @@ fn agent_lines(h: &mut String, plan: &ProbePlan, v: &PlanVerdicts<'_>) {
 
 /// The HTML landing page: one line per agent, then every chain entry with its verdict.
 /// Links are relative, so the page works behind a path prefix.
-pub fn render(plan: &ProbePlan, store: &Store, cadence: &Cadence, now: SystemTime) -> String {
+pub fn render(plan: &ProbePlan, store: &Store, evidence: &Evidence, now: SystemTime) -> String {
     let mut h = String::new();
     h.push_str(concat!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>clawprobe</title>\n",
@@ -209,7 +224,7 @@ pub fn render(plan: &ProbePlan, store: &Store, cadence: &Cadence, now: SystemTim
         plan.targets.len(),
         rfc3339(now)
     );
-    with_verdicts(plan, store, cadence, now, None, |v| {
+    with_verdicts(plan, store, evidence, now, None, |v| {
         agent_lines(&mut h, plan, v);
         h.push_str("<table>\n<tr><th>agent</th><th>role</th><th>ref</th><th>class</th><th>reason</th><th>source</th><th>as of</th><th>credential</th><th>next probe</th></tr>\n");
         for (a, agent) in plan.agents.iter().enumerate() {

@@ -247,8 +247,8 @@ mod tests {
         fn store(&self) -> Arc<Store> {
             Arc::new(Store::new())
         }
-        fn cadence(&self) -> Arc<crate::verdict::Cadence> {
-            Arc::default()
+        fn evidence(&self) -> crate::server::landing::Evidence {
+            Default::default()
         }
         fn reload(&self) -> BoxFuture<'_, Result<(), ReloadError>> {
             Box::pin(async {

@@ -41,8 +41,8 @@ pub trait Backend: Send + Sync + 'static {
     fn plan(&self) -> Arc<ProbePlan>;
     /// The status table.
     fn store(&self) -> Arc<Store>;
-    /// How often each target is probed (verdict staleness).
-    fn cadence(&self) -> Arc<crate::verdict::Cadence>;
+    /// What the verdict reads besides the store: the cadence (staleness) and OpenClaw's log.
+    fn evidence(&self) -> landing::Evidence;
     /// Re-reads the config and rebuilds the plan; the last good plan stays on `Err`.
     fn reload(&self) -> BoxFuture<'_, Result<(), ReloadError>>;
     /// Probes one target now, through the budget. `Err` says why it was not sent.

@@ -75,7 +75,7 @@ pub async fn route(backend: &Arc<dyn Backend>, method: &Method, uri: &Uri) -> Re
             .body(Full::new(Bytes::from(landing::render(
                 &backend.plan(),
                 &backend.store(),
-                &backend.cadence(),
+                &backend.evidence(),
                 SystemTime::now(),
             ))))
             .expect("valid response"),
@@ -129,8 +129,8 @@ async fn probe(backend: &dyn Backend, query: &str) -> Resp {
     };
     let store = backend.store();
     let answer = |result: Option<&ProbeResult>, probed: bool| {
-        let cadence = backend.cadence();
-        landing::with_verdicts(&plan, &store, &cadence, SystemTime::now(), result, |v| {
+        let evidence = backend.evidence();
+        landing::with_verdicts(&plan, &store, &evidence, SystemTime::now(), result, |v| {
             landing::entry_json(&plan, &store, v, (a, i), result, probed)
         })
     };

@@ -438,6 +438,16 @@ impl TrafficState {
         self.serving_now(agent, now).is_some_and(|s| s.fallback)
     }
 
+    /// The earliest time after `now` at which an agent's serving model ages out of the
+    /// fallback window (so a cached exposition that shows it must not outlive it).
+    pub fn next_expiry(&self, now: SystemTime) -> Option<SystemTime> {
+        self.serving
+            .values()
+            .map(|s| s.at + self.window + Duration::from_millis(1))
+            .filter(|t| *t > now)
+            .min()
+    }
+
     // ---- read by the metrics writer ----------------------------------------------------
 
     /// Planned agent ids, then `""` when an event was attributed to nobody.

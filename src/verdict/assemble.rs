@@ -4,10 +4,11 @@
 
 use super::openclaw::hold;
 use super::{
-    agent, route, step, AgentSummary, CredentialHealth, Source, TargetEvidence, Verdict,
-    STALE_FACTOR,
+    agent, route, step, AgentSummary, CredentialHealth, Observation, RouteVerdict, Source,
+    TargetEvidence, Verdict, STALE_FACTOR,
 };
 use crate::plan::{CredentialKey, CredentialSource, ProbePlan, ProfileState, Role, TargetId};
+use crate::traffic::TrafficState;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -97,6 +98,7 @@ fn unix_ms(t: SystemTime) -> i64 {
 pub fn compute<'a>(
     plan: &'a ProbePlan,
     evidence: &dyn Fn(TargetId) -> TargetEvidence<'a>,
+    traffic: Option<&TrafficState>,
     cadence: &Cadence,
     now: SystemTime,
 ) -> PlanVerdicts<'a> {
@@ -107,7 +109,18 @@ pub fn compute<'a>(
         }
     };
     let n = plan.targets.len();
-    let evidence: Vec<TargetEvidence<'a>> = (0..n).map(evidence).collect();
+    let mut evidence: Vec<TargetEvidence<'a>> = (0..n).map(evidence).collect();
+    // Real traffic: evidence about a credential where the route has only that one.
+    let attributable = traffic.map(|_| super::traffic::attributable(plan));
+    if let (Some(state), Some(attributable)) = (traffic, &attributable) {
+        for (t, e) in evidence.iter_mut().enumerate() {
+            if let Some(o) = super::traffic::target(state, plan, t, attributable[t]) {
+                if e.traffic.is_none_or(|old| old.at < o.at) {
+                    e.traffic = Some(o);
+                }
+            }
+        }
+    }
 
     // Credentials: group targets by credential key, fold each group's observations.
     let mut index: HashMap<&CredentialKey, usize> = HashMap::new();
@@ -193,7 +206,19 @@ pub fn compute<'a>(
             } else {
                 let steps: Vec<Option<Verdict<'a>>> =
                     rotation.iter().map(|&t| targets[t]).collect();
-                match route(&steps) {
+                let routed = route(&steps);
+                // Real traffic says how the route as a whole fared (OpenClaw does not log
+                // which profile served, so on a rotation of several this is all it says).
+                let routed = match traffic.and_then(|state| {
+                    let t = &plan.targets[rotation[0]];
+                    state
+                        .route(&t.provider, &t.model)
+                        .and_then(super::traffic::route)
+                }) {
+                    Some(o) => with_route_traffic(routed, o),
+                    None => routed,
+                };
+                match routed {
                     Some(r) => {
                         let target = rotation[r.step];
                         let interval = cadence.interval(target, &r.verdict);
@@ -228,6 +253,28 @@ pub fn compute<'a>(
         credentials,
         credential_of,
         next_change,
+    }
+}
+
+/// A route's verdict with what real traffic showed for the route as a whole: the traffic
+/// decides when it is newer than the evidence behind the verdict. A static finding and
+/// OpenClaw's own hold stand (they are current by construction).
+fn with_route_traffic<'a>(
+    routed: Option<RouteVerdict<'a>>,
+    o: Observation<'static>,
+) -> Option<RouteVerdict<'a>> {
+    let traffic = RouteVerdict {
+        verdict: Verdict::of(o),
+        step: 0,
+    };
+    match routed {
+        None => Some(traffic),
+        Some(r) if matches!(r.verdict.source, Source::Static | Source::OpenclawState) => Some(r),
+        Some(r) if r.verdict.as_of.is_none_or(|at| at < o.at) => Some(RouteVerdict {
+            step: if o.class.is_ok() { r.step } else { 0 },
+            ..traffic
+        }),
+        Some(r) => Some(r),
     }
 }
 
@@ -347,7 +394,7 @@ mod tests {
             by_target: vec![Some(Duration::from_secs(300)); 3],
             recheck_max: Duration::from_secs(3600),
         };
-        let v = compute(&p, &|t| obs[t], &cadence, t(30));
+        let v = compute(&p, &|t| obs[t], None, &cadence, t(30));
         let e = &v.entries[0];
         assert_eq!(e[0].verdict.map(|v| v.class), Some(Class::Billing));
         assert_eq!(
@@ -381,11 +428,11 @@ mod tests {
         // Stale after three intervals without news; the failure only generation can see
         // is re-checked on the backoff, so it has three hours.
         assert_eq!(v.next_change, Some(t(22 + 900) + Duration::from_millis(1)));
-        let later = compute(&p, &|t| obs[t], &cadence, t(22 + 901));
+        let later = compute(&p, &|t| obs[t], None, &cadence, t(22 + 901));
         assert!(later.entries[0][1].stale);
         assert!(!later.entries[0][0].stale);
         assert!(!later.entries[0][2].stale);
-        let much_later = compute(&p, &|t| obs[t], &cadence, t(10 + 3 * 3600 + 1));
+        let much_later = compute(&p, &|t| obs[t], None, &cadence, t(10 + 3 * 3600 + 1));
         assert!(much_later.entries[0][0].stale);
     }
 
@@ -407,6 +454,7 @@ mod tests {
         let v = compute(
             &p,
             &|_| TargetEvidence::default(),
+            None,
             &Cadence::default(),
             t(30),
         );
@@ -424,6 +472,7 @@ mod tests {
         let v = compute(
             &p,
             &|_| TargetEvidence::default(),
+            None,
             &Cadence::default(),
             t(1000),
         );
@@ -438,6 +487,7 @@ mod tests {
         let v = compute(
             &p,
             &|_| TargetEvidence::default(),
+            None,
             &Cadence::default(),
             t(0),
         );

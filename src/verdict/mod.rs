@@ -37,6 +37,7 @@ pub mod credential;
 pub mod openclaw;
 pub mod route;
 pub mod step;
+pub mod traffic;
 
 pub use assemble::{compute, AgentVerdict, Cadence, CredentialVerdict, EntryVerdict, PlanVerdicts};
 pub use credential::CredentialHealth;
