@@ -72,16 +72,24 @@ fn cli_lines() -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// The fixture's model_fallback_decision lines for `requested` provider, re-timed to now.
+/// The fixture's model_fallback_decision lines for `requested` provider, re-timed to end
+/// now, a millisecond apart in their order.
 fn turn(lines: &[serde_json::Value], requested: &str) -> String {
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false);
+    let turn: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| {
+            l["1"]["event"] == "model_fallback_decision" && l["1"]["requestedProvider"] == requested
+        })
+        .collect();
+    let start = chrono::Utc::now() - chrono::Duration::milliseconds(turn.len() as i64);
     let mut out = String::new();
-    for l in lines {
-        let ev = &l["1"];
-        if ev["event"] == "model_fallback_decision" && ev["requestedProvider"] == requested {
+    for (i, l) in turn.into_iter().enumerate() {
+        {
+            let at = (start + chrono::Duration::milliseconds(i as i64 + 1))
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, false);
             let mut l = l.clone();
-            l["time"] = now.clone().into();
-            l["_meta"]["date"] = now.clone().into();
+            l["time"] = at.clone().into();
+            l["_meta"]["date"] = at.into();
             out.push_str(&serde_json::to_string(&l).unwrap());
             out.push('\n');
         }
@@ -100,11 +108,16 @@ fn append(path: &Path, text: &str) {
 }
 
 fn install(dir: &Path, logs: &Path) -> PathBuf {
+    install_at(dir, logs, "http://127.0.0.1:9")
+}
+
+/// The install of the log fixture's turns, its providers at `base` (`<base>/<id>/v1`).
+fn install_at(dir: &Path, logs: &Path, base: &str) -> PathBuf {
     let state = dir.join("home/.openclaw");
     std::fs::create_dir_all(&state).unwrap();
     let provider = |id: &str, model: &str| {
         serde_json::json!({
-            "baseUrl": format!("http://127.0.0.1:9/{id}/v1"),
+            "baseUrl": format!("{base}/{id}/v1"),
             "api": "openai-completions",
             "apiKey": format!("sk-canary-traffic-{id}-9d2e"),
             "models": [{"id": model, "name": model}],
@@ -142,6 +155,15 @@ struct Serve(harness::Serve);
 
 impl Serve {
     fn start(dir: &Path, state: &Path, tz: &str) -> Serve {
+        Serve::start_with(
+            dir,
+            state,
+            tz,
+            "metadata = \"\"\ncredential_generation = \"\"\nmodel_generation = \"\"",
+        )
+    }
+
+    fn start_with(dir: &Path, state: &Path, tz: &str, schedule: &str) -> Serve {
         let port = free_port();
         let config = dir.join("clawprobe.toml");
         std::fs::write(
@@ -154,9 +176,8 @@ listen = "127.0.0.1:{port}"
 first_cycle_timeout_seconds = 1
 watch_interval_seconds = 0
 [schedule]
-metadata = ""
-credential_generation = ""
-model_generation = ""
+{schedule}
+min_key_spacing_seconds = 0.0
 probe_timeout_seconds = 1.0
 [traffic]
 poll_interval_seconds = {POLL}
@@ -379,5 +400,177 @@ fn serve_follows_openclaws_log_across_midnight_read_only() {
         fs::snapshot(&state),
         openclaw_before,
         "OpenClaw dir changed"
+    );
+}
+
+/// A fake provider on which every route of the fixture install works.
+fn healthy_provider() -> support::fake_provider::FakeProvider {
+    use support::fake_provider::{FakeProvider, Reply};
+    let f = FakeProvider::start();
+    for (id, model) in [
+        ("ratelimited", "gpt-rl"),
+        ("broke", "gpt-broke"),
+        ("flaky", "gpt-500"),
+        ("revoked", "gpt-auth"),
+        ("healthy", "gpt-ok"),
+    ] {
+        // A custom OpenAI-compatible provider is checked against its model list.
+        f.route(
+            "GET",
+            &format!("/{id}/v1/models"),
+            Reply::json(
+                200,
+                serde_json::json!({"object": "list", "data": [{"id": model, "object": "model"}]}),
+            ),
+        );
+        f.route(
+            "GET",
+            &format!("/{id}/v1/models/{model}"),
+            Reply::json(200, serde_json::json!({"id": model, "object": "model"})),
+        );
+        f.route(
+            "POST",
+            &format!("/{id}/v1/chat/completions"),
+            Reply::json(
+                200,
+                serde_json::json!({"id": "c", "object": "chat.completion", "model": model, "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "length"}], "usage": {"prompt_tokens": 8, "completion_tokens": 1, "total_tokens": 9}}),
+            ),
+        );
+    }
+    f
+}
+
+/// A failure seen on a real request is a generation-grade verdict with source `traffic`,
+/// which the zero-token metadata successes that follow cannot clear; the fallback that
+/// served it is up from the same evidence.
+#[test]
+fn a_real_request_failure_turns_the_route_with_source_traffic() {
+    let lines = cli_lines();
+    let provider = healthy_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let state = install_at(dir.path(), &logs, &provider.url(""));
+    let today = logs.join(format!("openclaw-{}.log", local_date(SystemTime::now(), 0)));
+    // The gateway has logged before: the file exists, clawprobe follows it from its end.
+    append(&today, "");
+    let srv = Serve::start_with(
+        dir.path(),
+        &state,
+        "UTC0",
+        "metadata = \"*/2 * * * * *\"\ncredential_generation = \"\"\nmodel_generation = \"\"",
+    );
+    let primary = r#"agent="main",model="gpt-rl",provider="ratelimited",role="primary""#;
+    let (ok, m) = srv.wait_for(Duration::from_secs(20), |m| {
+        value(
+            m,
+            &format!("clawprobe_model_up{{{primary},position=\"0\"}}"),
+        ) == Some(1.0)
+            && value(m, "clawprobe_traffic_log_following") == Some(1.0)
+    });
+    assert!(ok, "no first verdict\n{m}\n{}", srv.log());
+
+    // main's real request: its primary answered 429, the healthy fallback served.
+    append(&today, &turn(&lines, "ratelimited"));
+    let (ok, m) = srv.wait_for(Duration::from_secs(5), |m| {
+        value(
+            m,
+            &format!("clawprobe_model_status{{{primary},class=\"rate_limit\"}}"),
+        ) == Some(1.0)
+    });
+    assert!(
+        ok,
+        "the real request's failure did not show\n{m}\n{}",
+        srv.log()
+    );
+    assert_eq!(
+        value(
+            &m,
+            &format!("clawprobe_model_verdict_source{{{primary},source=\"traffic\"}}")
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    // Metadata probes keep succeeding every 2 s; they cannot clear a rate limit.
+    std::thread::sleep(Duration::from_secs(5));
+    let m = srv.metrics();
+    assert_eq!(
+        value(
+            &m,
+            &format!("clawprobe_model_up{{{primary},position=\"0\"}}")
+        ),
+        Some(0.0),
+        "{m}"
+    );
+    assert_eq!(
+        value(
+            &m,
+            r#"clawprobe_traffic_serving_model{agent="main",model="gpt-ok",provider="healthy",role="fallback"}"#
+        ),
+        Some(1.0),
+        "{m}"
+    );
+}
+
+/// A route whose real requests succeed costs no synthetic generation probe: after the
+/// log shows the healthy fallback serving, the credential cycles probe every other key but
+/// not that one, and count the skip.
+#[test]
+fn a_real_request_success_saves_the_routes_generation_probes() {
+    let lines = cli_lines();
+    let provider = healthy_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let state = install_at(dir.path(), &logs, &provider.url(""));
+    let today = logs.join(format!("openclaw-{}.log", local_date(SystemTime::now(), 0)));
+    // The gateway has logged before: the file exists, clawprobe follows it from its end.
+    append(&today, "");
+    let srv = Serve::start_with(
+        dir.path(),
+        &state,
+        "UTC0",
+        "metadata = \"\"\ncredential_generation = \"*/3 * * * * *\"\nmodel_generation = \"\"",
+    );
+    let (ok, m) = srv.wait_for(Duration::from_secs(20), |m| {
+        value(m, "clawprobe_traffic_log_following") == Some(1.0)
+    });
+    assert!(ok, "not following\n{m}\n{}", srv.log());
+    // Let the start-up credential probes finish before the real traffic arrives; then
+    // main's requests keep being served by the healthy fallback (a busy route: a success
+    // every second, fresher than any cycle's interval of 3 s).
+    std::thread::sleep(Duration::from_secs(2));
+    append(&today, &turn(&lines, "ratelimited"));
+    std::thread::sleep(Duration::from_secs(1));
+    let from = provider.requests().len();
+    for _ in 0..9 {
+        append(&today, &turn(&lines, "ratelimited"));
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let posts_to = |id: &str| {
+        provider.requests()[from..]
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.starts_with(&format!("/{id}/")))
+            .count()
+    };
+    assert_eq!(
+        posts_to("healthy"),
+        0,
+        "{:?}\n{}",
+        provider.requests()[from..]
+            .iter()
+            .map(|r| (&r.method, &r.path))
+            .collect::<Vec<_>>(),
+        srv.log()
+    );
+    assert!(posts_to("revoked") >= 2, "the other keys are still probed");
+    let m = srv.metrics();
+    assert!(
+        value(
+            &m,
+            r#"clawprobe_probes_skipped_total{provider="healthy",reason="traffic_fresh"}"#
+        )
+        .is_some_and(|n| n >= 2.0),
+        "{m}"
     );
 }
