@@ -84,15 +84,13 @@ fn turn(lines: &[serde_json::Value], requested: &str) -> String {
     let start = chrono::Utc::now() - chrono::Duration::milliseconds(turn.len() as i64);
     let mut out = String::new();
     for (i, l) in turn.into_iter().enumerate() {
-        {
-            let at = (start + chrono::Duration::milliseconds(i as i64 + 1))
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, false);
-            let mut l = l.clone();
-            l["time"] = at.clone().into();
-            l["_meta"]["date"] = at.into();
-            out.push_str(&serde_json::to_string(&l).unwrap());
-            out.push('\n');
-        }
+        let at = (start + chrono::Duration::milliseconds(i as i64 + 1))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, false);
+        let mut l = l.clone();
+        l["time"] = at.clone().into();
+        l["_meta"]["date"] = at.into();
+        out.push_str(&serde_json::to_string(&l).unwrap());
+        out.push('\n');
     }
     assert!(!out.is_empty(), "no {requested} turn in the fixture");
     out
