@@ -307,6 +307,27 @@ impl Books {
         learned
     }
 
+    /// When a re-check that was not sent (`reason`) should be tried again: when the
+    /// credential's gate opens for backoff and retry-after, when the budget window turns
+    /// for a spent budget; never for anything else.
+    pub fn retry_skipped_at(
+        &mut self,
+        credential: &CredentialKey,
+        reason: SkipReason,
+        now: Instant,
+    ) -> Option<Instant> {
+        match reason {
+            SkipReason::Budget => Some(self.budget.window_bounds(now).1),
+            SkipReason::Backoff | SkipReason::RetryAfter => Some(
+                self.gates
+                    .get(credential)
+                    .map_or(now, |g| g.open_at(now))
+                    .max(now + Duration::from_secs(1)),
+            ),
+            SkipReason::TrafficFresh => None,
+        }
+    }
+
     /// The budget's window bounds and per-provider estimate, for the headroom that model
     /// probes leave to credential probes.
     pub fn window_end(&mut self, now: Instant) -> Instant {

@@ -688,7 +688,21 @@ impl Scheduler {
                     .then_some(CycleKind::CredentialGeneration),
                 ..Job::unscheduled(id, recheck.tier, me.next_regular(&me.settings()))
             };
-            let _ = me.dispatch(&idx, job).await;
+            // Not sent (the budget is spent, the credential backs off): the failure still
+            // wants its re-check, when the budget turns or the gate opens; the cycles
+            // alone could leave a recovered route down for hours.
+            if let Err(reason) = me.dispatch(&idx, job).await {
+                let again = me.books().retry_skipped_at(
+                    idx.plan.credential_key(id),
+                    reason,
+                    Instant::now(),
+                );
+                if let Some(at) = again {
+                    me.schedule_recheck(&idx, id, Recheck { at, ..recheck });
+                    me.store
+                        .set_next_probe(idx.plan.key(id), Some(me.clock.at(at)));
+                }
+            }
         });
         if let Some(old) = rechecks.insert(key, handle.abort_handle()) {
             old.abort();

@@ -1583,3 +1583,239 @@ async fn fresh_real_traffic_saves_the_routes_generation_probes() {
         .skip(3)
         .any(|c| c.target == 0 && c.tier == Tier::Generation));
 }
+
+/// A provider for the 24-hour verdict simulation: metadata requests always succeed (the
+/// keys are valid, the models exist); generation requests fail the way each account
+/// fails (billing on the OpenAI key, a rate limit with `retry-after: 30` on Gemini, an
+/// overload on Anthropic) until `heal` is called. Times follow the paused clock.
+struct Accounts {
+    t0: Instant,
+    wall0: SystemTime,
+    healthy: std::sync::atomic::AtomicBool,
+    /// (when, target, tier, class)
+    calls: Mutex<Vec<(Instant, TargetId, Tier, Class)>>,
+}
+
+impl Accounts {
+    fn heal(&self) {
+        self.healthy.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Executor for Accounts {
+    fn execute<'a>(
+        &'a self,
+        target: &'a Target,
+        tier: Tier,
+    ) -> Pin<Box<dyn Future<Output = ProbeResult> + Send + 'a>> {
+        Box::pin(async move {
+            sleep(Duration::from_millis(300)).await;
+            let failing = tier == Tier::Generation && !self.healthy.load(Ordering::SeqCst);
+            let (class, retry_after) = match (failing, target.provider.as_str()) {
+                (true, "openai") => (Class::Billing, None),
+                (true, "google") => (Class::RateLimit, Some(Duration::from_secs(30))),
+                (true, "anthropic") => (Class::Overloaded, None),
+                _ => (Class::Ok, None),
+            };
+            let now = Instant::now();
+            self.calls
+                .lock()
+                .unwrap()
+                .push((now, target.id, tier, class));
+            ProbeResult {
+                rate_limits: RateLimitInfo {
+                    retry_after,
+                    ..RateLimitInfo::default()
+                },
+                usage: (tier == Tier::Generation && class == Class::Ok).then_some(Usage {
+                    input_tokens: GEN_INPUT,
+                    output_tokens: GEN_OUTPUT,
+                }),
+                at: self.wall0 + (now - self.t0),
+                ..ProbeResult::new(target.id, tier, class, class.as_str())
+            }
+        })
+    }
+}
+
+/// Issue 12's day: a billing key behind three models, a rate-limited model (retry-after
+/// 30 s), an overloaded one and two healthy ones, metadata every 5 minutes, the default
+/// budget. The published verdict is right from the first credential probe on and never
+/// flips while nothing changes; the rate-limited route is never re-checked before its
+/// retry-after; when the provider heals at 20 h every route is up again within one
+/// re-check; nothing is spent past a cap.
+#[tokio::test(start_paused = true)]
+async fn a_day_of_verdicts_billing_rate_limit_overload_then_healed() {
+    let plan = plan_of(
+        vec![
+            target("openai", "gpt-5-mini", "sk-billing"),
+            target("openai", "gpt-5-nano", "sk-billing"),
+            target("openai", "gpt-4.1", "sk-billing"),
+            target("google", "gemini-2.5-flash", "sk-gemini"),
+            target("anthropic", "claude-haiku-4-5", "sk-anthropic"),
+            target("mistral", "mistral-small", "sk-mistral"),
+            target("xai", "grok-3-mini", "sk-xai"),
+        ],
+        1,
+    );
+    let want_failing = [
+        (0, Class::Billing),
+        (1, Class::Billing),
+        (2, Class::Billing),
+        (3, Class::RateLimit),
+        (4, Class::Overloaded),
+        (5, Class::Ok),
+        (6, Class::Ok),
+    ];
+    let t0 = Instant::now();
+    let accounts = Arc::new(Accounts {
+        t0,
+        wall0: midnight(),
+        healthy: Default::default(),
+        calls: Mutex::new(Vec::new()),
+    });
+    let settings = ScheduleSettings::default();
+    let budget = BudgetSettings::default();
+    let store = Arc::new(Store::new());
+    let metrics = Arc::new(Metrics::new());
+    let sched = Scheduler::new(
+        settings.clone(),
+        budget.clone(),
+        accounts.clone(),
+        store.clone(),
+        metrics.clone(),
+    );
+    sched.set_wall_clock(midnight());
+    sched.set_plan(plan.clone());
+    let day = Duration::from_secs(24 * 3600);
+    let heal_at = Duration::from_secs(20 * 3600);
+    let driver = {
+        let (sched, settings) = (sched.clone(), settings.clone());
+        tokio::spawn(async move { drive(&sched, &settings, day).await })
+    };
+
+    // Sample every verdict once a minute.
+    let verdicts = |now: SystemTime| -> Vec<Option<(Class, crate::verdict::Source)>> {
+        let view = store.read();
+        let statuses: Vec<_> = (0..plan.targets.len())
+            .map(|id| view.get(plan.key(id)))
+            .collect();
+        let v = crate::verdict::compute(
+            &plan,
+            &|t| statuses[t].map(|s| s.evidence()).unwrap_or_default(),
+            None,
+            &metrics.cadence(),
+            now,
+        );
+        v.entries
+            .iter()
+            .map(|e| e[0].verdict.map(|v| (v.class, v.source)))
+            .collect()
+    };
+    let mut history: Vec<(Duration, Vec<Option<(Class, crate::verdict::Source)>>)> = Vec::new();
+    let mut healed = false;
+    while t0.elapsed() < day - Duration::from_secs(60) {
+        sleep(Duration::from_secs(60)).await;
+        if !healed && t0.elapsed() >= heal_at {
+            accounts.heal();
+            healed = true;
+        }
+        history.push((t0.elapsed(), verdicts(sched.wall_now())));
+    }
+    driver.await.unwrap();
+
+    // From the first minute to the heal: every route has its class, and not one changes.
+    let before: Vec<_> = history.iter().filter(|(at, _)| *at < heal_at).collect();
+    for (at, v) in &before {
+        for &(id, class) in &want_failing {
+            assert_eq!(
+                v[id].map(|(c, _)| c),
+                Some(class),
+                "{} at {at:?}: {:?}",
+                plan.target(id).model,
+                v[id]
+            );
+        }
+    }
+    // Billing reached the two models no probe of their own ever saw fail.
+    let credential_routes = before
+        .iter()
+        .filter(|(_, v)| v[1].map(|(_, s)| s) == Some(crate::verdict::Source::Credential))
+        .count();
+    assert!(
+        credential_routes > 0,
+        "billing never came through the credential"
+    );
+
+    // Never before retry-after: no request on the Gemini key within 30 s of a 429 answer.
+    let calls = accounts.calls.lock().unwrap().clone();
+    let gemini: Vec<_> = calls.iter().filter(|c| c.1 == 3).collect();
+    for w in gemini.windows(2) {
+        if w[0].3 == Class::RateLimit {
+            assert!(
+                w[1].0 - w[0].0 >= Duration::from_secs(30),
+                "re-sent {:?} after a 429 with retry-after 30 s",
+                w[1].0 - w[0].0
+            );
+        }
+    }
+    let gemini_gen = gemini.iter().filter(|c| c.2 == Tier::Generation).count();
+    assert!(gemini_gen >= 20, "re-checked by generation: {gemini_gen}");
+
+    // Healed at 20 h: every route up within one re-check (the credential probes are
+    // hourly; re-checks back off to at most an hour), and stays up.
+    let after: Vec<_> = history.iter().filter(|(at, _)| *at >= heal_at).collect();
+    for &(id, _) in &want_failing {
+        let up_at = after
+            .iter()
+            .find(|(_, v)| v[id].map(|(c, _)| c) == Some(Class::Ok))
+            .map(|(at, _)| *at)
+            .unwrap_or_else(|| panic!("{} never up again", plan.target(id).model));
+        assert!(
+            up_at - heal_at <= Duration::from_secs(3600 + 120),
+            "{} up {:?} after the heal",
+            plan.target(id).model,
+            up_at - heal_at
+        );
+        assert!(
+            after
+                .iter()
+                .filter(|(at, _)| *at >= up_at)
+                .all(|(_, v)| v[id].map(|(c, _)| c) == Some(Class::Ok)),
+            "{} flipped after it was up",
+            plan.target(id).model
+        );
+    }
+
+    // Within every cap, from the books and from what was sent.
+    for id in 0..plan.targets.len() {
+        let key = plan.key(id);
+        let model = sched.budget_used_in(Scope::Model(key)).tokens;
+        assert!(
+            model <= budget.model_tokens_per_day,
+            "{}: {model}",
+            plan.target(id).model
+        );
+        let cred = sched
+            .budget_used_in(Scope::Credential(plan.credential_key(id)))
+            .tokens;
+        assert!(
+            cred <= budget.credential_tokens_per_day,
+            "{}: {cred}",
+            plan.target(id).model
+        );
+    }
+    let generation = calls.iter().filter(|c| c.2 == Tier::Generation).count();
+    let tokens: u64 = calls
+        .iter()
+        .filter(|c| c.2 == Tier::Generation && c.3 == Class::Ok)
+        .count() as u64
+        * (GEN_INPUT + GEN_OUTPUT);
+    assert!(tokens <= budget.global_tokens_per_day);
+    println!(
+        "a day of verdicts: {} samples, {generation} generation requests ({} to the rate-limited model), {tokens} tokens reported, {} skipped for budget",
+        history.len(),
+        gemini_gen,
+        sched.skipped_total(SkipReason::Budget)
+    );
+}
