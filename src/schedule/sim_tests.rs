@@ -1695,7 +1695,8 @@ async fn a_day_of_verdicts_billing_rate_limit_overload_then_healed() {
     };
 
     // Sample every verdict once a minute.
-    let verdicts = |now: SystemTime| -> Vec<Option<(Class, crate::verdict::Source)>> {
+    type Sample = Vec<Option<(Class, crate::verdict::Source)>>;
+    let verdicts = |now: SystemTime| -> Sample {
         let view = store.read();
         let statuses: Vec<_> = (0..plan.targets.len())
             .map(|id| view.get(plan.key(id)))
@@ -1712,7 +1713,7 @@ async fn a_day_of_verdicts_billing_rate_limit_overload_then_healed() {
             .map(|e| e[0].verdict.map(|v| (v.class, v.source)))
             .collect()
     };
-    let mut history: Vec<(Duration, Vec<Option<(Class, crate::verdict::Source)>>)> = Vec::new();
+    let mut history: Vec<(Duration, Sample)> = Vec::new();
     let mut healed = false;
     while t0.elapsed() < day - Duration::from_secs(60) {
         sleep(Duration::from_secs(60)).await;
