@@ -3,6 +3,7 @@
 //! `/probe` and `clawprobe probe` all read this, so they cannot disagree.
 
 use super::openclaw::hold;
+use super::route::RotationLimits;
 use super::{
     agent, route, step, AgentSummary, CredentialHealth, Observation, RouteVerdict, Source,
     TargetEvidence, Verdict, STALE_FACTOR,
@@ -206,7 +207,8 @@ pub fn compute<'a>(
             } else {
                 let steps: Vec<Option<Verdict<'a>>> =
                     rotation.iter().map(|&t| targets[t]).collect();
-                let routed = route(&steps);
+                let limits = (a.fallback_count() > 0).then(RotationLimits::default);
+                let routed = route(&steps, limits);
                 // Real traffic says how the route as a whole fared (OpenClaw does not log
                 // which profile served, so on a rotation of several this is all it says).
                 let routed = match traffic.and_then(|state| {

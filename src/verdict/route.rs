@@ -19,18 +19,55 @@ pub struct RouteVerdict<'a> {
     pub step: usize,
 }
 
-/// Whether OpenClaw moves on to the route's next profile after this verdict of one.
+/// Whether OpenClaw moves on to the route's next profile after this verdict of one: a
+/// profile it holds (disabled, in cooldown) is passed over; a failure it classifies as
+/// failover-worthy (auth, billing, rate limit, overload, a malformed request, an unknown
+/// model) moves to the next profile (see `openclaw::auth::rotation`, read in 2026.4.12 and
+/// 2026.9.6 and confirmed with real turns). A timeout does not (2026.9.6: a hung request
+/// fails the model, whose fallback then runs); nor does a server error.
 pub fn rotates(v: &Verdict<'_>) -> bool {
     v.source == Source::OpenclawState
-        || matches!(v.class, Class::Auth | Class::Billing | Class::RateLimit)
+        || matches!(
+            v.class,
+            Class::Auth
+                | Class::Billing
+                | Class::RateLimit
+                | Class::Overloaded
+                | Class::InvalidRequest
+                | Class::UnresolvedRef
+        )
+}
+
+/// How many times OpenClaw rotates to another profile after a rate limit, and after an
+/// overload, before it falls back to the next model: `auth.cooldowns.
+/// rateLimitedProfileRotations` / `overloadedProfileRotations` (default 1), applied only
+/// when the agent has a fallback to go to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RotationLimits {
+    pub rate_limited: u32,
+    pub overloaded: u32,
+}
+
+impl Default for RotationLimits {
+    fn default() -> Self {
+        RotationLimits {
+            rate_limited: 1,
+            overloaded: 1,
+        }
+    }
 }
 
 /// The route's verdict from the verdicts of its rotation's credentials, in order: the
-/// first that works if OpenClaw gets there; else the first failure. `None` while the
-/// credential OpenClaw would reach is not known yet (the first failure's credential still
-/// shows it on `clawprobe_credential_status`): neither up nor down until shown.
-pub fn route<'a>(steps: &[Option<Verdict<'a>>]) -> Option<RouteVerdict<'a>> {
+/// first that works if OpenClaw gets there; else the first failure. `limits` (when the
+/// agent has fallbacks) caps the rotations after rate limits and overloads. `None` while
+/// the credential OpenClaw would reach is not known yet (the first failure's credential
+/// still shows it on `clawprobe_credential_status`): neither up nor down until shown.
+pub fn route<'a>(
+    steps: &[Option<Verdict<'a>>],
+    limits: Option<RotationLimits>,
+) -> Option<RouteVerdict<'a>> {
     let mut first_failure: Option<RouteVerdict<'a>> = None;
+    let (mut rate_limited, mut overloaded) = (0u32, 0u32);
     for (i, v) in steps.iter().enumerate() {
         match v {
             None => return None,
@@ -46,6 +83,18 @@ pub fn route<'a>(steps: &[Option<Verdict<'a>>]) -> Option<RouteVerdict<'a>> {
                     step: i,
                 });
                 if !rotates(v) {
+                    return Some(f);
+                }
+                if v.source == Source::OpenclawState {
+                    continue;
+                }
+                let (count, limit) = match (v.class, limits) {
+                    (Class::RateLimit, Some(l)) => (&mut rate_limited, l.rate_limited),
+                    (Class::Overloaded, Some(l)) => (&mut overloaded, l.overloaded),
+                    _ => continue,
+                };
+                *count += 1;
+                if *count > limit {
                     return Some(f);
                 }
             }
@@ -151,6 +200,39 @@ mod tests {
                 Some((Timeout, 0)),
             ),
             (
+                "a server error does not rotate",
+                vec![v(ServerError, Generation), v(Ok, Generation)],
+                Some((ServerError, 0)),
+            ),
+            (
+                "an overload rotates once",
+                vec![v(Overloaded, Generation), v(Ok, Generation)],
+                Some((Ok, 1)),
+            ),
+            (
+                "a second rate limit is past the default limit of one rotation",
+                vec![
+                    v(RateLimit, Generation),
+                    v(RateLimit, Generation),
+                    v(Ok, Metadata),
+                ],
+                Some((RateLimit, 0)),
+            ),
+            (
+                "billing rotates through every profile",
+                vec![
+                    v(Billing, Generation),
+                    v(Billing, Credential),
+                    v(Ok, Metadata),
+                ],
+                Some((Ok, 2)),
+            ),
+            (
+                "an unknown model through one key rotates",
+                vec![v(UnresolvedRef, Metadata), v(Ok, Metadata)],
+                Some((Ok, 1)),
+            ),
+            (
                 "every profile fails: the first failure's class",
                 vec![v(Billing, Generation), v(RateLimit, Generation)],
                 Some((Billing, 0)),
@@ -159,7 +241,7 @@ mod tests {
                 "rotation stops at a non-rotating failure",
                 vec![
                     v(Billing, Generation),
-                    v(Overloaded, Generation),
+                    v(Timeout, Generation),
                     v(Ok, Metadata),
                 ],
                 Some((Billing, 0)),
@@ -176,9 +258,20 @@ mod tests {
             ),
         ];
         for (name, steps, want) in cases {
-            let got = route(&steps).map(|r| (r.verdict.class, r.step));
+            let got =
+                route(&steps, Some(RotationLimits::default())).map(|r| (r.verdict.class, r.step));
             assert_eq!(got, want, "{name}");
         }
+        // Without a fallback to go to, OpenClaw rotates through every rate-limited profile.
+        let limited = [
+            v(RateLimit, Generation),
+            v(RateLimit, Generation),
+            v(Ok, Metadata),
+        ];
+        assert_eq!(
+            route(&limited, None).map(|r| (r.verdict.class, r.step)),
+            Some((Ok, 2))
+        );
     }
 
     #[test]
