@@ -137,7 +137,7 @@ def rules(cfg: dict) -> list[dict]:
     credential_routes = (
         '{{ with printf "' + CLASS + '{job=%q,instance=%q,provider=%q,class=%q}" $labels.job '
         '$labels.instance $labels.provider $labels.class | query }}{{ range . | sortByLabel '
-        '"agent" }} {{ .Labels.agent }}: {{ .Labels.provider }}/{{ .Labels.model }} '
+        '"model" | sortByLabel "agent" }} {{ .Labels.agent }}: {{ .Labels.provider }}/{{ .Labels.model }} '
         '({{ .Labels.role }});{{ end }}{{ else }} none right now (another profile in their '
         'rotation answers);{{ end }}'
         ' It is the first credential tried by {{ with printf "clawprobe_credential_routes'

@@ -52,6 +52,7 @@ ALLOW_EMPTY=(
     'clawprobe_credential_expiry_timestamp_seconds|only token credentials from an OpenClaw install have an expiry; this scenario has standalone targets with API keys'
     'clawprobe_openclaw_profile_|OpenClaw cooldown/disable/error state comes from an OpenClaw install; this scenario has none'
     'changes\(clawprobe_config_last_reload_success_timestamp_seconds|annotation for config reloads; none happen during the test'
+    'clawprobe_traffic_|real traffic comes from OpenClaw'"'"'s own log; this scenario has no OpenClaw (tests/traffic_serve.rs and the traffic exposition lint cover it)'
 )
 
 for tool in python3 curl prometheus; do
