@@ -146,7 +146,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Check { json } => {
-            let plan = clawprobe::plan::build(&config)?;
+            let plan = clawprobe::plan::install::build_strict(&config)?;
             if json {
                 println!(
                     "{}",
@@ -158,7 +158,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(if plan.has_findings() { 1 } else { 0 })
         }
         Command::Probe { agent, tier, json } => {
-            let plan = clawprobe::plan::build(&config)?;
+            let plan = clawprobe::plan::install::build_strict(&config)?;
             let opts = clawprobe::cmd::probe::Options {
                 agent,
                 tier: match tier {
