@@ -8,6 +8,7 @@
 
 pub mod alloc;
 pub mod api_style;
+pub mod build_info;
 pub mod class;
 pub mod classify;
 pub mod cmd;
