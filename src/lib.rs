@@ -16,6 +16,7 @@ pub mod config;
 pub mod credential;
 pub mod cron;
 pub mod filestamp;
+pub mod logfmt;
 pub mod metrics;
 pub mod openclaw;
 pub mod plan;

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 #[command(
     name = "clawprobe",
     version,
+    long_version = clawprobe::build_info::LONG_VERSION,
     about = "Budgeted synthetic monitor and Prometheus exporter for OpenClaw model routes"
 )]
 struct Cli {
@@ -28,8 +29,14 @@ struct Cli {
     /// endpoint of `serve`; see docs/web-config.md. Re-read when it or its files change.
     #[arg(long = "web.config.file", global = true, env = "CLAWPROBE_WEB_CONFIG")]
     web_config_file: Option<PathBuf>,
-    /// Log format.
-    #[arg(long = "log.format", global = true, value_enum, default_value = "text")]
+    /// Log format: logfmt (`time=… level=… msg=…`, one line per event) or json; `text` is
+    /// accepted as another name for logfmt. No colour unless stderr is a terminal.
+    #[arg(
+        long = "log.format",
+        global = true,
+        value_enum,
+        default_value = "logfmt"
+    )]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
@@ -37,7 +44,8 @@ struct Cli {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum LogFormat {
-    Text,
+    #[value(alias = "text")]
+    Logfmt,
     Json,
 }
 
@@ -92,11 +100,18 @@ fn init_logging(level: &str, format: LogFormat) {
     };
     let filter = tracing_subscriber::EnvFilter::try_new(directives)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Escape codes only for a person at a terminal: journald and container logs show
+    // them as blobs. NO_COLOR (no-color.org) turns them off there too.
+    use std::io::IsTerminal;
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(colour);
     match format {
-        LogFormat::Text => builder.init(),
+        LogFormat::Logfmt => builder
+            .event_format(clawprobe::logfmt::Logfmt { colour })
+            .init(),
         LogFormat::Json => builder.json().init(),
     }
 }
