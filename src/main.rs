@@ -1,4 +1,11 @@
 //! The binary edge: command line, logging, exit codes.
+//!
+//! Exit codes: 0 success (`check`: every route resolves; `probe`: every agent has a
+//! working model); 1 the answer is "no" (`check`: findings; `probe`: an agent with no
+//! working model); 2 clawprobe could not do its job: a config or command-line error, an
+//! address it cannot listen on, or (`check`, `probe`) an OpenClaw install that is missing
+//! or unreadable while `[openclaw] enabled`. `serve` never exits because of OpenClaw's
+//! files: it reports them on `/metrics` and keeps serving.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -29,6 +36,14 @@ struct Cli {
     /// endpoint of `serve`; see docs/web-config.md. Re-read when it or its files change.
     #[arg(long = "web.config.file", global = true, env = "CLAWPROBE_WEB_CONFIG")]
     web_config_file: Option<PathBuf>,
+    /// Address to listen on for `serve` (host:port), as Prometheus exporters spell it;
+    /// overrides `server.listen` of the config, also on reloads.
+    #[arg(
+        long = "web.listen-address",
+        global = true,
+        env = "CLAWPROBE_WEB_LISTEN_ADDRESS"
+    )]
+    web_listen_address: Option<String>,
     /// Log format: logfmt (`time=… level=… msg=…`, one line per event) or json; `text` is
     /// accepted as another name for logfmt. No colour unless stderr is a terminal.
     #[arg(
@@ -152,12 +167,17 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let rt = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
             let options = clawprobe::cmd::serve::ServeOptions {
                 web_config_file: cli.web_config_file.clone(),
+                listen_address: cli.web_listen_address.clone(),
             };
-            rt.block_on(clawprobe::cmd::serve::run(
+            let result = rt.block_on(clawprobe::cmd::serve::run(
                 config,
                 cli.config.clone(),
                 options,
-            ))?;
+            ));
+            // A read abandoned on a FIFO or a stalled file system may still hold a thread
+            // of the blocking pool: do not wait for it (the runtime's drop would).
+            rt.shutdown_timeout(std::time::Duration::from_millis(500));
+            result?;
             Ok(0)
         }
         Command::Check { json } => {

@@ -76,6 +76,7 @@ pub async fn route(backend: &Arc<dyn Backend>, method: &Method, uri: &Uri) -> Re
                 &backend.plan(),
                 &backend.store(),
                 &backend.cadence(),
+                &backend.status(),
                 SystemTime::now(),
             ))))
             .expect("valid response"),

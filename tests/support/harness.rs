@@ -105,12 +105,17 @@ pub struct Serve {
 
 impl Serve {
     /// Spawns `cmd` (a `clawprobe … serve` listening on `port`) with stderr in `log`, and
-    /// waits until `/healthz` answers 200.
+    /// waits until `/healthz` answers 200 and the first load has finished (the server
+    /// answers before it: `clawprobe_openclaw_install_status` appears once it is done).
     pub fn start(cmd: Command, port: u16, log: PathBuf) -> Serve {
         let mut s = Serve::spawn(cmd, port, log);
         s.wait_until("/healthz to answer 200", |s| {
             s.try_request("GET", "/healthz")
                 .is_some_and(|r| r.status == 200)
+        });
+        s.wait_until("the first load to finish", |s| {
+            s.try_request("GET", "/metrics")
+                .is_some_and(|r| r.body.contains("clawprobe_openclaw_install_status{"))
         });
         s
     }
