@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use support::fake_provider::{FakeProvider, Reply};
-use support::harness::{clawprobe, free_port, sample, Serve};
+use support::harness::{clawprobe, free_port, request_raw, sample, Serve};
 
 /// An OpenAI-style provider that knows `gpt-d`.
 fn provider() -> FakeProvider {
@@ -389,4 +389,52 @@ fn sigterm_while_the_first_load_blocks() {
         .unwrap_or_else(|| panic!("no exit 2 s after SIGTERM:\n{}", srv.log_text()));
     assert!(st.success());
     assert!(t.elapsed() < Duration::from_secs(2));
+}
+
+/// gzip on `/metrics` when asked for, the same exposition; `Vary` either way.
+#[test]
+fn metrics_gzip() {
+    use std::io::Read;
+    let fake = provider();
+    let s = Setup::new("");
+    std::fs::write(s.oc(), good_config(&fake)).unwrap();
+    let srv = s.serve();
+    srv.wait_metrics("the first probe", Duration::from_secs(20), |m| {
+        model_up(m) == Some(1.0)
+    });
+    let plain = request_raw(s.port, "GET", "/metrics", &[]).unwrap();
+    assert_eq!(plain.header("content-encoding"), None);
+    assert_eq!(plain.header("vary"), Some("Accept-Encoding"));
+    // As Prometheus asks.
+    let gz = request_raw(s.port, "GET", "/metrics", &[("Accept-Encoding", "gzip")]).unwrap();
+    assert_eq!(gz.status, 200);
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert_eq!(gz.header("vary"), Some("Accept-Encoding"));
+    assert_eq!(&gz.body[..2], &[0x1f, 0x8b], "a gzip stream");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&gz.body[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(
+        gz.body.len() * 3 < text.len(),
+        "{} -> {}",
+        text.len(),
+        gz.body.len()
+    );
+    assert_eq!(model_up(&text), Some(1.0), "{text}");
+    assert!(
+        text.contains("# TYPE process_cpu_seconds_total counter"),
+        "{text}"
+    );
+    let refused = request_raw(
+        s.port,
+        "GET",
+        "/metrics",
+        &[("Accept-Encoding", "gzip;q=0, identity")],
+    )
+    .unwrap();
+    assert_eq!(refused.header("content-encoding"), None);
+    assert!(String::from_utf8(refused.body)
+        .unwrap()
+        .contains("clawprobe_model_up"));
 }

@@ -337,6 +337,15 @@ impl Backend for App {
         )
     }
 
+    fn metrics_gzip(&self) -> Option<bytes::Bytes> {
+        Some(self.metrics.render_cached_gzip(
+            &self.scheduler.plan(),
+            &self.store,
+            &self.scheduler.budget_remaining(),
+            crate::metrics::MAX_AGE,
+        ))
+    }
+
     fn status(&self) -> landing::Status {
         self.status.lock().expect("status lock").clone()
     }

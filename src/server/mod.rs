@@ -12,7 +12,7 @@ pub mod tls;
 pub mod webconfig;
 
 pub use listener::{bind, local_addr, serve, serve_with, Limits, ServerError};
-pub use routes::route;
+pub use routes::{route, route_with};
 
 use crate::class::SkipReason;
 use crate::config::ConfigError;
@@ -34,6 +34,12 @@ pub trait Backend: Send + Sync + 'static {
     /// The `/metrics` text (cached probe results only; never probes). Called on a blocking
     /// thread: rendering a large plan takes milliseconds of CPU.
     fn metrics_text(&self) -> Bytes;
+    /// The same exposition gzip-compressed (`Content-Encoding: gzip`), compressed once per
+    /// render and shared like the text; `None`: not offered, the text is sent. Called on a
+    /// blocking thread.
+    fn metrics_gzip(&self) -> Option<Bytes> {
+        None
+    }
     /// What the landing page says about the exporter itself: the OpenClaw install and the
     /// last reload.
     fn status(&self) -> landing::Status {
