@@ -2,7 +2,7 @@
 //! library exports (same names, units and meanings as client_golang's process collector, so
 //! the usual dashboards and alerts work), and `clawprobe_build_info`.
 //!
-//! Linux only, read from `/proc/self` at render time (a few small reads, ~20 µs); on other
+//! Linux only, read from `/proc/self` at render time (two small reads, ~7 µs); on other
 //! systems the `process_*` families are absent rather than wrong. A shared `/metrics` body
 //! can be reused for a few seconds (see `Metrics::render_cached`), so these values are
 //! that fresh.
