@@ -19,6 +19,12 @@
 # is the glibc it runs on.
 ARG RUST_VERSION=1.95
 FROM rust:${RUST_VERSION}-bookworm AS build
+# Build metadata for clawprobe_build_info and --version (build.rs). The context has no .git,
+# so pass them, or both are "unknown":
+#   docker build --build-arg CLAWPROBE_BUILD_REVISION="$(git rev-parse HEAD)" \
+#     --build-arg SOURCE_DATE_EPOCH="$(git log -1 --format=%ct)" -t clawprobe:dev .
+ARG CLAWPROBE_BUILD_REVISION=""
+ARG SOURCE_DATE_EPOCH=""
 WORKDIR /src
 COPY . .
 # The build command lives in scripts/build-release.sh, shared with CI. The cache mounts keep

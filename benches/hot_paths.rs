@@ -9,6 +9,9 @@
 //!   providers on loopback) written to a temp dir: the start-up and reload cost of discovery.
 //! - `metrics_render/10k_series`: [`clawprobe::metrics::Metrics::render`] for a hand-built
 //!   plan and status store sized to about 10,000 series: the cost of one `/metrics` scrape.
+//! - `metrics_gzip/*`: compressing that exposition for a scraper that accepts gzip, as
+//!   `/metrics` does once per render ([`clawprobe::metrics::gzip`], level 1), and at
+//!   flate2's default level 6 for comparison; the sizes are printed.
 //!
 //! See BENCHMARKS.md for the figures and bench/run.sh for the end-to-end load harness.
 //! Nothing here sends a request or touches the network.
@@ -385,11 +388,45 @@ fn bench_metrics_render(c: &mut Criterion) {
     g.finish();
 }
 
+fn bench_metrics_gzip(c: &mut Criterion) {
+    use std::io::Write;
+    let mut g = c.benchmark_group("metrics_gzip");
+    g.sample_size(20);
+    for (agents, models) in [(77usize, 5usize), (200, 5)] {
+        let (plan, store, metrics) = sized_plan(agents, models);
+        let text = metrics.render(&plan, &store, &[]);
+        let series = series_count(&text);
+        let level6 = |t: &str| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(t.as_bytes()).unwrap();
+            e.finish().unwrap()
+        };
+        let (fast, default) = (clawprobe::metrics::gzip(&text), level6(&text));
+        eprintln!(
+            "metrics_gzip: {series} series, {} bytes -> level 1: {} bytes ({:.1}x), level 6: {} bytes ({:.1}x)",
+            text.len(),
+            fast.len(),
+            text.len() as f64 / fast.len() as f64,
+            default.len(),
+            text.len() as f64 / default.len() as f64,
+        );
+        g.throughput(Throughput::Bytes(text.len() as u64));
+        g.bench_function(format!("level1_{series}_series"), |b| {
+            b.iter(|| black_box(clawprobe::metrics::gzip(black_box(&text))))
+        });
+        g.bench_function(format!("level6_{series}_series"), |b| {
+            b.iter(|| black_box(level6(black_box(&text))))
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     bench_classify,
     bench_ratelimit,
     bench_plan_build,
-    bench_metrics_render
+    bench_metrics_render,
+    bench_metrics_gzip
 );
 criterion_main!(benches);

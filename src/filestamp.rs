@@ -34,7 +34,13 @@ fn meta(path: &Path) -> Option<Meta> {
     })
 }
 
+/// The checksum of a regular file's content. Anything else (a FIFO, a device, a directory)
+/// is never opened: reading a FIFO blocks until someone writes to it, and the watcher must
+/// not hang on a file someone replaced by one. Its metadata still tells the change.
 fn digest(path: &Path) -> Option<[u8; 32]> {
+    if !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
     let bytes = std::fs::read(path).ok()?;
     Some(Sha256::digest(&bytes).into())
 }
@@ -90,6 +96,11 @@ impl WatchedFiles {
                 })
                 .collect(),
         }
+    }
+
+    /// The watched paths, in the order given.
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.files.iter().map(|(p, _)| p.as_path())
     }
 
     /// Adds `path`, stamped now.
@@ -172,6 +183,23 @@ mod tests {
         let m = std::fs::metadata(&p).unwrap();
         assert_eq!((m.len(), m.modified().unwrap()), (8, mtime));
         assert_eq!(w.changed(), Some(p.as_path()));
+    }
+
+    /// A file replaced by a FIFO is a change, seen without opening the FIFO (which would
+    /// block this test forever); a FIFO left alone is no change.
+    #[test]
+    fn a_fifo_is_a_change_and_never_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".env");
+        std::fs::write(&p, "K=1\n").unwrap();
+        let mut w = WatchedFiles::new([p.clone()]);
+        std::fs::remove_file(&p).unwrap();
+        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert_eq!(w.changed(), Some(p.as_path()));
+        w.restamp();
+        assert_eq!(w.changed(), None);
+        assert_eq!(w.paths().collect::<Vec<_>>(), vec![p.as_path()]);
     }
 
     #[test]

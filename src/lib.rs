@@ -8,6 +8,7 @@
 
 pub mod alloc;
 pub mod api_style;
+pub mod build_info;
 pub mod class;
 pub mod classify;
 pub mod cmd;
@@ -15,6 +16,7 @@ pub mod config;
 pub mod credential;
 pub mod cron;
 pub mod filestamp;
+pub mod logfmt;
 pub mod metrics;
 pub mod openclaw;
 pub mod plan;

@@ -1,4 +1,11 @@
 //! The binary edge: command line, logging, exit codes.
+//!
+//! Exit codes: 0 success (`check`: every route resolves; `probe`: every agent has a
+//! working model); 1 the answer is "no" (`check`: findings; `probe`: an agent with no
+//! working model); 2 clawprobe could not do its job: a config or command-line error, an
+//! address it cannot listen on, or (`check`, `probe`) an OpenClaw install that is missing
+//! or unreadable while `[openclaw] enabled`. `serve` never exits because of OpenClaw's
+//! files: it reports them on `/metrics` and keeps serving.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -10,6 +17,7 @@ use std::process::ExitCode;
 #[command(
     name = "clawprobe",
     version,
+    long_version = clawprobe::build_info::LONG_VERSION,
     about = "Budgeted synthetic monitor and Prometheus exporter for OpenClaw model routes"
 )]
 struct Cli {
@@ -28,8 +36,22 @@ struct Cli {
     /// endpoint of `serve`; see docs/web-config.md. Re-read when it or its files change.
     #[arg(long = "web.config.file", global = true, env = "CLAWPROBE_WEB_CONFIG")]
     web_config_file: Option<PathBuf>,
-    /// Log format.
-    #[arg(long = "log.format", global = true, value_enum, default_value = "text")]
+    /// Address to listen on for `serve` (host:port), as Prometheus exporters spell it;
+    /// overrides `server.listen` of the config, also on reloads.
+    #[arg(
+        long = "web.listen-address",
+        global = true,
+        env = "CLAWPROBE_WEB_LISTEN_ADDRESS"
+    )]
+    web_listen_address: Option<String>,
+    /// Log format: logfmt (`time=… level=… msg=…`, one line per event) or json; `text` is
+    /// accepted as another name for logfmt. No colour unless stderr is a terminal.
+    #[arg(
+        long = "log.format",
+        global = true,
+        value_enum,
+        default_value = "logfmt"
+    )]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
@@ -37,7 +59,8 @@ struct Cli {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum LogFormat {
-    Text,
+    #[value(alias = "text")]
+    Logfmt,
     Json,
 }
 
@@ -92,11 +115,18 @@ fn init_logging(level: &str, format: LogFormat) {
     };
     let filter = tracing_subscriber::EnvFilter::try_new(directives)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Escape codes only for a person at a terminal: journald and container logs show
+    // them as blobs. NO_COLOR (no-color.org) turns them off there too.
+    use std::io::IsTerminal;
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(colour);
     match format {
-        LogFormat::Text => builder.init(),
+        LogFormat::Logfmt => builder
+            .event_format(clawprobe::logfmt::Logfmt { colour })
+            .init(),
         LogFormat::Json => builder.json().init(),
     }
 }
@@ -137,16 +167,21 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let rt = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
             let options = clawprobe::cmd::serve::ServeOptions {
                 web_config_file: cli.web_config_file.clone(),
+                listen_address: cli.web_listen_address.clone(),
             };
-            rt.block_on(clawprobe::cmd::serve::run(
+            let result = rt.block_on(clawprobe::cmd::serve::run(
                 config,
                 cli.config.clone(),
                 options,
-            ))?;
+            ));
+            // A read abandoned on a FIFO or a stalled file system may still hold a thread
+            // of the blocking pool: do not wait for it (the runtime's drop would).
+            rt.shutdown_timeout(std::time::Duration::from_millis(500));
+            result?;
             Ok(0)
         }
         Command::Check { json } => {
-            let plan = clawprobe::plan::build(&config)?;
+            let plan = clawprobe::plan::install::build_strict(&config)?;
             if json {
                 println!(
                     "{}",
@@ -158,7 +193,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(if plan.has_findings() { 1 } else { 0 })
         }
         Command::Probe { agent, tier, json } => {
-            let plan = clawprobe::plan::build(&config)?;
+            let plan = clawprobe::plan::install::build_strict(&config)?;
             let opts = clawprobe::cmd::probe::Options {
                 agent,
                 tier: match tier {

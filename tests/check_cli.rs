@@ -343,8 +343,37 @@ fn unreadable_config_exits_two() {
         "{}",
         o.stderr
     );
-    // Not required: an empty plan, exit 0.
+    // Not required: still no "all resolve" for an install it could not see: exit 2,
+    // naming where it looked and how to use [[targets]] alone.
     let o = run("", &[], &[("OPENCLAW_STATE_DIR", &state)]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains(&state) && o.stderr.contains("enabled = false"),
+        "{}",
+        o.stderr
+    );
+    // Something that is not a readable file where openclaw.json should be: exit 2,
+    // naming it, without reading it (a FIFO would block).
+    let oc = empty.path().join("openclaw.json");
+    std::fs::create_dir(&oc).unwrap();
+    let o = run("", &[], &[("OPENCLAW_STATE_DIR", &state)]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains(&oc.display().to_string()) && o.stderr.contains("a directory"),
+        "{}",
+        o.stderr
+    );
+    std::fs::remove_dir(&oc).unwrap();
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(&oc)
+        .status()
+        .unwrap();
+    assert!(fifo.success());
+    let o = run("", &[], &[("OPENCLAW_STATE_DIR", &state)]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("FIFO"), "{}", o.stderr);
+    // OpenClaw switched off on purpose: [[targets]] alone, exit 0.
+    let o = run("[openclaw]\nenabled = false\n", &[], &[]);
     assert_eq!(o.code, 0, "{}", o.stderr);
 
     let o = run("[openclaw]\nenabld = true\n", &[], &[]);

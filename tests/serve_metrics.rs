@@ -151,7 +151,10 @@ fn serves_metrics_reloads_and_stops_on_sigterm() {
     assert!(body.contains("# TYPE clawprobe_build_info gauge"), "{body}");
     assert!(
         body.contains(&format!(
-            "clawprobe_build_info{{version=\"{}\"}} 1",
+            "clawprobe_build_info{{builddate=\"{}\",revision=\"{}\",rustversion=\"{}\",version=\"{}\"}} 1",
+            clawprobe::build_info::BUILD_DATE,
+            clawprobe::build_info::REVISION,
+            clawprobe::build_info::RUST_VERSION,
             env!("CARGO_PKG_VERSION")
         )),
         "{body}"

@@ -18,11 +18,17 @@ start=$(date +%s)
 ./scripts/build-release.sh
 secs=$(( $(date +%s) - start ))
 bin=${CARGO_TARGET_DIR:-target}/release/clawprobe
-version=$("$bin" --version)
+version=$("$bin" -V)
 want="clawprobe $(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"
 if [ "$version" != "$want" ]; then
-  echo "release-build: $bin --version printed '$version', expected '$want'" >&2
+  echo "release-build: $bin -V printed '$version', expected '$want'" >&2
   exit 1
 fi
+# --version is the long form: version, git revision, build date, rustc version.
+long=$("$bin" --version)
+case "$long" in
+  "$want (revision: "*"build date: "*"rust version: "*) ;;
+  *) echo "release-build: $bin --version printed '$long'" >&2; exit 1 ;;
+esac
 "$bin" config default >/dev/null
 echo "release-build: $version built in ${secs}s ($(du -h "$bin" | cut -f1), $(ldd "$bin" 2>/dev/null | grep -c '=>' || true) shared libs)"

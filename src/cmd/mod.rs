@@ -8,4 +8,5 @@
 
 pub mod check;
 pub mod probe;
+mod reload;
 pub mod serve;

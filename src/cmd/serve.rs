@@ -1,35 +1,42 @@
 //! `clawprobe serve`: load, plan, schedule, serve, reload.
 //!
-//! Start-up: config (given) → plan → metrics/store/scheduler → HTTP server. A reload (SIGHUP,
-//! `POST /-/reload`, or a change on disk of a file the plan was read from) re-reads the
-//! clawprobe TOML and rebuilds the plan on a blocking thread; a reload that fails keeps the
-//! last good plan running, because an exporter that goes dark on a typo hides exactly the
-//! outages it is there to show. Counters, the status table and the budget live outside the
-//! plan, so they survive reloads; the new schedule, budget and probe timeout apply to
-//! probes sent after the reload. Unix only (SIGHUP/SIGTERM).
+//! Start-up: the HTTP server listens first (`/healthz` answers at once, `/readyz` says the
+//! plan is loading), then the first load runs like any reload, then the scheduler, the
+//! traffic follower, the file watcher and the SIGHUP handler start. A reload (SIGHUP,
+//! `POST /-/reload`, or a change on disk of a file the plan was read from, or of the
+//! OpenClaw config path while it is absent) re-reads the clawprobe TOML and rebuilds the
+//! plan on a thread of its own with a deadline (`reload.rs`): neither the HTTP server nor
+//! signal handling ever waits on it, and one that overruns is abandoned and counted as
+//! failed. A reload that fails keeps the last good plan running, because an exporter that
+//! goes dark on a typo hides exactly the outages it is there to show; `serve` never exits
+//! because OpenClaw's files are missing or broken: it says so on `/metrics`
+//! (`clawprobe_openclaw_install_status`), on the landing page and in the log, and picks
+//! them up once fixed. Counters, the status table and the budget live outside the plan,
+//! so they survive reloads; the new schedule, budget and probe timeout apply to probes
+//! sent after the reload. Unix only (SIGHUP/SIGTERM).
 
+use super::reload::{self, Action, Loaded, Offload, Outcome, Planner};
 use crate::class::SkipReason;
 use crate::config::Config;
 use crate::filestamp::WatchedFiles;
 use crate::metrics::Metrics;
-use crate::plan::{PlanError, ProbePlan, TargetId};
+use crate::plan::{Install, InstallStatus, ProbePlan, TargetId};
 use crate::probe::http::HttpExecutor;
 use crate::probe::{Executor, ProbeResult, Tier};
 use crate::schedule::cycle::secs;
 use crate::schedule::{Readiness, Scheduler};
-use crate::server::{self, Backend, BoxFuture, ReloadError};
+use crate::server::{self, landing, Backend, BoxFuture, ReloadError};
 use crate::state::Store;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
-
-/// Builds a plan from a config: [`crate::plan::build`]; tests inject their own.
-type Planner = Arc<dyn Fn(&Config) -> Result<ProbePlan, PlanError> + Send + Sync>;
 
 struct ReloadState {
     config: Config,
     watched: WatchedFiles,
+    loaded: Loaded,
 }
 
 /// The running exporter: what the HTTP server and the reload triggers act on.
@@ -39,27 +46,40 @@ pub(crate) struct App {
     store: Arc<Store>,
     planner: Planner,
     config_path: Option<PathBuf>,
+    /// `--web.listen-address`, applied to every config read.
+    listen_override: Option<String>,
+    /// Serialises reloads and watch checks (each bounded by the deadline).
     state: tokio::sync::Mutex<ReloadState>,
+    /// `server.reload_timeout_seconds` of the config in force (read without the lock).
+    deadline: Mutex<Duration>,
+    offload: Offload,
+    /// For the landing page: the install and the last reload's error.
+    status: Mutex<landing::Status>,
+    /// The last watch check overran (logged once, until one finishes again).
+    watch_stuck: AtomicBool,
 }
 
 fn ready_timeout(config: &Config) -> Option<Duration> {
     Some(secs(config.server.first_cycle_timeout_seconds))
 }
 
+fn reload_deadline(config: &Config) -> Duration {
+    secs(config.server.reload_timeout_seconds)
+}
+
 impl App {
-    /// The exporter for `config` with `plan` loaded: metrics, status store and a scheduler
-    /// driving `executor` (not started: see [`Scheduler::run`]).
+    /// The exporter for `config`, nothing loaded yet ([`App::reload`] loads it): metrics,
+    /// status store and a scheduler driving `executor` (not started: see
+    /// [`Scheduler::run`]).
     fn new(
         config: Config,
         config_path: Option<PathBuf>,
-        plan: Arc<ProbePlan>,
+        listen_override: Option<String>,
         executor: Arc<dyn Executor>,
         planner: Planner,
     ) -> App {
         let metrics = Arc::new(Metrics::new());
         let store = Arc::new(Store::new());
-        metrics.sync_plan(&plan);
-        metrics.set_reload(true, SystemTime::now());
         let scheduler = Scheduler::new(
             config.schedule.clone(),
             config.budget.clone(),
@@ -68,43 +88,104 @@ impl App {
             metrics.clone(),
         );
         scheduler.set_ready_timeout(ready_timeout(&config));
-        scheduler.set_plan(plan.clone());
-        let watched = WatchedFiles::new(plan.watched_files.iter().cloned());
         App {
             scheduler,
             metrics,
             store,
             planner,
             config_path,
-            state: tokio::sync::Mutex::new(ReloadState { config, watched }),
+            listen_override,
+            deadline: Mutex::new(reload_deadline(&config)),
+            state: tokio::sync::Mutex::new(ReloadState {
+                config,
+                watched: WatchedFiles::default(),
+                loaded: Loaded::Nothing,
+            }),
+            offload: Offload::default(),
+            status: Mutex::new(landing::Status::default()),
+            watch_stuck: AtomicBool::new(false),
         }
     }
 
-    /// Re-reads the clawprobe config (when it came from a file) and rebuilds the plan, on a
-    /// blocking thread (discovery reads files and SQLite stores). On failure the last good
-    /// plan keeps running and the error is returned.
+    fn deadline(&self) -> Duration {
+        *self.deadline.lock().expect("deadline lock")
+    }
+
+    /// The first load, or a reload: re-reads the clawprobe config (when it came from a file
+    /// and this is not the first load), looks at the OpenClaw install and rebuilds the plan,
+    /// on a thread of its own, waited for at most `server.reload_timeout_seconds`. On
+    /// failure the last good plan keeps running and the error is returned (the first load
+    /// then serves `[[targets]]` alone, see `reload.rs`).
     pub(crate) async fn reload(&self, why: &str) -> Result<(), ReloadError> {
-        let mut st = self.state.lock().await;
-        let (path, current, planner) = (
-            self.config_path.clone(),
-            st.config.clone(),
-            self.planner.clone(),
-        );
-        let built = tokio::task::spawn_blocking(move || -> Result<_, ReloadError> {
-            let config = match &path {
-                Some(p) => Config::load(p)?,
-                None => current,
-            };
-            let plan = planner(&config)?;
-            Ok((config, plan))
-        })
-        .await
-        .map_err(ReloadError::from)
-        .and_then(|r| r);
+        let deadline = self.deadline();
+        let Ok(mut st) = tokio::time::timeout(deadline, self.state.lock()).await else {
+            let e = ReloadError::InProgress(deadline);
+            tracing::error!("config reload ({why}) not started: {e}");
+            return Err(e);
+        };
+        let serving_files = match st.loaded {
+            Loaded::Nothing => Vec::new(),
+            _ => self.scheduler.plan().watched_files.clone(),
+        };
+        let req = reload::Request {
+            config_path: match st.loaded {
+                Loaded::Nothing => None,
+                _ => self.config_path.clone(),
+            },
+            current: st.config.clone(),
+            listen_override: self.listen_override.clone(),
+            loaded: st.loaded,
+            serving_files,
+            watching: st.watched.paths().map(Path::to_path_buf).collect(),
+            planner: self.planner.clone(),
+        };
+        let result = self
+            .offload
+            .run(deadline, move || reload::attempt(req))
+            .await;
         let now = SystemTime::now();
-        match built {
-            Ok((config, plan)) => {
-                if config.server.listen != st.config.server.listen {
+        match result {
+            Ok(outcome) => self.apply(&mut st, outcome, why, now),
+            Err(overrun) => {
+                let e = overrun.into_error(deadline);
+                if st.watched.paths().next().is_none() {
+                    // The first load never finished: watch the config and its `.env` at
+                    // least (stat only, no read of a FIFO), so a fix is noticed.
+                    let openclaw = st.config.openclaw.clone();
+                    let watch = self.offload.run(deadline, move || {
+                        WatchedFiles::new(crate::plan::install::inspect_process(&openclaw).paths)
+                    });
+                    if let Ok(w) = watch.await {
+                        st.watched = w;
+                    }
+                }
+                self.overran(&mut st, &e, why, now);
+                Err(e)
+            }
+        }
+    }
+
+    /// Applies what an attempt decided.
+    fn apply(
+        &self,
+        st: &mut ReloadState,
+        outcome: Outcome,
+        why: &str,
+        now: SystemTime,
+    ) -> Result<(), ReloadError> {
+        let first = st.loaded == Loaded::Nothing;
+        st.watched = outcome.watched;
+        if let Some(install) = outcome.install {
+            self.set_install(install);
+        }
+        let result = match outcome.action {
+            Action::Apply {
+                plan,
+                loaded,
+                error,
+            } => {
+                let config = outcome.config;
+                if !first && config.server.listen != st.config.server.listen {
                     tracing::warn!(
                         old = %st.config.server.listen,
                         new = %config.server.listen,
@@ -117,34 +198,128 @@ impl App {
                 self.scheduler.set_ready_timeout(ready_timeout(&config));
                 self.scheduler.set_plan(plan.clone());
                 self.metrics.sync_plan(&plan);
-                st.watched = WatchedFiles::new(plan.watched_files.iter().cloned());
+                *self.deadline.lock().expect("deadline lock") = reload_deadline(&config);
                 st.config = config;
-                self.metrics.set_reload(true, now);
-                tracing::info!(
-                    trigger = why,
-                    agents = plan.agents.len(),
-                    targets = plan.targets.len(),
-                    findings = plan.finding_count(),
-                    "config reloaded"
-                );
+                st.loaded = loaded;
+                self.metrics.set_reload(error.is_none(), now);
+                match &error {
+                    None if first => {}
+                    None => tracing::info!(
+                        trigger = why,
+                        agents = plan.agents.len(),
+                        targets = plan.targets.len(),
+                        findings = plan.finding_count(),
+                        "config reloaded"
+                    ),
+                    Some(e) => tracing::error!(
+                        targets = plan.targets.len(),
+                        "loading the configuration failed, serving only [[targets]] until the files are fixed (picked up without a restart): {e}"
+                    ),
+                }
                 drop(plan);
                 crate::alloc::trim();
-                Ok(())
+                error.map_or(Ok(()), Err)
             }
-            Err(e) => {
-                // Do not retry the same broken files on every watch tick: remember what we saw.
-                st.watched.restamp();
+            Action::Keep { error } => {
                 self.metrics.set_reload(false, now);
-                tracing::error!("config reload ({why}) failed, keeping the last good plan: {e}");
-                Err(e)
+                tracing::error!(
+                    "config reload ({why}) failed, keeping the last good plan: {error}"
+                );
+                Err(error)
             }
-        }
+        };
+        self.status.lock().expect("status lock").reload_error =
+            result.as_ref().err().map(ToString::to_string);
+        result
     }
 
-    /// The first watched file whose content changed, if any.
+    /// A (re)load that gave no answer in time: counted as failed; the first load serves
+    /// `[[targets]]` alone meanwhile.
+    fn overran(&self, st: &mut ReloadState, e: &ReloadError, why: &str, now: SystemTime) {
+        let paths = st.watched.paths().map(Path::to_path_buf).collect();
+        self.set_install(if st.config.openclaw.enabled {
+            Install::unfinished(paths, &e.to_string())
+        } else {
+            Install {
+                status: InstallStatus::Disabled,
+                paths,
+                problem: None,
+            }
+        });
+        if st.loaded == Loaded::Nothing {
+            let mut standalone = st.config.clone();
+            standalone.openclaw.enabled = false;
+            let plan = Arc::new((self.planner)(&standalone).unwrap_or_default());
+            self.scheduler.set_plan(plan.clone());
+            self.metrics.sync_plan(&plan);
+            st.loaded = Loaded::Standalone;
+            tracing::error!(
+                "loading the configuration failed, serving only [[targets]] until the files are fixed (picked up without a restart): {e}"
+            );
+        } else {
+            tracing::error!("config reload ({why}) failed, keeping the last good plan: {e}");
+        }
+        self.metrics.set_reload(false, now);
+        self.status.lock().expect("status lock").reload_error = Some(e.to_string());
+    }
+
+    /// Records what a load found of the install; logs a change of it.
+    fn set_install(&self, install: Install) {
+        self.metrics.set_install(install.status);
+        let mut status = self.status.lock().expect("status lock");
+        let before = status.install.as_ref().map(|i| i.status);
+        if before != Some(install.status) {
+            match (&install.problem, install.status) {
+                (Some(p), InstallStatus::Unreadable) => {
+                    tracing::error!(install = %install.status, "OpenClaw install: {p}")
+                }
+                (Some(p), _) => tracing::warn!(install = %install.status, "OpenClaw install: {p}"),
+                (None, s) => tracing::info!(
+                    install = %s,
+                    config = %install.paths.first().map(|p| p.display().to_string()).unwrap_or_default(),
+                    "OpenClaw install"
+                ),
+            }
+        }
+        status.install = Some(install);
+    }
+
+    /// The first watched file whose content changed, if any (a thread of its own, with the
+    /// deadline: a stalled file system must not hang the watcher). The changed files are
+    /// stamped at once, so a reload that fails or is abandoned is not retried until they
+    /// change again.
     async fn changed_file(&self) -> Option<PathBuf> {
+        let deadline = self.deadline();
         let mut st = self.state.lock().await;
-        st.watched.changed().map(Path::to_path_buf)
+        let mut w = st.watched.clone();
+        let checked = self
+            .offload
+            .run(deadline, move || {
+                let changed = w.changed().map(Path::to_path_buf);
+                if changed.is_some() {
+                    w.restamp();
+                }
+                (changed, w)
+            })
+            .await;
+        match checked {
+            Ok((changed, w)) => {
+                st.watched = w;
+                if self.watch_stuck.swap(false, Ordering::Relaxed) {
+                    tracing::info!("checking OpenClaw's files finishes again");
+                }
+                changed
+            }
+            Err(e) => {
+                if !self.watch_stuck.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "checking OpenClaw's files for changes: {}",
+                        e.into_error(deadline)
+                    );
+                }
+                None
+            }
+        }
     }
 
     async fn watch_interval(&self) -> Duration {
@@ -160,6 +335,19 @@ impl Backend for App {
             &self.scheduler.budget_remaining(),
             crate::metrics::MAX_AGE,
         )
+    }
+
+    fn metrics_gzip(&self) -> Option<bytes::Bytes> {
+        Some(self.metrics.render_cached_gzip(
+            &self.scheduler.plan(),
+            &self.store,
+            &self.scheduler.budget_remaining(),
+            crate::metrics::MAX_AGE,
+        ))
+    }
+
+    fn status(&self) -> landing::Status {
+        self.status.lock().expect("status lock").clone()
     }
 
     fn ready(&self) -> Readiness {
@@ -194,8 +382,9 @@ impl Backend for App {
     }
 }
 
-/// Polls the plan's files and reloads when one changes. Interval 0 disables polling (it is
-/// re-read after each reload, so it can be switched on without a restart).
+/// Polls the plan's files (and the OpenClaw config path, also while absent) and reloads
+/// when one changes. Interval 0 disables polling (it is re-read after each reload, so it
+/// can be switched on without a restart).
 async fn watch_files(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
     loop {
         let interval = app.watch_interval().await;
@@ -244,7 +433,7 @@ async fn reload_on_sighup(app: Arc<App>, mut hup: tokio::signal::unix::Signal) {
     }
 }
 
-async fn terminate(mut term: tokio::signal::unix::Signal, mut int: tokio::signal::unix::Signal) {
+async fn terminate(term: &mut tokio::signal::unix::Signal, int: &mut tokio::signal::unix::Signal) {
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
         _ = int.recv() => tracing::info!("SIGINT received, shutting down"),
@@ -256,15 +445,30 @@ async fn terminate(mut term: tokio::signal::unix::Signal, mut int: tokio::signal
 pub struct ServeOptions {
     /// `--web.config.file`: TLS and basic auth (exporter-toolkit format).
     pub web_config_file: Option<PathBuf>,
+    /// `--web.listen-address`: overrides `server.listen` (also on reloads).
+    pub listen_address: Option<String>,
+}
+
+/// Whether OpenClaw's log is followed: as [`crate::traffic::log_lookup`] decides, from what
+/// the first load found instead of reading the files again here.
+fn follow_traffic(config: &Config, install: Option<InstallStatus>) -> bool {
+    let t = &config.traffic;
+    t.enabled
+        && (t.log_path.is_some()
+            || (config.openclaw.enabled
+                && !matches!(
+                    install,
+                    Some(InstallStatus::Missing | InstallStatus::Disabled)
+                )))
 }
 
 /// Runs the exporter until SIGTERM/SIGINT.
 pub async fn run(
-    config: Config,
+    mut config: Config,
     config_path: Option<std::path::PathBuf>,
     options: ServeOptions,
 ) -> anyhow::Result<()> {
-    let signals = Signals::install()?;
+    let mut signals = Signals::install()?;
     // The web config is checked before anything listens: a typo in it must not leave an
     // exporter running without the TLS or authentication the operator asked for.
     let web = match &options.web_config_file {
@@ -281,36 +485,58 @@ pub async fn run(
         }
         None => None,
     };
-    let planner: Planner = Arc::new(crate::plan::build);
-    let plan = Arc::new(planner(&config).map_err(|e| anyhow::Error::msg(e.to_string()))?);
-    let listener = server::bind(&config.server.listen, &config.source).await?;
+    let listen_source = match &options.listen_address {
+        Some(a) => {
+            config.server.listen.clone_from(a);
+            "the --web.listen-address flag".to_string()
+        }
+        None => config.source.clone(),
+    };
+    let listener = server::bind(&config.server.listen, &listen_source).await?;
     let addr = server::local_addr(&listener)
         .map(|a| a.to_string())
         .unwrap_or_else(|| config.server.listen.clone());
     let executor = HttpExecutor::from_config(&config)
         .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?;
-    let (agents, targets, findings) = (plan.agents.len(), plan.targets.len(), plan.finding_count());
-    let traffic_config = config.clone();
     let app = Arc::new(App::new(
         config,
         config_path,
-        plan,
+        options.listen_address.clone(),
         Arc::new(executor),
-        planner,
+        Arc::new(crate::plan::build),
     ));
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    // Serve first: /healthz answers while the plan loads, however long that takes.
+    let server_task = tokio::spawn(server::serve_with(
+        listener,
+        app.clone() as Arc<dyn Backend>,
+        server::Limits::default(),
+        web,
+        stop_rx.clone(),
+    ));
+    tracing::info!(listen = %addr, "clawprobe listening, loading the plan");
+    let loaded = tokio::select! {
+        _ = app.reload("start-up") => true,
+        _ = terminate(&mut signals.term, &mut signals.int) => false,
+    };
+    if !loaded {
+        let _ = stop_tx.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(5), server_task).await;
+        tracing::info!("stopped");
+        return Ok(());
+    }
+
     let schedule_task = tokio::spawn(app.scheduler.clone().run(stop_rx.clone()));
+    let traffic_config = app.state.lock().await.config.clone();
+    let install = app.status().install.map(|i| i.status);
     // OpenClaw's own log (read-only): clawprobe_traffic_* and real-traffic evidence.
-    let traffic = match crate::traffic::log_lookup(&traffic_config, &|k| std::env::var(k).ok()) {
-        crate::traffic::Lookup::Off => None,
-        _ => Some(crate::traffic::Traffic::new(
+    let traffic_task = follow_traffic(&traffic_config, install).then(|| {
+        let t = crate::traffic::Traffic::new(
             &app.scheduler.plan(),
             Duration::from_secs_f64(traffic_config.traffic.fallback_window_seconds),
-        )),
-    };
-    app.scheduler.set_traffic(traffic.clone());
-    let traffic_task = traffic.clone().map(|t| {
+        );
+        app.scheduler.set_traffic(Some(t.clone()));
         app.metrics.set_traffic(t.clone());
         let s = app.scheduler.clone();
         let plan_now = Arc::new(move || s.plan());
@@ -324,27 +550,31 @@ pub async fn run(
     crate::alloc::trim();
     let watcher = tokio::spawn(watch_files(app.clone(), stop_rx.clone()));
     let hup = tokio::spawn(reload_on_sighup(app.clone(), signals.hup));
+    {
+        let plan = app.scheduler.plan();
+        tracing::info!(
+            listen = %addr,
+            agents = plan.agents.len(),
+            targets = plan.targets.len(),
+            findings = plan.finding_count(),
+            install = install.map_or("-", InstallStatus::as_str),
+            "clawprobe serving /metrics"
+        );
+    }
 
-    tracing::info!(listen = %addr, agents, targets, findings, "clawprobe serving /metrics");
-    let server_task = tokio::spawn(server::serve_with(
-        listener,
-        app.clone() as Arc<dyn Backend>,
-        server::Limits::default(),
-        web,
-        stop_rx,
-    ));
-
-    terminate(signals.term, signals.int).await;
+    terminate(&mut signals.term, &mut signals.int).await;
     let _ = stop_tx.send(true);
+    // Reloads and the log follower may be blocked on a file (a FIFO, a stalled file
+    // system): they are abandoned, never waited for.
     hup.abort();
+    watcher.abort();
+    if let Some(t) = &traffic_task {
+        t.abort();
+    }
     let grace = Duration::from_secs(10);
     let _ = tokio::time::timeout(grace, async {
         let _ = server_task.await;
-        let _ = watcher.await;
         let _ = schedule_task.await;
-        if let Some(t) = traffic_task {
-            let _ = t.await;
-        }
     })
     .await;
     tracing::info!("stopped");
@@ -355,6 +585,7 @@ pub async fn run(
 mod tests {
     use super::*;
     use crate::class::Class;
+    use crate::plan::PlanError;
     use crate::plan::{AgentChain, ApiStyle, ChainEntry, Credential, CredentialSource, Target};
     use crate::secret::Secret;
     use http::{Method, StatusCode, Uri};
@@ -420,8 +651,20 @@ mod tests {
         p
     }
 
+    /// An app for `config`, its first load done.
+    async fn loaded(
+        config: Config,
+        path: Option<PathBuf>,
+        executor: Arc<dyn Executor>,
+        planner: Planner,
+    ) -> Arc<App> {
+        let app = Arc::new(App::new(config, path, None, executor, planner));
+        app.reload("test start-up").await.unwrap();
+        app
+    }
+
     /// An app whose planner reads the model list from `models.txt` next to the TOML.
-    fn app(dir: &Path, answer: Class, keyed: bool) -> Arc<App> {
+    async fn app(dir: &Path, answer: Class, keyed: bool) -> Arc<App> {
         let toml = dir.join("clawprobe.toml");
         let models = dir.join("models.txt");
         let planner_models = models.clone();
@@ -438,14 +681,7 @@ mod tests {
             Ok(plan_with(&ms, vec![planner_models.clone()], keyed))
         });
         let config = Config::load(&toml).unwrap();
-        let plan = Arc::new(planner(&config).unwrap());
-        Arc::new(App::new(
-            config,
-            Some(toml),
-            plan,
-            Arc::new(Answer(answer)),
-            planner,
-        ))
+        loaded(config, Some(toml), Arc::new(Answer(answer)), planner).await
     }
 
     const TOML: &str = "[openclaw]\nenabled = false\n[server]\nfirst_cycle_timeout_seconds = 3600\n[budget]\nglobal_requests_per_day = 42\n";
@@ -473,7 +709,7 @@ mod tests {
     #[tokio::test]
     async fn reload_success_failure_and_recovery() {
         let dir = setup("gpt-a gpt-b");
-        let app = app(dir.path(), Class::Ok, false);
+        let app = app(dir.path(), Class::Ok, false).await;
         let (s, body) = get(&app, Method::GET, "/metrics").await;
         assert_eq!(s, StatusCode::OK);
         assert!(body.contains("model=\"gpt-b\""), "{body}");
@@ -535,13 +771,17 @@ mod tests {
     #[tokio::test]
     async fn watched_file_change_triggers_reload_and_failures_keep_the_plan() {
         let dir = setup("gpt-a");
-        let app = app(dir.path(), Class::Ok, false);
+        let app = app(dir.path(), Class::Ok, false).await;
         assert_eq!(app.changed_file().await, None);
-        std::fs::write(dir.path().join("models.txt"), "gpt-a gpt-c").unwrap();
+        // A change is reported once: the files are stamped again at once, so a reload
+        // that fails (or is abandoned) is not retried until they change again.
+        std::fs::write(dir.path().join("models.txt"), "gpt-a gpt-b").unwrap();
         assert_eq!(
             app.changed_file().await,
             Some(dir.path().join("models.txt"))
         );
+        assert_eq!(app.changed_file().await, None);
+        std::fs::write(dir.path().join("models.txt"), "gpt-a gpt-c").unwrap();
         std::fs::write(
             dir.path().join("clawprobe.toml"),
             "[openclaw]\nenabled = false\n[server]\nwatch_interval_seconds = 0.05\n",
@@ -584,7 +824,7 @@ mod tests {
     #[tokio::test]
     async fn readiness_comes_from_the_scheduler_then_the_timeout() {
         let dir = setup("gpt-a gpt-b gpt-c");
-        let waiting = app(dir.path(), Class::Ok, true);
+        let waiting = app(dir.path(), Class::Ok, true).await;
         // One of the three credentials has had its first probe.
         waiting
             .scheduler
@@ -612,20 +852,20 @@ mod tests {
             StatusCode::OK
         );
         assert_eq!(r.credentials_probed, 1, "the numbers stay the scheduler's");
-        let ready = app(dir.path(), Class::Ok, false);
+        let ready = app(dir.path(), Class::Ok, false).await;
         assert_eq!(ready.ready().describe(), "ready");
     }
 
     #[tokio::test]
     async fn readyz_healthz_landing_and_probe_routes() {
         let dir = setup("gpt-a gpt-<b>");
-        let app_not_ready = app(dir.path(), Class::Auth, true);
+        let app_not_ready = app(dir.path(), Class::Auth, true).await;
         let (s, _) = get(&app_not_ready, Method::GET, "/readyz").await;
         assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
         let (s, body) = get(&app_not_ready, Method::GET, "/healthz").await;
         assert_eq!((s, body.trim()), (StatusCode::OK, "ok"));
 
-        let app = app(dir.path(), Class::Auth, false);
+        let app = app(dir.path(), Class::Auth, false).await;
         let (s, _) = get(&app, Method::GET, "/readyz").await;
         assert_eq!(s, StatusCode::OK);
         let (s, html) = get(&app, Method::GET, "/").await;
@@ -654,7 +894,7 @@ mod tests {
             "[openclaw]\nenabled = false\n[budget]\nglobal_requests_per_day = 0\n",
         )
         .unwrap();
-        let budget_app = self::app(dir.path(), Class::Ok, false);
+        let budget_app = self::app(dir.path(), Class::Ok, false).await;
         let (s, body) = get(
             &budget_app,
             Method::GET,
@@ -691,16 +931,14 @@ mod tests {
         };
         std::fs::write(&toml, config_text(60.0)).unwrap();
         let config = Config::load(&toml).unwrap();
-        let planner: Planner = Arc::new(crate::plan::build);
-        let plan = Arc::new(planner(&config).unwrap());
         let executor = HttpExecutor::new(secs(config.schedule.probe_timeout_seconds)).unwrap();
-        let app = Arc::new(App::new(
+        let app = loaded(
             config,
             Some(toml.clone()),
-            plan,
             Arc::new(executor),
-            planner,
-        ));
+            Arc::new(crate::plan::build),
+        )
+        .await;
         std::fs::write(&toml, config_text(0.5)).unwrap();
         app.reload("test").await.unwrap();
         let started = std::time::Instant::now();
@@ -744,16 +982,15 @@ mod tests {
         )
         .unwrap();
         let config = Config::load(&toml).unwrap();
-        let planner: Planner = Arc::new(crate::plan::build);
-        let plan = Arc::new(planner(&config).unwrap());
-        assert!(plan.watched_files.contains(&oc), "{:?}", plan.watched_files);
-        let app = Arc::new(App::new(
+        let app = loaded(
             config,
             Some(toml),
-            plan,
             Arc::new(Answer(Class::Ok)),
-            planner,
-        ));
+            Arc::new(crate::plan::build),
+        )
+        .await;
+        let plan = app.scheduler.plan();
+        assert!(plan.watched_files.contains(&oc), "{:?}", plan.watched_files);
         let model = |app: &App| app.scheduler.plan().agents[0].entries[0].raw_ref.clone();
         assert_eq!(model(&app), "openai/gpt-5-mini");
         let (tx, rx) = watch::channel(false);

@@ -77,6 +77,9 @@ pub struct ServerSettings {
     pub listen: String,
     pub first_cycle_timeout_seconds: f64,
     pub watch_interval_seconds: f64,
+    /// Deadline of one (re)load or watch check: reading clawprobe's and OpenClaw's files
+    /// runs on a thread of its own and is abandoned (counted as a failed reload) after this.
+    pub reload_timeout_seconds: f64,
 }
 
 impl Default for ServerSettings {
@@ -85,6 +88,7 @@ impl Default for ServerSettings {
             listen: "0.0.0.0:9847".into(),
             first_cycle_timeout_seconds: 60.0,
             watch_interval_seconds: 15.0,
+            reload_timeout_seconds: 30.0,
         }
     }
 }
@@ -319,6 +323,13 @@ impl Config {
                     format!("must be a non-negative number of seconds, got {v}"),
                 ));
             }
+        }
+        let reload = self.server.reload_timeout_seconds;
+        if !reload.is_finite() || reload <= 0.0 {
+            return Err(bad(
+                "server.reload_timeout_seconds",
+                format!("must be a number of seconds greater than 0, got {reload}"),
+            ));
         }
         if s.probe_timeout_seconds <= 0.0 {
             return Err(bad(

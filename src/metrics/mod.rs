@@ -40,12 +40,14 @@
 //! hands every scrape the same body until a probe, a reload or the budget changes it, so
 //! concurrent scrapers (an HA Prometheus pair, a curl) cost one render, not one each.
 
+mod discovery;
+mod process;
 mod scrape;
 pub mod text;
 mod traffic;
 
 use crate::class::{Class, SkipReason};
-use crate::plan::{ChainEntry, ProbePlan, Target};
+use crate::plan::{ChainEntry, InstallStatus, ProbePlan, Target};
 use crate::probe::{ProbeResult, Tier};
 use crate::state::Store;
 use crate::verdict::Cadence;
@@ -73,6 +75,10 @@ pub struct BudgetRemaining {
 /// burst) share it. Probe results are minutes apart per target, so a second more is
 /// invisible on any dashboard.
 pub const MAX_AGE: Duration = Duration::from_secs(1);
+
+/// How long a body whose inputs did not change may still be served: it also carries the
+/// process's own `process_*` numbers, which change on their own.
+const UNCHANGED_MAX_AGE: Duration = Duration::from_secs(5);
 
 /// The suffix of every HELP text of a probe- or plan-derived metric.
 const CACHED: &str = "Values come from cached background probes, not probed at scrape time.";
@@ -152,6 +158,8 @@ struct Counters {
     skipped: BTreeMap<String, BTreeMap<SkipReason, u64>>,
     reload_ok: bool,
     reload_success_at: Option<f64>,
+    /// What the last (re)load found of the OpenClaw install; `None` before the first.
+    install: Option<InstallStatus>,
     /// Bumped by every change, for the render cache.
     version: u64,
     /// Bumped by (re)loads only: a cached body never outlives one, whatever its age.
@@ -332,6 +340,9 @@ struct Cached {
     /// a scrape ([`keep_alive`]). Between two scrapes 15 s apart it is gone (at 1,000 targets that is 2.7 MB not kept resident for a
     /// body that new results would invalidate anyway); scrapes that overlap share it.
     body: Weak<String>,
+    /// The same body gzip-compressed, made on the first scrape that asks for it and held
+    /// the same way; it belongs to this entry, so it never outlives the body's render.
+    gzip: Weak<Vec<u8>>,
 }
 
 /// A shared body as `Bytes`, without copying it.
@@ -341,6 +352,29 @@ impl AsRef<[u8]> for Body {
     fn as_ref(&self) -> &[u8] {
         self.0.as_bytes()
     }
+}
+
+/// A shared compressed body as `Bytes`, without copying it.
+struct GzipBody(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for GzipBody {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// The exposition gzip-compressed, as `/metrics` sends it to a scraper that accepts gzip:
+/// level 1 (BENCHMARKS.md, "gzip on /metrics"): at ~10k series it keeps most of the size
+/// reduction of the default level at a fraction of its CPU.
+pub fn gzip(text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(text.len() / 8 + 64),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(text.as_bytes())
+        .and_then(|()| enc.finish())
+        .expect("gzip into a Vec cannot fail")
 }
 
 /// Counters and histograms that accumulate across reloads, and the scrape renderer.
@@ -396,6 +430,7 @@ impl Metrics {
         *self.cadence.lock().expect("metrics lock") = Arc::new(cadence);
         if let Some(c) = self.cache.lock().expect("metrics cache lock").as_mut() {
             c.body = Weak::new();
+            c.gzip = Weak::new();
         }
     }
 
@@ -450,6 +485,16 @@ impl Metrics {
             .or_default()
             .entry(reason)
             .or_default() += 1;
+    }
+
+    /// Records what a (re)load found of the OpenClaw install
+    /// (`clawprobe_openclaw_install_status`; with it, the `clawprobe_plan_*` gauges are
+    /// exported: all absent until the first load).
+    pub fn set_install(&self, status: InstallStatus) {
+        let mut c = self.counters();
+        c.version += 1;
+        c.reload_version += 1;
+        c.install = Some(status);
     }
 
     /// Records the outcome of a config (re)load.
@@ -526,10 +571,14 @@ impl Metrics {
         rows.write_agents(&mut e);
         scrape::write_budget_and_build(budget, &mut memo, &mut e);
         rows.write_credentials(&mut e);
-        {
+        let install = {
             let mut c = self.counters();
             c.preinit(plan, &mut memo);
             c.write_reload(&mut e);
+            c.install
+        };
+        if let Some(install) = install {
+            discovery::write(install, plan, &mut e);
         }
         scrape::write_expiry(plan, &mut memo, &mut e);
         rows.write_models(&mut e);
@@ -539,6 +588,7 @@ impl Metrics {
         if let Some(t) = &traffic {
             t.read(|s| traffic::write(s, now, &mut e));
         }
+        process::write(&mut e);
         drop(rows);
         drop(view);
         let out = e.finish();
@@ -548,10 +598,11 @@ impl Metrics {
 
     /// The exposition for `/metrics`, shared between scrapes. A body is reused while
     /// nothing it depends on changed (same plan, no new probe result or counter increment,
-    /// same budget), and also, for up to `max_age`, while only probe results changed: at
-    /// 1,000 targets a result lands every few hundred milliseconds, and without this every
-    /// scraper of an HA pair or a dashboard's burst would pay a full render. A (re)load
-    /// always invalidates it, whatever its age. Concurrent callers wait for one render.
+    /// same budget) for up to [`UNCHANGED_MAX_AGE`] (its `process_*` numbers age), and also,
+    /// for up to `max_age`, while only probe results changed: at 1,000 targets a result
+    /// lands every few hundred milliseconds, and without this every scraper of an HA pair
+    /// or a dashboard's burst would pay a full render. A (re)load always invalidates it,
+    /// whatever its age. Concurrent callers wait for one render.
     /// The body is kept while some response still holds it and for `max_age` after each
     /// scrape (see [`Cached::body`]), so the scrapes right after it reuse it.
     pub fn render_cached(
@@ -562,28 +613,86 @@ impl Metrics {
         max_age: Duration,
     ) -> Bytes {
         let mut cache = self.cache.lock().expect("metrics cache lock");
-        let (counters_version, reload_version) = {
-            let c = self.counters();
-            // Both only grow, so their sum changes whenever either does.
-            let traffic = self.traffic().map_or(0, |t| t.version());
-            (c.version + traffic, c.reload_version)
-        };
-        let store_version = store.version();
-        if let Some(c) = cache.as_ref() {
-            let same_structure = Arc::ptr_eq(&c.plan, plan) && c.reload_version == reload_version;
-            let unchanged = c.counters_version == counters_version
-                && c.store_version == store_version
-                && c.budget == budget;
-            let in_time = c.valid_until.is_none_or(|t| SystemTime::now() < t);
-            if same_structure && in_time && (unchanged || c.rendered_at.elapsed() < max_age) {
-                if let Some(body) = c.body.upgrade() {
-                    keep_alive(&body, max_age);
-                    return Bytes::from_owner(Body(body));
-                }
+        let body = self.body_locked(&mut cache, plan, store, budget, max_age);
+        Bytes::from_owner(Body(body))
+    }
+
+    /// [`Metrics::render_cached`], gzip-compressed: compressed once per render and shared
+    /// the same way (the compressed body belongs to the render it was made from, so it never
+    /// outlives a reload either).
+    pub fn render_cached_gzip(
+        &self,
+        plan: &Arc<ProbePlan>,
+        store: &Store,
+        budget: &[BudgetRemaining],
+        max_age: Duration,
+    ) -> Bytes {
+        let mut cache = self.cache.lock().expect("metrics cache lock");
+        if let Some(c) = self.reusable(&cache, plan, store, budget, max_age) {
+            if let Some(gz) = c.gzip.upgrade() {
+                keep_alive(&gz, max_age);
+                return Bytes::from_owner(GzipBody(gz));
             }
+        }
+        let body = self.body_locked(&mut cache, plan, store, budget, max_age);
+        let gz = Arc::new(gzip(&body));
+        if let Some(c) = cache.as_mut() {
+            c.gzip = Arc::downgrade(&gz);
+        }
+        keep_alive(&gz, max_age);
+        Bytes::from_owner(GzipBody(gz))
+    }
+
+    /// The versions a cached body is compared with.
+    fn versions(&self) -> (u64, u64) {
+        let c = self.counters();
+        // Both only grow, so their sum changes whenever either does.
+        let traffic = self.traffic().map_or(0, |t| t.version());
+        (c.version + traffic, c.reload_version)
+    }
+
+    /// The cache entry, if its body may be served for these inputs now.
+    fn reusable<'c>(
+        &self,
+        cache: &'c Option<Cached>,
+        plan: &Arc<ProbePlan>,
+        store: &Store,
+        budget: &[BudgetRemaining],
+        max_age: Duration,
+    ) -> Option<&'c Cached> {
+        let c = cache.as_ref()?;
+        let (counters_version, reload_version) = self.versions();
+        let same_structure = Arc::ptr_eq(&c.plan, plan) && c.reload_version == reload_version;
+        let unchanged = c.counters_version == counters_version
+            && c.store_version == store.version()
+            && c.budget == budget;
+        let age = c.rendered_at.elapsed();
+        let in_time = c.valid_until.is_none_or(|t| SystemTime::now() < t);
+        (same_structure && in_time && (age < max_age || (unchanged && age < UNCHANGED_MAX_AGE)))
+            .then_some(c)
+    }
+
+    /// The shared text body: the cached one if it may be served, else a new render (which
+    /// replaces the cache entry, compressed body included). `cache` is the held lock.
+    fn body_locked(
+        &self,
+        cache: &mut Option<Cached>,
+        plan: &Arc<ProbePlan>,
+        store: &Store,
+        budget: &[BudgetRemaining],
+        max_age: Duration,
+    ) -> Arc<String> {
+        if let Some(body) = self
+            .reusable(cache, plan, store, budget, max_age)
+            .and_then(|c| c.body.upgrade())
+        {
+            keep_alive(&body, max_age);
+            return body;
         }
         // Versions are read before rendering: a change racing the render makes the next
         // scrape render again, never serves stale data as fresh.
+        let (counters_version, reload_version) = self.versions();
+        let store_version = store.version();
         let (body, valid_until) = self.render_at(plan, store, budget, SystemTime::now());
         let body = Arc::new(body);
         crate::alloc::trim();
@@ -596,16 +705,17 @@ impl Metrics {
             store_version,
             budget: budget.to_vec(),
             body: Arc::downgrade(&body),
+            gzip: Weak::new(),
         });
         keep_alive(&body, max_age);
-        Bytes::from_owner(Body(body))
+        body
     }
 }
 
 /// Keeps a served body alive for `max_age` (on the tokio runtime serving the scrape), so
 /// the scrapes right after it share it; it is freed well before the next regular scrape.
 /// Outside a runtime (unit tests, benches) nothing is kept.
-fn keep_alive(body: &Arc<String>, max_age: Duration) {
+fn keep_alive<T: Send + Sync + 'static>(body: &Arc<T>, max_age: Duration) {
     if let Ok(rt) = tokio::runtime::Handle::try_current() {
         let body = body.clone();
         rt.spawn(async move {

@@ -520,12 +520,7 @@ pub(super) fn write_budget_and_build(
     for ((p, unit), v) in &by_key {
         e.sample(&[("provider", p), ("unit", unit)], *v);
     }
-    e.family(
-        "clawprobe_build_info",
-        "gauge",
-        "clawprobe build information; always 1.",
-    );
-    e.sample(&[("version", env!("CARGO_PKG_VERSION"))], 1.0);
+    super::process::write_build_info(e);
 }
 
 /// `clawprobe_credential_expiry_timestamp_seconds`.

@@ -482,6 +482,7 @@ fn every_metric_has_help_and_type_and_the_exposition_parses() {
     let s = Store::new();
     let m = Metrics::new();
     m.set_reload(true, UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+    m.set_install(crate::plan::InstallStatus::Ok);
     for (i, t) in p.targets.iter().enumerate() {
         let r = result(i, Class::Ok, 1_800_000_000);
         m.observe_probe(t, &r);
@@ -532,7 +533,11 @@ fn every_metric_has_help_and_type_and_the_exposition_parses() {
             .lines()
             .find(|l| l.starts_with(&format!("# HELP {name} ")))
             .unwrap_or_else(|| panic!("no HELP for {name}"));
-        if !name.starts_with("clawprobe_config") && name != "clawprobe_build_info" {
+        // Not derived from probes: the exporter's own state, process and build.
+        if !name.starts_with("clawprobe_config")
+            && !name.starts_with("process_")
+            && name != "clawprobe_build_info"
+        {
             assert!(
                 help_line.contains("not probed at scrape time"),
                 "{help_line}"
@@ -559,8 +564,36 @@ fn every_metric_has_help_and_type_and_the_exposition_parses() {
         sample(
             &out,
             "clawprobe_build_info",
-            &format!("version=\"{}\"", env!("CARGO_PKG_VERSION"))
+            &format!(
+                "builddate=\"{}\",revision=\"{}\",rustversion=\"{}\",version=\"{}\"",
+                crate::build_info::BUILD_DATE,
+                crate::build_info::REVISION,
+                crate::build_info::RUST_VERSION,
+                env!("CARGO_PKG_VERSION")
+            )
         ),
+        Some(1.0)
+    );
+    // What discovery found (set by every load), with the plan's size.
+    assert_eq!(
+        sample(&out, "clawprobe_openclaw_install_status", "status=\"ok\""),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &out,
+            "clawprobe_openclaw_install_status",
+            "status=\"missing\""
+        ),
+        Some(0.0)
+    );
+    assert_eq!(sample(&out, "clawprobe_plan_agents", ""), Some(2.0));
+    assert_eq!(
+        sample(&out, "clawprobe_plan_targets", ""),
+        Some(p.targets.len() as f64)
+    );
+    assert_eq!(
+        sample(&out, "clawprobe_plan_findings", "class=\"unresolved_ref\""),
         Some(1.0)
     );
     // Minimal text-format parse: every sample line is `name{labels} value` with a
@@ -588,7 +621,10 @@ fn every_metric_has_help_and_type_and_the_exposition_parses() {
             .filter(|f| families.contains(*f))
             .unwrap_or(name);
         assert!(families.contains(family), "sample without TYPE: {line}");
-        assert!(family.starts_with("clawprobe_"), "{line}");
+        assert!(
+            family.starts_with("clawprobe_") || family.starts_with("process_"),
+            "{line}"
+        );
         // Label blocks must be balanced and quoted.
         if let Some(labels) = series.strip_prefix(name) {
             if !labels.is_empty() {
@@ -611,6 +647,19 @@ fn label_sanitises() {
 
 /// Every sample line's `name{labels}`, to find duplicates (Prometheus rejects a scrape
 /// with a duplicate series).
+/// The exposition without the `process_*` families, whose values (CPU time, memory) change
+/// between two renders on their own.
+fn steady(text: &str) -> String {
+    text.lines()
+        .filter(|l| {
+            !(l.starts_with("process_")
+                || l.starts_with("# HELP process_")
+                || l.starts_with("# TYPE process_"))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
 fn series_keys(text: &str) -> Vec<String> {
     text.lines()
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -639,8 +688,8 @@ fn render_cached_is_shared_until_a_probe_a_reload_the_plan_or_the_budget_changes
         "same state: one render, shared"
     );
     assert_eq!(
-        String::from_utf8_lossy(&first),
-        m.render(&p, &s, &budget(10.0)),
+        steady(&String::from_utf8_lossy(&first)),
+        steady(&m.render(&p, &s, &budget(10.0))),
         "the cached body is what a fresh render gives"
     );
 
@@ -819,7 +868,10 @@ fn render_cached_keeps_no_body_nobody_holds() {
     let weak = m.cache.lock().unwrap().as_ref().unwrap().body.clone();
     assert!(weak.upgrade().is_none(), "the cache kept the body alive");
     let next = m.render_cached(&p, &s, &[], hour);
-    assert_eq!(String::from_utf8_lossy(&next), m.render(&p, &s, &[]));
+    assert_eq!(
+        steady(&String::from_utf8_lossy(&next)),
+        steady(&m.render(&p, &s, &[]))
+    );
 }
 
 /// On the runtime serving the scrape, a body outlives its response by `max_age` so the

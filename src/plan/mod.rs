@@ -387,4 +387,6 @@ impl ProbePlan {
 }
 
 pub mod build;
+pub mod install;
 pub use build::{build, PlanError};
+pub use install::{Install, InstallStatus};

@@ -5,7 +5,7 @@
 //! provider messages are text someone else wrote.
 
 use crate::class::Class;
-use crate::plan::{ProbePlan, Target, TargetId};
+use crate::plan::{Install, InstallStatus, ProbePlan, Target, TargetId};
 use crate::probe::{ProbeResult, Tier};
 use crate::secret::{redact, Secret};
 use crate::state::{Store, TargetStatus};
@@ -13,6 +13,61 @@ use crate::verdict::{self, Cadence, Observation, PlanVerdicts, Source};
 use std::fmt::Write;
 use std::sync::Arc;
 use std::time::SystemTime;
+
+/// What the page says about the exporter itself, above the routes.
+#[derive(Clone, Debug, Default)]
+pub struct Status {
+    /// The OpenClaw install as the last (re)load found it; `None` before the first.
+    pub install: Option<Install>,
+    /// Why the last (re)load failed (already free of secrets), if it did.
+    pub reload_error: Option<String>,
+}
+
+/// The version line and the state of discovery and reloads.
+fn status_lines(h: &mut String, status: &Status) {
+    use crate::build_info as b;
+    let _ = writeln!(
+        h,
+        "<p>clawprobe {} (revision {}, built {}, rust {})</p>",
+        escape(b::VERSION),
+        escape(b::short_revision()),
+        escape(b::BUILD_DATE),
+        escape(b::RUST_VERSION),
+    );
+    match &status.install {
+        None => h.push_str("<p class=\"unk\">OpenClaw install: not looked at yet (loading)</p>\n"),
+        Some(i) => {
+            let css = match i.status {
+                InstallStatus::Ok | InstallStatus::Disabled => "ok",
+                InstallStatus::Missing | InstallStatus::Unreadable => "bad",
+            };
+            let detail = match (&i.problem, i.status) {
+                (Some(p), _) => format!(
+                    " — {}. clawprobe keeps serving (the last good plan, if it had one) and picks the files up once they are fixed, no restart needed.",
+                    escape(p)
+                ),
+                (None, InstallStatus::Disabled) => " ([openclaw] enabled = false: only [[targets]])".into(),
+                (None, _) => i
+                    .paths
+                    .first()
+                    .map(|p| format!(" ({})", escape(&p.display().to_string())))
+                    .unwrap_or_default(),
+            };
+            let _ = writeln!(
+                h,
+                "<p>OpenClaw install: <span class=\"{css}\">{}</span>{detail}</p>",
+                i.status
+            );
+        }
+    }
+    if let Some(e) = &status.reload_error {
+        let _ = writeln!(
+            h,
+            "<p class=\"bad\">The last reload failed, still serving the last good plan: {}</p>",
+            escape(e)
+        );
+    }
+}
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(s: &str) -> String {
@@ -200,9 +255,16 @@ fn agent_lines(h: &mut String, plan: &ProbePlan, v: &PlanVerdicts<'_>) {
     h.push_str("</ul>\n");
 }
 
-/// The HTML landing page: one line per agent, then every chain entry with its verdict.
-/// Links are relative, so the page works behind a path prefix.
-pub fn render(plan: &ProbePlan, store: &Store, evidence: &Evidence, now: SystemTime) -> String {
+/// The HTML landing page: the version, the install and reload state, one line per agent,
+/// then every chain entry with its verdict. Links are relative, so the page works behind a
+/// path prefix.
+pub fn render(
+    plan: &ProbePlan,
+    store: &Store,
+    evidence: &Evidence,
+    status: &Status,
+    now: SystemTime,
+) -> String {
     let mut h = String::new();
     h.push_str(concat!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>clawprobe</title>\n",
@@ -210,6 +272,9 @@ pub fn render(plan: &ProbePlan, store: &Store, evidence: &Evidence, now: SystemT
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}",
         ".ok{background:#dfd}.bad{background:#fdd}.unk{background:#eee}</style></head><body>\n",
         "<h1>clawprobe</h1>\n",
+    ));
+    status_lines(&mut h, status);
+    h.push_str(concat!(
         "<p>Budgeted synthetic monitor for OpenClaw model routes. ",
         "<a href=\"metrics\">Metrics</a> · <a href=\"healthz\">healthz</a> · ",
         "<a href=\"readyz\">readyz</a></p>\n",

@@ -1,8 +1,8 @@
 //! The listener: accepts connections under a connection cap, a header-read (and
 //! keep-alive idle) timeout and an optional TLS handshake deadline, authenticates requests
-//! when the web config asks for it, and hands each one to [`routes::route`].
+//! when the web config asks for it, and hands each one to [`routes::route_with`].
 
-use super::routes::{self, route, Resp};
+use super::routes::{self, route_with, Resp};
 use super::webconfig;
 use super::Backend;
 use bytes::Bytes;
@@ -181,7 +181,7 @@ where
     }
 }
 
-/// Authentication (when the web config has users), then [`route`], then the configured
+/// Authentication (when the web config has users), then [`route_with`], then the configured
 /// extra response headers.
 async fn handle(
     backend: &Arc<dyn Backend>,
@@ -189,14 +189,14 @@ async fn handle(
     req: hyper::Request<hyper::body::Incoming>,
 ) -> Resp {
     let Some(web) = web else {
-        return route(backend, req.method(), req.uri()).await;
+        return route_with(backend, req.method(), req.uri(), req.headers()).await;
     };
     let loaded = web.current();
     let mut resp = if web
         .authorize(&loaded, req.headers().get(header::AUTHORIZATION))
         .await
     {
-        route(backend, req.method(), req.uri()).await
+        route_with(backend, req.method(), req.uri(), req.headers()).await
     } else {
         let mut r = routes::text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
         r.headers_mut().insert(

@@ -12,7 +12,7 @@ pub mod tls;
 pub mod webconfig;
 
 pub use listener::{bind, local_addr, serve, serve_with, Limits, ServerError};
-pub use routes::route;
+pub use routes::{route, route_with};
 
 use crate::class::SkipReason;
 use crate::config::ConfigError;
@@ -34,6 +34,17 @@ pub trait Backend: Send + Sync + 'static {
     /// The `/metrics` text (cached probe results only; never probes). Called on a blocking
     /// thread: rendering a large plan takes milliseconds of CPU.
     fn metrics_text(&self) -> Bytes;
+    /// The same exposition gzip-compressed (`Content-Encoding: gzip`), compressed once per
+    /// render and shared like the text; `None`: not offered, the text is sent. Called on a
+    /// blocking thread.
+    fn metrics_gzip(&self) -> Option<Bytes> {
+        None
+    }
+    /// What the landing page says about the exporter itself: the OpenClaw install and the
+    /// last reload.
+    fn status(&self) -> landing::Status {
+        landing::Status::default()
+    }
     /// Readiness for `/readyz` (plan loaded and every credential probed once, or the first
     /// cycle done, or its timeout passed); [`Readiness::describe`] says what is missing.
     fn ready(&self) -> Readiness;
@@ -64,9 +75,26 @@ pub enum ReloadError {
     /// OpenClaw discovery or `[[targets]]`.
     #[error("{}", redact_key_shapes(&.0.to_string()))]
     Plan(PlanError),
-    /// The task building the plan did not finish.
+    /// The thread building the plan did not finish (it panicked, or none could start).
     #[error("building the plan did not finish: {0}")]
-    Interrupted(tokio::task::JoinError),
+    Interrupted(String),
+    /// Another reload held the lock for longer than the deadline.
+    #[error(
+        "another reload is still running after {0:?} (server.reload_timeout_seconds); try again"
+    )]
+    InProgress(std::time::Duration),
+    /// The OpenClaw install is missing or unreadable (the message names the file), or it
+    /// vanished after a plan was built from it.
+    #[error("{}", redact_key_shapes(.0))]
+    Install(String),
+    /// Reading the files did not finish within `server.reload_timeout_seconds`; the read
+    /// was abandoned (a FIFO where a file should be, a stalled file system, a huge file).
+    #[error("reading the configuration did not finish within {0:?} (server.reload_timeout_seconds): a FIFO or device where a file should be, a stalled file system, or a huge file; abandoned")]
+    TimedOut(std::time::Duration),
+    /// Earlier reads that overran their deadline are still blocked; no new one is started
+    /// until they return.
+    #[error("{0} earlier reads of the configuration are still blocked (a FIFO where a file should be, or a stalled file system); not starting another until they return (a restart clears them)")]
+    Busy(usize),
 }
 
 impl std::fmt::Debug for ReloadError {
@@ -84,11 +112,5 @@ impl From<ConfigError> for ReloadError {
 impl From<PlanError> for ReloadError {
     fn from(e: PlanError) -> Self {
         ReloadError::Plan(e)
-    }
-}
-
-impl From<tokio::task::JoinError> for ReloadError {
-    fn from(e: tokio::task::JoinError) -> Self {
-        ReloadError::Interrupted(e)
     }
 }

@@ -5,7 +5,7 @@ use super::landing;
 use super::Backend;
 use crate::probe::{ProbeResult, Tier};
 use bytes::Bytes;
-use http::{header, Method, Response, StatusCode, Uri};
+use http::{header, HeaderMap, Method, Response, StatusCode, Uri};
 use http_body_util::Full;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -38,20 +38,65 @@ fn method_not_allowed(allow: &str) -> Resp {
     r
 }
 
-/// Routes one request. The body is never read: no endpoint takes one.
+/// Whether `Accept-Encoding` accepts gzip (RFC 9110 §12.5.3: listed, or `*`, with a
+/// non-zero quality; an explicit `gzip;q=0` refuses it even with `*`).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    let mut star = false;
+    for v in headers.get_all(header::ACCEPT_ENCODING) {
+        let Ok(v) = v.to_str() else { continue };
+        for item in v.split(',') {
+            let mut parts = item.split(';');
+            let coding = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q=").or(p.trim().strip_prefix("Q=")))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            match coding.as_str() {
+                "gzip" | "x-gzip" => return q > 0.0,
+                "*" => star = q > 0.0,
+                _ => {}
+            }
+        }
+    }
+    star
+}
+
+/// Routes one request without request headers (no compression); see [`route_with`].
 pub async fn route(backend: &Arc<dyn Backend>, method: &Method, uri: &Uri) -> Resp {
+    route_with(backend, method, uri, &HeaderMap::new()).await
+}
+
+/// Routes one request. The body is never read: no endpoint takes one. Of the headers only
+/// `Accept-Encoding` is read (gzip on `/metrics`).
+pub async fn route_with(
+    backend: &Arc<dyn Backend>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Resp {
     let get = method == Method::GET || method == Method::HEAD;
     match uri.path() {
         "/metrics" if get => {
             // Off the async workers: a render holds a CPU for milliseconds at 10k series,
-            // and concurrent scrapes wait on one render (see Metrics::render_cached).
+            // and concurrent scrapes wait on one render (see Metrics::render_cached), as
+            // does compressing it (once per render, shared likewise).
             let b = backend.clone();
-            match tokio::task::spawn_blocking(move || b.metrics_text()).await {
-                Ok(body) => Response::builder()
-                    .status(StatusCode::OK)
-                    .header(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)
-                    .body(Full::new(body))
-                    .expect("valid response"),
+            let gzip = accepts_gzip(headers);
+            let body = tokio::task::spawn_blocking(move || match gzip.then(|| b.metrics_gzip()) {
+                Some(Some(gz)) => (gz, true),
+                _ => (b.metrics_text(), false),
+            });
+            match body.await {
+                Ok((body, gzipped)) => {
+                    let mut r = Response::builder()
+                        .status(StatusCode::OK)
+                        .header(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)
+                        .header(header::VARY, "Accept-Encoding");
+                    if gzipped {
+                        r = r.header(header::CONTENT_ENCODING, "gzip");
+                    }
+                    r.body(Full::new(body)).expect("valid response")
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "rendering /metrics failed");
                     text(
@@ -76,6 +121,7 @@ pub async fn route(backend: &Arc<dyn Backend>, method: &Method, uri: &Uri) -> Re
                 &backend.plan(),
                 &backend.store(),
                 &backend.evidence(),
+                &backend.status(),
                 SystemTime::now(),
             ))))
             .expect("valid response"),
@@ -158,6 +204,24 @@ fn parse_query(q: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gzip_negotiation() {
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::ACCEPT_ENCODING, v.parse().unwrap());
+            accepts_gzip(&m)
+        };
+        assert!(!accepts_gzip(&HeaderMap::new()));
+        // What Prometheus sends.
+        assert!(h("gzip"));
+        assert!(h("identity, GZIP;q=0.5"));
+        assert!(h("br, *"));
+        assert!(!h("identity"));
+        assert!(!h("gzip;q=0"));
+        assert!(!h("gzip; q=0, *"));
+        assert!(!h("deflate, br"));
+    }
 
     #[test]
     fn query_decoding() {

@@ -86,6 +86,67 @@ pub fn request(port: u16, method: &str, path: &str) -> std::io::Result<Response>
     })
 }
 
+/// One HTTP answer with its headers and raw body (e.g. gzip).
+#[derive(Clone, Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    /// Header names lower-cased, in order.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.0 request to 127.0.0.1:`port` with extra request headers; the body as bytes.
+pub fn request_raw(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<RawResponse> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes())?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(raw.len());
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let body = raw.get(split + 4..).unwrap_or_default().to_vec();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            Some((k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        })
+        .collect();
+    Ok(RawResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
 /// The value of the sample `series` (`name` or `name{k="v",…}`, labels in any order) in a
 /// text exposition: the library's own reader, [`clawprobe::metrics::text::sample`].
 pub fn sample(metrics: &str, series: &str) -> Option<f64> {
@@ -105,12 +166,17 @@ pub struct Serve {
 
 impl Serve {
     /// Spawns `cmd` (a `clawprobe … serve` listening on `port`) with stderr in `log`, and
-    /// waits until `/healthz` answers 200.
+    /// waits until `/healthz` answers 200 and the first load has finished (the server
+    /// answers before it: `clawprobe_openclaw_install_status` appears once it is done).
     pub fn start(cmd: Command, port: u16, log: PathBuf) -> Serve {
         let mut s = Serve::spawn(cmd, port, log);
         s.wait_until("/healthz to answer 200", |s| {
             s.try_request("GET", "/healthz")
                 .is_some_and(|r| r.status == 200)
+        });
+        s.wait_until("the first load to finish", |s| {
+            s.try_request("GET", "/metrics")
+                .is_some_and(|r| r.body.contains("clawprobe_openclaw_install_status{"))
         });
         s
     }
