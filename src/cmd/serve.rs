@@ -453,13 +453,11 @@ pub struct ServeOptions {
 /// the first load found instead of reading the files again here.
 fn follow_traffic(config: &Config, install: Option<InstallStatus>) -> bool {
     let t = &config.traffic;
+    // A missing install may still appear (a sidecar can start before the gateway writes
+    // its state): the follower re-reads OpenClaw's config as it goes and waits for the log.
     t.enabled
         && (t.log_path.is_some()
-            || (config.openclaw.enabled
-                && !matches!(
-                    install,
-                    Some(InstallStatus::Missing | InstallStatus::Disabled)
-                )))
+            || (config.openclaw.enabled && !matches!(install, Some(InstallStatus::Disabled))))
 }
 
 /// Runs the exporter until SIGTERM/SIGINT.

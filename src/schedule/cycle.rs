@@ -55,6 +55,44 @@ pub fn next_probe(
     next_tick(kind, settings, now).map(|t| probe_time(t, idx.jitter(kind, id), settings))
 }
 
+/// What a new plan adds to the old one: targets that were not in it (probeable ones), the
+/// first of each in its credential's cycle order, and one target (its cheapest) per
+/// credential the old plan did not have.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Arrivals {
+    pub targets: Vec<TargetId>,
+    pub first_of_credential: HashSet<TargetId>,
+    pub new_credentials: Vec<TargetId>,
+}
+
+impl Arrivals {
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+}
+
+/// The [`Arrivals`] of `new` over `old`.
+pub fn arrivals(old: &PlanIndex, new: &PlanIndex) -> Arrivals {
+    let targets: Vec<TargetId> = (0..new.plan.targets.len())
+        .filter(|&id| {
+            new.plan.target(id).api.is_probeable()
+                && !old.plan.contains_key(new.plan.key(id).as_str())
+        })
+        .collect();
+    let old_credentials: HashSet<&crate::plan::CredentialKey> = (0..old.plan.targets.len())
+        .map(|id| old.plan.credential_key(id))
+        .collect();
+    let new_credentials = spread::cheapest_per_credential(&new.plan)
+        .into_iter()
+        .filter(|&id| !old_credentials.contains(new.plan.credential_key(id)))
+        .collect();
+    Arrivals {
+        first_of_credential: first_per_credential(new, &targets, CycleKind::Metadata),
+        targets,
+        new_credentials,
+    }
+}
+
 /// Whether a scheduled generation probe of a target can be saved because real traffic
 /// showed its route working more recently: a request through it succeeded (OpenClaw's own
 /// log) after the target's latest generation probe, and within the cycle's `window` (for

@@ -96,6 +96,8 @@ pub struct Scheduler {
     clock: WallClock,
     /// OpenClaw's log as followed, when it is ([`Scheduler::set_traffic`]).
     traffic: RwLock<Option<Arc<crate::traffic::Traffic>>>,
+    /// [`Scheduler::run`] has begun: targets a reload adds get their first probes at once.
+    started: std::sync::atomic::AtomicBool,
     /// Probes not sent, by (provider, reason): what `clawprobe_probes_skipped_total` counts.
     #[cfg(test)]
     skips: Mutex<std::collections::BTreeMap<(String, SkipReason), u64>>,
@@ -135,6 +137,7 @@ impl Scheduler {
             tasks: Arc::default(),
             clock: WallClock::new(now, SystemTime::now()),
             traffic: RwLock::new(None),
+            started: Default::default(),
             #[cfg(test)]
             skips: Mutex::default(),
         })
@@ -160,6 +163,7 @@ impl Scheduler {
     /// target and credential key and provider); status of targets that left is dropped.
     pub fn set_plan(&self, plan: Arc<ProbePlan>) {
         let index = PlanIndex::new(plan);
+        let old = self.index();
         self.store.retain_plan(&index.plan);
         let credentials: HashSet<&CredentialKey> = (0..index.plan.targets.len())
             .map(|id| index.plan.credential_key(id))
@@ -175,10 +179,65 @@ impl Scheduler {
             keep
         });
         self.books().retain(&index.plan);
-        *self.plan.write().expect("plan lock") = index;
+        let arrivals = cycle::arrivals(&old, &index);
+        *self.plan.write().expect("plan lock") = index.clone();
         self.tracker().plan_loaded();
         self.publish_cadence();
         self.update_ready();
+        if self.started.load(std::sync::atomic::Ordering::SeqCst) && !arrivals.is_empty() {
+            if let Some(me) = self.me.upgrade() {
+                me.spawn_arrivals(index, arrivals);
+            }
+        }
+    }
+
+    /// Targets a reload added while the schedule runs get their first probes now, the way
+    /// start-up gives them (a sidecar whose install appeared late, a key added to a store):
+    /// a new credential's first metadata probe and its first generation probe at once, the
+    /// other new targets' metadata probes spread over [`STARTUP_SPREAD`]. Without this they
+    /// would wait for the next cycle, an hour for the credential tier.
+    fn spawn_arrivals(self: &Arc<Self>, idx: Arc<PlanIndex>, arrivals: cycle::Arrivals) {
+        let settings = self.settings();
+        let next = self.next_regular(&settings);
+        let credential_cycle = !CycleKind::CredentialGeneration
+            .cron(&settings)
+            .trim()
+            .is_empty();
+        let start = Instant::now();
+        tracing::info!(
+            targets = arrivals.targets.len(),
+            credentials = arrivals.new_credentials.len(),
+            "new targets after a reload: first probes now"
+        );
+        let mut jobs: Vec<(Duration, Job)> = Vec::new();
+        for &id in &arrivals.targets {
+            let off = if arrivals.first_of_credential.contains(&id) {
+                Duration::ZERO
+            } else {
+                spread::offset_at(
+                    idx.jitter(CycleKind::Metadata, id),
+                    STARTUP_SPREAD,
+                    settings.spread_fraction,
+                )
+            };
+            jobs.push((off, Job::unscheduled(id, Tier::Metadata, next)));
+        }
+        if credential_cycle {
+            for &id in &arrivals.new_credentials {
+                let job = Job {
+                    budget_as: Some(CycleKind::CredentialGeneration),
+                    ..Job::unscheduled(id, Tier::Generation, next)
+                };
+                jobs.push((Duration::ZERO, job));
+            }
+        }
+        for (off, job) in jobs {
+            let (me, idx) = (self.clone(), idx.clone());
+            tokio::spawn(async move {
+                sleep_until(start + off).await;
+                let _ = me.dispatch(&idx, job).await;
+            });
+        }
     }
 
     /// Tells metrics how often each target of the plan is probed (verdict staleness).
@@ -267,6 +326,8 @@ impl Scheduler {
         if *shutdown.borrow() {
             return;
         }
+        self.started
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         self.spawn_startup_cycle();
         let weak = Arc::downgrade(&self);
         let on_tick = move |kind: CycleKind| {

@@ -1820,3 +1820,51 @@ async fn a_day_of_verdicts_billing_rate_limit_overload_then_healed() {
         sched.skipped_total(SkipReason::Budget)
     );
 }
+
+/// A target a reload adds while the schedule runs (a key pasted into a store, an install
+/// that appeared after the sidecar started) is probed at once — its credential's metadata
+/// and first generation probe — not at the next cycle an hour away. Targets the old plan
+/// already had are not probed again.
+#[tokio::test]
+async fn a_reload_probes_what_it_added_at_once() {
+    let fake = Fake::new(Duration::from_millis(10));
+    let settings = ScheduleSettings {
+        metadata: "0 0 0 1 1 *".into(),
+        credential_generation: "0 7 * * * *".into(),
+        model_generation: String::new(),
+        min_key_spacing_seconds: 0.0,
+        ..quick_settings()
+    };
+    let (sched, _) = scheduler(settings, BudgetSettings::default(), &fake);
+    let first = vec![target("openai", "gpt-mini", "k")];
+    sched.set_plan(plan_of(first.clone(), 1));
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(sched.clone().run(rx));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let at_start = fake.calls().len();
+    assert_eq!(
+        at_start, 2,
+        "start-up: metadata and the credential's generation probe"
+    );
+
+    let mut more = first;
+    more.push(target("anthropic", "claude-haiku", "k2"));
+    let plan = plan_of(more, 1);
+    sched.set_plan(plan.clone());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let new: Vec<(String, Tier)> = fake.calls()[at_start..]
+        .iter()
+        .map(|c| (plan.target(c.target).model.clone(), c.tier))
+        .collect();
+    tx.send(true).unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    let mut new = new;
+    new.sort();
+    assert_eq!(
+        new,
+        vec![
+            ("claude-haiku".to_string(), Tier::Metadata),
+            ("claude-haiku".to_string(), Tier::Generation)
+        ]
+    );
+}
