@@ -232,12 +232,13 @@ fn per_agent_sqlite_store_loads_and_wins_over_leftover_json() {
         (label.as_str(), secret.as_str()),
         ("openai:manual", "sk-canary-SQLITE-openai")
     );
-    let ids: Vec<String> = stores
-        .visible_profiles("main")
-        .into_iter()
-        .map(|p| p.0)
-        .collect();
-    assert_eq!(ids, vec!["openai:manual"]);
+    // The leftover JSON's profile is not visible at all.
+    let mut pinned = Req::new("main", "openai");
+    pinned.profile_override = Some("openai:old".into());
+    assert!(
+        matches!(pinned.resolve(&stores), CredentialOutcome::Missing { .. }),
+        "the leftover auth-profiles.json must be ignored"
+    );
     match Req::new("main", "openai").resolve(&stores) {
         CredentialOutcome::Found(c) => assert_eq!(
             c.source,
@@ -300,14 +301,6 @@ fn shared_state_db_loads_with_state_and_64bit_values() {
         }
         o => panic!("{o:?}"),
     }
-    assert_eq!(
-        stores.expiries("ops"),
-        vec![(
-            "anthropic:manual".to_string(),
-            "anthropic".to_string(),
-            1_900_000_000_000
-        )]
-    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -876,10 +869,13 @@ fn cli_fixture_resolves_like_the_cli() {
         found(&Req::new("main", "openai").resolve(&stores)).0,
         "openai:manual"
     );
-    assert!(stores
-        .visible_profiles("main")
-        .iter()
-        .all(|p| p.0 != "openai:coder"));
+    // coder's own profile is not visible to main.
+    let mut pinned = Req::new("main", "openai");
+    pinned.profile_override = Some("openai:coder".into());
+    assert!(matches!(
+        pinned.resolve(&stores),
+        CredentialOutcome::Missing { .. }
+    ));
 }
 
 #[test]
@@ -890,7 +886,6 @@ fn secrets_never_appear_in_debug_or_errors() {
         "fixture missing: run scripts/gen-fixtures.sh"
     );
     let stores = AuthStores::load(&s, &agents(&s, &["main", "research", "coder"])).unwrap();
-    assert!(stores.visible_profiles("coder").len() >= 4);
     let dbg = format!("{stores:?}");
     assert!(!dbg.contains("canary"), "{dbg}");
     for agent in ["main", "research", "coder"] {
@@ -1128,26 +1123,21 @@ fn inherited_order_gets_own_profiles_in_front() {
 }
 
 #[test]
-fn lenient_load_skips_a_broken_store_and_keeps_the_rest() {
+fn a_broken_store_is_an_error_naming_it() {
     let t = tempfile::tempdir().unwrap();
     let s = t.path();
     write_shared_db(
         s,
         Some(
-            &json!({"version": 1, "profiles": {"openai:manual": api_key("openai", "sk-canary-LENIENT")}}),
+            &json!({"version": 1, "profiles": {"openai:manual": api_key("openai", "sk-canary-BROKEN")}}),
         ),
         None,
     );
     let bad = agent_dir(s, "ops").join("openclaw-agent.sqlite");
     std::fs::create_dir_all(bad.parent().unwrap()).unwrap();
     std::fs::write(&bad, b"garbage garbage garbage garbage garbage garbage garbage garbage garbage garbage garbage garbage x").unwrap();
-    assert!(AuthStores::load(s, &agents(s, &["main", "ops"])).is_err());
-    let (stores, errors) = AuthStores::load_lenient(s, &agents(s, &["main", "ops"]));
-    assert_eq!(errors.len(), 1);
-    let AuthError::Store { path, .. } = &errors[0];
+    let err = AuthStores::load(s, &agents(s, &["main", "ops"])).unwrap_err();
+    let AuthError::Store { path, .. } = &err;
     assert_eq!(path, &bad);
-    assert_eq!(
-        found(&Req::new("ops", "openai").resolve(&stores)).1,
-        "sk-canary-LENIENT"
-    );
+    assert!(!err.to_string().contains("canary"), "{err}");
 }
