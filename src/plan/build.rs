@@ -12,11 +12,11 @@ use super::{
 };
 use crate::class::Class;
 use crate::config::Config;
-use crate::openclaw::agents::{self, AgentsError};
+use crate::openclaw::agents::{self, AgentSpec, AgentsError};
 use crate::openclaw::auth::{
     AgentDir, AuthError, AuthStores, CredentialOutcome, CredentialRequest,
 };
-use crate::openclaw::config_file::{self, ConfigFileError, MissingVar};
+use crate::openclaw::config_file::{self, ConfigFileError, LoadedConfig, MissingVar};
 use crate::openclaw::locate::{self, Located, Location};
 use crate::openclaw::modelref::{self, RefContext};
 use crate::openclaw::providers::{self, ProviderInfo};
@@ -135,30 +135,11 @@ fn discover(
     plan: &mut ProbePlan,
 ) -> Result<(), PlanError> {
     let loaded = config_file::load(&loc.config_path, &loc.state_dir, inputs.env)?;
-    let cfg = &loaded.value;
     for m in &loaded.missing_vars {
         tracing::warn!("{m}");
     }
-    // Unset `${VAR}`s under `models.providers.<id>.*`, by normalised provider id: every route
-    // to that provider gets a finding instead of being probed with a literal `${VAR}`.
-    let mut provider_missing: BTreeMap<String, Vec<&MissingVar>> = BTreeMap::new();
-    if let Some(map) = cfg.pointer("/models/providers").and_then(Value::as_object) {
-        for raw in map.keys() {
-            let prefix = format!("models.providers.{raw}.");
-            for m in loaded
-                .missing_vars
-                .iter()
-                .filter(|m| m.key.starts_with(&prefix))
-            {
-                provider_missing
-                    .entry(modelref::normalize_provider(raw))
-                    .or_default()
-                    .push(m);
-            }
-        }
-    }
     let home = locate::home_dir(inputs.env, inputs.home.as_deref());
-    let mut specs = agents::agents(cfg, &loaded.path, &loc.state_dir, home.as_deref())?;
+    let mut specs = agents::agents(&loaded.value, &loaded.path, &loc.state_dir, home.as_deref())?;
     if let Some(filter) = &config.openclaw.agents {
         for name in filter {
             if !specs.iter().any(|s| s.id.eq_ignore_ascii_case(name)) {
@@ -175,50 +156,113 @@ fn discover(
         })
         .collect();
     let stores = AuthStores::load(&loc.state_dir, &dirs)?;
+    let mut ctx = Discovery::new(&loaded, stores, inputs.now_ms);
+    for spec in &specs {
+        let chain = ctx.chain(spec, plan);
+        plan.agents.push(chain);
+    }
 
-    let aliases = agents::aliases(cfg);
-    let configured = providers::configured_providers(cfg);
-    let configured_models: BTreeMap<String, Vec<String>> = configured
-        .iter()
-        .map(|(k, v)| (k.clone(), v.models.clone()))
-        .collect();
-    let mut known: Vec<String> = providers::CATALOG
-        .iter()
-        .map(|c| c.id.to_string())
-        .collect();
-    known.extend(configured.keys().cloned());
-    let ctx = RefContext {
-        aliases: &aliases,
-        configured: &configured_models,
-    };
-    let mut auth_order: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    if let Some(o) = cfg.pointer("/auth/order").and_then(Value::as_object) {
-        for (p, ids) in o {
-            auth_order.insert(modelref::normalize_provider(p), string_list(ids));
+    plan.profile_states = ctx.stores.profile_states();
+    let mut files = loaded.files.clone();
+    files.extend(loaded.dotenv_path.clone());
+    files.extend(ctx.stores.files());
+    for f in files {
+        if !plan.watched_files.contains(&f) {
+            plan.watched_files.push(f);
         }
     }
-    let mut auth_profiles: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    if let Some(o) = cfg.pointer("/auth/profiles").and_then(Value::as_object) {
-        for (id, meta) in o {
-            let provider = meta
-                .get("provider")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .or_else(|| id.split_once(':').map(|(p, _)| p.to_string()));
-            if let Some(p) = provider {
-                auth_profiles
-                    .entry(modelref::normalize_provider(&p))
-                    .or_default()
-                    .push(id.clone());
+    Ok(())
+}
+
+/// Everything a route of one install is resolved against, read once per build.
+struct Discovery<'a> {
+    loaded: &'a LoadedConfig<'a>,
+    stores: AuthStores,
+    now_ms: i64,
+    /// Unset `${VAR}`s under `models.providers.<id>.*`, by normalised provider id: every
+    /// route to that provider gets a finding instead of being probed with a literal `${VAR}`.
+    provider_missing: BTreeMap<String, Vec<&'a MissingVar>>,
+    aliases: BTreeMap<String, String>,
+    configured: BTreeMap<String, providers::ConfiguredProvider>,
+    configured_models: BTreeMap<String, Vec<String>>,
+    /// Every provider id a ref could name (catalog + configured), for suggestions.
+    known: Vec<String>,
+    /// `auth.order` by normalised provider.
+    auth_order: BTreeMap<String, Vec<String>>,
+    /// `auth.profiles` ids by normalised provider.
+    auth_profiles: BTreeMap<String, Vec<String>>,
+    /// Credential answers by (agent, provider, `@profile`): routes share them.
+    cache: HashMap<(String, String, Option<String>), CredentialOutcome>,
+}
+
+impl<'a> Discovery<'a> {
+    fn new(loaded: &'a LoadedConfig<'a>, stores: AuthStores, now_ms: i64) -> Discovery<'a> {
+        let cfg = &loaded.value;
+        let mut provider_missing: BTreeMap<String, Vec<&MissingVar>> = BTreeMap::new();
+        if let Some(map) = cfg.pointer("/models/providers").and_then(Value::as_object) {
+            for raw in map.keys() {
+                let prefix = format!("models.providers.{raw}.");
+                for m in loaded
+                    .missing_vars
+                    .iter()
+                    .filter(|m| m.key.starts_with(&prefix))
+                {
+                    provider_missing
+                        .entry(modelref::normalize_provider(raw))
+                        .or_default()
+                        .push(m);
+                }
             }
         }
+        let configured = providers::configured_providers(cfg);
+        let configured_models = configured
+            .iter()
+            .map(|(k, v)| (k.clone(), v.models.clone()))
+            .collect();
+        let mut known: Vec<String> = providers::CATALOG
+            .iter()
+            .map(|c| c.id.to_string())
+            .collect();
+        known.extend(configured.keys().cloned());
+        let mut auth_order: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        if let Some(o) = cfg.pointer("/auth/order").and_then(Value::as_object) {
+            for (p, ids) in o {
+                auth_order.insert(modelref::normalize_provider(p), string_list(ids));
+            }
+        }
+        let mut auth_profiles: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        if let Some(o) = cfg.pointer("/auth/profiles").and_then(Value::as_object) {
+            for (id, meta) in o {
+                let provider = meta
+                    .get("provider")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .or_else(|| id.split_once(':').map(|(p, _)| p.to_string()));
+                if let Some(p) = provider {
+                    auth_profiles
+                        .entry(modelref::normalize_provider(&p))
+                        .or_default()
+                        .push(id.clone());
+                }
+            }
+        }
+        Discovery {
+            loaded,
+            stores,
+            now_ms,
+            provider_missing,
+            aliases: agents::aliases(cfg),
+            configured,
+            configured_models,
+            known,
+            auth_order,
+            auth_profiles,
+            cache: HashMap::new(),
+        }
     }
-    let env_lookup = |k: &str| loaded.env.get(k);
-    let config_dir = loaded.dir().to_path_buf();
-    let no_profiles: Vec<String> = Vec::new();
-    let mut cache: HashMap<(String, String, Option<String>), CredentialOutcome> = HashMap::new();
 
-    for spec in &specs {
+    /// One agent's chain: a [`ChainEntry`] per ref, primary first.
+    fn chain(&mut self, spec: &AgentSpec, plan: &mut ProbePlan) -> AgentChain {
         let mut chain = AgentChain {
             agent: spec.id.clone(),
             entries: Vec::new(),
@@ -232,159 +276,177 @@ fn discover(
                 format!(
                     "agent `{}` has no model; set agents.defaults.model (or the agent's model) in {}",
                     spec.id,
-                    loaded.path.display()
+                    self.loaded.path.display()
                 ),
             );
             chain.entries.push(e);
         }
         for (pos, raw) in refs.iter().enumerate() {
             let mut e = new_entry(pos, raw);
-            if let Some(m) = loaded
-                .missing_vars
-                .iter()
-                .find(|m| raw.contains(&format!("${{{}}}", m.var)))
-            {
-                e.finding = finding(Class::UnresolvedRef, "missing_env_var", m.to_string());
-                chain.entries.push(e);
-                continue;
-            }
-            let r = match modelref::resolve(raw, &ctx) {
-                Ok(r) => r,
-                Err(err) => {
-                    e.finding = finding(Class::UnresolvedRef, err.reason, err.message);
-                    chain.entries.push(e);
-                    continue;
-                }
-            };
-            e.provider = Some(r.provider.clone());
-            e.model = Some(r.model.clone());
-            let Some(info) = providers::resolve(&r.provider, &configured) else {
-                e.finding = finding(
-                    Class::UnresolvedRef,
-                    "unknown_provider",
-                    modelref::unknown_provider_message(&r.provider, &r.model, &known),
-                );
-                chain.entries.push(e);
-                continue;
-            };
-            e.api = Some(info.api.clone());
-            if !info.api.is_probeable() {
-                e.finding = finding(
-                    Class::Skipped,
-                    "unsupported_api",
-                    format!(
-                        "clawprobe cannot probe API style `{}` (provider `{}`); this route is reported as skipped, never as healthy",
-                        info.api, info.id
-                    ),
-                );
-                chain.entries.push(e);
-                continue;
-            }
-            if let Some(m) = provider_missing.get(&info.id).and_then(|ms| ms.first()) {
-                let class = if m.key.contains(".apiKey") || m.key.contains(".headers") {
-                    Class::Auth
-                } else {
-                    Class::UnresolvedRef
-                };
-                e.finding = finding(class, "missing_env_var", m.to_string());
-                chain.entries.push(e);
-                continue;
-            }
-            let Some(base_url) = info.base_url.clone() else {
-                e.finding = finding(
-                    Class::Skipped,
-                    "no_base_url",
-                    format!(
-                        "clawprobe has no built-in base URL for provider `{}`; set models.providers.{}.baseUrl in {} to probe it",
-                        info.id,
-                        info.id,
-                        loaded.path.display()
-                    ),
-                );
-                chain.entries.push(e);
-                continue;
-            };
-            let key = (spec.id.clone(), info.id.clone(), r.profile.clone());
-            let outcome = cache
-                .entry(key)
-                .or_insert_with(|| {
-                    stores.resolve(&CredentialRequest {
-                        agent: &spec.id,
-                        provider: &info.id,
-                        profile_override: r.profile.as_deref(),
-                        config_order: auth_order.get(&info.id).map(Vec::as_slice),
-                        config_profiles: auth_profiles.get(&info.id).unwrap_or(&no_profiles),
-                        env: &env_lookup,
-                        env_vars: &info.env_vars,
-                        provider_api_key: info.api_key.as_ref(),
-                        config_dir: &config_dir,
-                        now_ms: inputs.now_ms,
-                    })
-                })
-                .clone();
-            let mut credential = None;
-            match outcome {
-                CredentialOutcome::Found(c) => {
-                    note_expiry(plan, &spec.id, &info.id, &c);
-                    e.credential_label = Some(c.label());
-                    credential = Some(c);
-                }
-                CredentialOutcome::Expired(c) => {
-                    note_expiry(plan, &spec.id, &info.id, &c);
-                    e.credential_label = Some(c.label());
-                    e.finding = finding(
-                        Class::Auth,
-                        "token_expired",
-                        format!(
-                            "credential `{}` for provider `{}` has expired; fix: `openclaw models auth login --provider {}` (or paste a new token)",
-                            c.label(),
-                            info.id,
-                            info.id
-                        ),
-                    );
-                }
-                CredentialOutcome::Missing { message } => {
-                    if info.key_required {
-                        e.finding = finding(
-                            Class::Auth,
-                            "missing_credential",
-                            missing_credential_message(&message, &info),
-                        );
-                    }
-                }
-                CredentialOutcome::Unresolvable { reason, message } => {
-                    e.finding = finding(Class::Auth, &reason, message);
-                }
-            }
-            if e.finding.is_none() {
-                let target = Target {
-                    id: 0,
-                    provider: info.id.clone(),
-                    model: r.model.clone(),
-                    base_url,
-                    api: info.api.clone(),
-                    credential,
-                    headers: info.headers.clone(),
-                };
-                let label = target.credential_label();
-                let id = plan.intern_target(target);
-                e.set_target(id, label);
-            }
+            self.resolve_entry(&spec.id, &mut e, plan);
             chain.entries.push(e);
         }
-        plan.agents.push(chain);
+        chain
     }
 
-    plan.profile_states = stores.profile_states();
-    let mut files = loaded.files.clone();
-    files.extend(loaded.dotenv_path.clone());
-    files.extend(stores.files());
-    for f in files {
-        if !plan.watched_files.contains(&f) {
-            plan.watched_files.push(f);
+    /// Resolves one route: ref → provider → API → base URL → credential → target. Each
+    /// step that fails leaves a finding on `e` and returns.
+    fn resolve_entry(&mut self, agent: &str, e: &mut ChainEntry, plan: &mut ProbePlan) {
+        let raw = e.raw_ref.clone();
+        if let Some(m) = self
+            .loaded
+            .missing_vars
+            .iter()
+            .find(|m| raw.contains(&format!("${{{}}}", m.var)))
+        {
+            e.finding = finding(Class::UnresolvedRef, "missing_env_var", m.to_string());
+            return;
         }
+        let ctx = RefContext {
+            aliases: &self.aliases,
+            configured: &self.configured_models,
+        };
+        let r = match modelref::resolve(&raw, &ctx) {
+            Ok(r) => r,
+            Err(err) => {
+                e.finding = finding(Class::UnresolvedRef, err.reason, err.message);
+                return;
+            }
+        };
+        e.provider = Some(r.provider.clone());
+        e.model = Some(r.model.clone());
+        let Some(info) = providers::resolve(&r.provider, &self.configured) else {
+            e.finding = finding(
+                Class::UnresolvedRef,
+                "unknown_provider",
+                modelref::unknown_provider_message(&r.provider, &r.model, &self.known),
+            );
+            return;
+        };
+        e.api = Some(info.api.clone());
+        if !info.api.is_probeable() {
+            e.finding = finding(
+                Class::Skipped,
+                "unsupported_api",
+                format!(
+                    "clawprobe cannot probe API style `{}` (provider `{}`); this route is reported as skipped, never as healthy",
+                    info.api, info.id
+                ),
+            );
+            return;
+        }
+        if let Some(m) = self
+            .provider_missing
+            .get(&info.id)
+            .and_then(|ms| ms.first())
+        {
+            let class = if m.key.contains(".apiKey") || m.key.contains(".headers") {
+                Class::Auth
+            } else {
+                Class::UnresolvedRef
+            };
+            e.finding = finding(class, "missing_env_var", m.to_string());
+            return;
+        }
+        let Some(base_url) = info.base_url.clone() else {
+            e.finding = finding(
+                Class::Skipped,
+                "no_base_url",
+                format!(
+                    "clawprobe has no built-in base URL for provider `{}`; set models.providers.{}.baseUrl in {} to probe it",
+                    info.id,
+                    info.id,
+                    self.loaded.path.display()
+                ),
+            );
+            return;
+        };
+        let outcome = self.credential(agent, &info, r.profile.as_deref());
+        let mut credential = None;
+        match outcome {
+            CredentialOutcome::Found(c) => {
+                note_expiry(plan, agent, &info.id, &c);
+                e.credential_label = Some(c.label());
+                credential = Some(c);
+            }
+            CredentialOutcome::Expired(c) => {
+                note_expiry(plan, agent, &info.id, &c);
+                e.credential_label = Some(c.label());
+                e.finding = finding(
+                    Class::Auth,
+                    "token_expired",
+                    format!(
+                        "credential `{}` for provider `{}` has expired; fix: `openclaw models auth login --provider {}` (or paste a new token)",
+                        c.label(),
+                        info.id,
+                        info.id
+                    ),
+                );
+                return;
+            }
+            CredentialOutcome::Missing { message } => {
+                if info.key_required {
+                    e.finding = finding(
+                        Class::Auth,
+                        "missing_credential",
+                        missing_credential_message(&message, &info),
+                    );
+                    return;
+                }
+            }
+            CredentialOutcome::Unresolvable { reason, message } => {
+                e.finding = finding(Class::Auth, &reason, message);
+                return;
+            }
+        }
+        let target = Target {
+            id: 0,
+            provider: info.id.clone(),
+            model: r.model.clone(),
+            base_url,
+            api: info.api.clone(),
+            credential,
+            headers: info.headers.clone(),
+        };
+        let label = target.credential_label();
+        let id = plan.intern_target(target);
+        e.set_target(id, label);
     }
-    Ok(())
+
+    /// The credential `agent` would use for `info`'s provider (cached per agent, provider
+    /// and `@profile`).
+    fn credential(
+        &mut self,
+        agent: &str,
+        info: &ProviderInfo,
+        profile: Option<&str>,
+    ) -> CredentialOutcome {
+        let key = (
+            agent.to_string(),
+            info.id.clone(),
+            profile.map(str::to_string),
+        );
+        if let Some(o) = self.cache.get(&key) {
+            return o.clone();
+        }
+        let env_lookup = |k: &str| self.loaded.env.get(k);
+        let no_profiles: Vec<String> = Vec::new();
+        let outcome = self.stores.resolve(&CredentialRequest {
+            agent,
+            provider: &info.id,
+            profile_override: profile,
+            config_order: self.auth_order.get(&info.id).map(Vec::as_slice),
+            config_profiles: self.auth_profiles.get(&info.id).unwrap_or(&no_profiles),
+            config_profile_modes: &[],
+            env: &env_lookup,
+            env_vars: &info.env_vars,
+            provider_api_key: info.api_key.as_ref(),
+            config_dir: self.loaded.dir(),
+            now_ms: self.now_ms,
+        });
+        self.cache.insert(key, outcome.clone());
+        outcome
+    }
 }
 
 fn note_expiry(plan: &mut ProbePlan, agent: &str, provider: &str, c: &Credential) {
