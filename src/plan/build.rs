@@ -8,13 +8,13 @@
 
 use super::{
     AgentChain, ApiStyle, ChainEntry, Credential, CredentialExpiry, CredentialKind,
-    CredentialSource, Finding, ProbePlan, Target,
+    CredentialSource, Finding, ProbePlan, RotationStep, Target,
 };
 use crate::class::Class;
 use crate::config::Config;
 use crate::openclaw::agents::{self, AgentSpec, AgentsError};
 use crate::openclaw::auth::{
-    AgentDir, AuthError, AuthStores, CredentialOutcome, CredentialRequest,
+    AgentDir, AuthError, AuthStores, Candidate, CredentialOutcome, CredentialRequest, Rotation,
 };
 use crate::openclaw::config_file::{self, ConfigFileError, LoadedConfig, MissingVar};
 use crate::openclaw::locate::{self, Located, Location};
@@ -192,7 +192,10 @@ struct Discovery<'a> {
     /// `auth.profiles` ids by normalised provider.
     auth_profiles: BTreeMap<String, Vec<String>>,
     /// Credential answers by (agent, provider, `@profile`): routes share them.
-    cache: HashMap<(String, String, Option<String>), CredentialOutcome>,
+    /// `(id, mode)` of every `auth.profiles` entry.
+    profile_modes: Vec<(String, String)>,
+    /// Rotations by (agent, provider, `@profile`): routes share them.
+    cache: HashMap<(String, String, Option<String>), Rotation>,
 }
 
 impl<'a> Discovery<'a> {
@@ -231,8 +234,12 @@ impl<'a> Discovery<'a> {
             }
         }
         let mut auth_profiles: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut profile_modes = Vec::new();
         if let Some(o) = cfg.pointer("/auth/profiles").and_then(Value::as_object) {
             for (id, meta) in o {
+                if let Some(mode) = meta.get("mode").and_then(Value::as_str) {
+                    profile_modes.push((id.clone(), mode.to_string()));
+                }
                 let provider = meta
                     .get("provider")
                     .and_then(Value::as_str)
@@ -257,6 +264,7 @@ impl<'a> Discovery<'a> {
             known,
             auth_order,
             auth_profiles,
+            profile_modes,
             cache: HashMap::new(),
         }
     }
@@ -361,28 +369,76 @@ impl<'a> Discovery<'a> {
             );
             return;
         };
-        let outcome = self.credential(agent, &info, r.profile.as_deref());
-        let mut credential = None;
-        match outcome {
-            CredentialOutcome::Found(c) => {
-                note_expiry(plan, agent, &info.id, &c);
-                e.credential_label = Some(c.label());
-                credential = Some(c);
-            }
-            CredentialOutcome::Expired(c) => {
-                note_expiry(plan, agent, &info.id, &c);
-                e.credential_label = Some(c.label());
-                e.finding = finding(
-                    Class::Auth,
-                    "token_expired",
-                    format!(
-                        "credential `{}` for provider `{}` has expired; fix: `openclaw models auth login --provider {}` (or paste a new token)",
-                        c.label(),
-                        info.id,
-                        info.id
+        let rotation = self.rotation(agent, &info, r.profile.as_deref());
+        let route = |credential: Option<Credential>| Target {
+            id: 0,
+            provider: info.id.clone(),
+            model: r.model.clone(),
+            base_url: base_url.clone(),
+            api: info.api.clone(),
+            credential,
+            headers: info.headers.clone(),
+        };
+        let mut steps = Vec::with_capacity(rotation.candidates.len());
+        for c in &rotation.candidates {
+            steps.push(match c {
+                Candidate::Usable(c) => {
+                    note_expiry(plan, agent, &info.id, c);
+                    RotationStep {
+                        credential: c.label(),
+                        target: Some(plan.intern_target(route(Some(c.clone())))),
+                        skipped: None,
+                    }
+                }
+                Candidate::Expired(c) => {
+                    note_expiry(plan, agent, &info.id, c);
+                    RotationStep {
+                        credential: c.label(),
+                        target: None,
+                        skipped: finding(
+                            Class::Auth,
+                            "token_expired",
+                            expired_message(c, &info.id),
+                        ),
+                    }
+                }
+                Candidate::Unreadable {
+                    profile,
+                    reason,
+                    message,
+                } => RotationStep {
+                    credential: profile.clone(),
+                    target: None,
+                    skipped: finding(Class::Auth, reason, message.clone()),
+                },
+                Candidate::Skipped { profile, reason } => RotationStep {
+                    credential: profile.clone(),
+                    target: None,
+                    skipped: finding(
+                        Class::Auth,
+                        reason.code(),
+                        format!("{profile} skipped: {}", reason.describe()),
                     ),
-                );
-                return;
+                },
+            });
+        }
+        e.credential_label = steps
+            .iter()
+            .find(|s| s.target.is_some())
+            .or_else(|| steps.iter().find(|s| s.skipped.is_none()))
+            .or(steps.first())
+            .map(|s| s.credential.clone());
+        e.target = steps.iter().find_map(|s| s.target);
+        e.rotation = steps;
+        if e.target.is_some() {
+            // A working credential exists: ineligible ones stay findings of their steps.
+            return;
+        }
+        match rotation.outcome {
+            CredentialOutcome::Found(_) => {}
+            CredentialOutcome::Expired(c) => {
+                e.credential_label = Some(c.label());
+                e.finding = finding(Class::Auth, "token_expired", expired_message(&c, &info.id));
             }
             CredentialOutcome::Missing { message } => {
                 if info.key_required {
@@ -393,34 +449,21 @@ impl<'a> Discovery<'a> {
                     );
                     return;
                 }
+                // A keyless provider (local Ollama): probed without a credential.
+                let target = route(None);
+                let label = target.credential_label();
+                let id = plan.intern_target(target);
+                e.set_target(id, label);
             }
             CredentialOutcome::Unresolvable { reason, message } => {
                 e.finding = finding(Class::Auth, &reason, message);
-                return;
             }
         }
-        let target = Target {
-            id: 0,
-            provider: info.id.clone(),
-            model: r.model.clone(),
-            base_url,
-            api: info.api.clone(),
-            credential,
-            headers: info.headers.clone(),
-        };
-        let label = target.credential_label();
-        let id = plan.intern_target(target);
-        e.set_target(id, label);
     }
 
-    /// The credential `agent` would use for `info`'s provider (cached per agent, provider
-    /// and `@profile`).
-    fn credential(
-        &mut self,
-        agent: &str,
-        info: &ProviderInfo,
-        profile: Option<&str>,
-    ) -> CredentialOutcome {
+    /// The credentials `agent` would try for `info`'s provider, in order (cached per agent,
+    /// provider and `@profile`).
+    fn rotation(&mut self, agent: &str, info: &ProviderInfo, profile: Option<&str>) -> Rotation {
         let key = (
             agent.to_string(),
             info.id.clone(),
@@ -431,22 +474,29 @@ impl<'a> Discovery<'a> {
         }
         let env_lookup = |k: &str| self.loaded.env.get(k);
         let no_profiles: Vec<String> = Vec::new();
-        let outcome = self.stores.resolve(&CredentialRequest {
+        let rotation = self.stores.rotation(&CredentialRequest {
             agent,
             provider: &info.id,
             profile_override: profile,
             config_order: self.auth_order.get(&info.id).map(Vec::as_slice),
             config_profiles: self.auth_profiles.get(&info.id).unwrap_or(&no_profiles),
-            config_profile_modes: &[],
+            config_profile_modes: &self.profile_modes,
             env: &env_lookup,
             env_vars: &info.env_vars,
             provider_api_key: info.api_key.as_ref(),
             config_dir: self.loaded.dir(),
             now_ms: self.now_ms,
         });
-        self.cache.insert(key, outcome.clone());
-        outcome
+        self.cache.insert(key, rotation.clone());
+        rotation
     }
+}
+
+fn expired_message(c: &Credential, provider: &str) -> String {
+    format!(
+        "credential `{}` for provider `{provider}` has expired; fix: `openclaw models auth login --provider {provider}` (or paste a new token)",
+        c.label()
+    )
 }
 
 fn note_expiry(plan: &mut ProbePlan, agent: &str, provider: &str, c: &Credential) {

@@ -25,7 +25,7 @@ mod sqlite;
 mod store;
 mod view;
 
-pub use resolve::{CredentialOutcome, CredentialRequest};
+pub use resolve::{Candidate, CredentialOutcome, CredentialRequest, Rotation, SkipReason};
 
 use crate::plan::ProfileState;
 use std::path::PathBuf;
