@@ -116,12 +116,24 @@ pub fn render_table(plan: &ProbePlan) -> String {
             out.push_str(&line(r));
         }
     }
+    if !plan.agent_findings.is_empty() {
+        out.push_str(
+            "\nNot a route's finding, but the OpenClaw release's own check fails on it:\n",
+        );
+        for f in &plan.agent_findings {
+            out.push_str(&format!("  {}: {}\n", f.agent, finding_text(&f.finding)));
+        }
+    }
+    if let Some(r) = &plan.openclaw_release {
+        out.push_str(&format!("\nOpenClaw install read as {r}\n"));
+    }
     let findings = plan
         .agents
         .iter()
         .flat_map(|a| &a.entries)
         .filter(|e| e.finding.is_some())
-        .count();
+        .count()
+        + plan.agent_findings.len();
     out.push_str(&format!(
         "\n{} agent(s), {} route(s), {} unique target(s), {} finding(s)\n",
         plan.agents.len(),
@@ -156,7 +168,9 @@ pub fn render_table(plan: &ProbePlan) -> String {
 ///                  "base_url": "https://api.openai.com/v1", "api": "openai-responses",
 ///                  "credential": "env:OPENAI_API_KEY" | null } ],
 ///   "credential_expiries": [ { "agent", "provider", "profile", "expires_at_ms" } ],
-///   "openclaw": { "watched_files": [ "/home/u/.openclaw/openclaw.json", … ] }
+///   "agent_findings": [ { "agent": "ops", "finding": { "class", "reason", "message" } } ],
+///   "openclaw": { "release": "2026.4.12 (meta.lastTouchedVersion)" | null,
+///                 "watched_files": [ "/home/u/.openclaw/openclaw.json", … ] }
 /// }
 /// ```
 ///
@@ -206,7 +220,9 @@ pub fn render_json(plan: &ProbePlan) -> Value {
         "agents": agents,
         "targets": targets,
         "credential_expiries": plan.credential_expiries,
+        "agent_findings": plan.agent_findings,
         "openclaw": {
+            "release": plan.openclaw_release,
             "watched_files": plan.watched_files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         },
     })

@@ -121,6 +121,7 @@ impl Req {
             env_vars: &self.env_vars,
             provider_api_key: self.api_key.as_ref(),
             config_dir: &self.config_dir,
+            config_key_joins_rotation: false,
             now_ms: NOW,
         };
         stores.resolve(&req)

@@ -7,7 +7,7 @@
 //! instead of a target, so `clawprobe check` can show it without sending a request.
 
 use super::{
-    AgentChain, ApiStyle, ChainEntry, Credential, CredentialExpiry, CredentialKind,
+    AgentChain, AgentFinding, ApiStyle, ChainEntry, Credential, CredentialExpiry, CredentialKind,
     CredentialSource, Finding, ProbePlan, RotationStep, Target,
 };
 use crate::class::Class;
@@ -17,6 +17,7 @@ use crate::openclaw::auth::{
     AgentDir, AuthError, AuthStores, Candidate, CredentialOutcome, CredentialRequest, Rotation,
 };
 use crate::openclaw::config_file::{self, ConfigFileError, LoadedConfig, MissingVar};
+use crate::openclaw::era;
 use crate::openclaw::locate::{self, Located, Location};
 use crate::openclaw::modelref::{self, RefContext};
 use crate::openclaw::providers::{self, ProviderInfo};
@@ -139,7 +140,19 @@ fn discover(
         tracing::warn!("{m}");
     }
     let home = locate::home_dir(inputs.env, inputs.home.as_deref());
-    let mut specs = agents::agents(&loaded.value, &loaded.path, &loc.state_dir, home.as_deref())?;
+    // Read the install the way the release that wrote it does (the rule: openclaw::era).
+    let dirs = agents::agent_dirs(&loaded.value, &loc.state_dir, home.as_deref());
+    let dir_refs: Vec<&std::path::Path> = dirs.iter().map(PathBuf::as_path).collect();
+    let detected = era::detect(&loaded.value, &loc.state_dir, &dir_refs);
+    tracing::debug!(config = %loaded.path.display(), era = %detected.describe(), "OpenClaw release");
+    let rules = detected.era.rules;
+    let mut specs = agents::agents(
+        &loaded.value,
+        &loaded.path,
+        &loc.state_dir,
+        home.as_deref(),
+        &rules,
+    )?;
     if let Some(filter) = &config.openclaw.agents {
         for name in filter {
             if !specs.iter().any(|s| s.id.eq_ignore_ascii_case(name)) {
@@ -156,11 +169,15 @@ fn discover(
         })
         .collect();
     let stores = AuthStores::load(&loc.state_dir, &dirs)?;
-    let mut ctx = Discovery::new(&loaded, stores, inputs.now_ms);
+    let mut ctx = Discovery::new(&loaded, stores, inputs.now_ms, rules);
     for spec in &specs {
         let chain = ctx.chain(spec, plan);
         plan.agents.push(chain);
+        if rules.check_counts_every_token_profile {
+            ctx.release_check_findings(&spec.id, &detected, plan);
+        }
     }
+    plan.openclaw_release = Some(detected.describe());
 
     plan.profile_states = ctx.stores.profile_states();
     let mut files = loaded.files.clone();
@@ -179,6 +196,8 @@ struct Discovery<'a> {
     loaded: &'a LoadedConfig<'a>,
     stores: AuthStores,
     now_ms: i64,
+    /// How the release that wrote the install reads it.
+    rules: era::Rules,
     /// Unset `${VAR}`s under `models.providers.<id>.*`, by normalised provider id: every
     /// route to that provider gets a finding instead of being probed with a literal `${VAR}`.
     provider_missing: BTreeMap<String, Vec<&'a MissingVar>>,
@@ -199,7 +218,12 @@ struct Discovery<'a> {
 }
 
 impl<'a> Discovery<'a> {
-    fn new(loaded: &'a LoadedConfig<'a>, stores: AuthStores, now_ms: i64) -> Discovery<'a> {
+    fn new(
+        loaded: &'a LoadedConfig<'a>,
+        stores: AuthStores,
+        now_ms: i64,
+        rules: era::Rules,
+    ) -> Discovery<'a> {
         let cfg = &loaded.value;
         let mut provider_missing: BTreeMap<String, Vec<&MissingVar>> = BTreeMap::new();
         if let Some(map) = cfg.pointer("/models/providers").and_then(Value::as_object) {
@@ -257,6 +281,7 @@ impl<'a> Discovery<'a> {
             loaded,
             stores,
             now_ms,
+            rules,
             provider_missing,
             aliases: agents::aliases(cfg),
             configured,
@@ -461,6 +486,31 @@ impl<'a> Discovery<'a> {
         }
     }
 
+    /// What the release's own `models status --check` fails on for `agent` beyond its
+    /// routes' findings: every token/OAuth profile it can see that OpenClaw would not use.
+    fn release_check_findings(&self, agent: &str, detected: &era::Detected, plan: &mut ProbePlan) {
+        let release = detected
+            .release()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| format!("{} era", detected.era.name));
+        for (profile, provider, why) in
+            self.stores
+                .unusable_token_profiles(agent, self.now_ms, &self.profile_modes)
+        {
+            plan.agent_findings.push(AgentFinding {
+                agent: agent.to_string(),
+                finding: Finding {
+                    class: Class::Auth,
+                    reason: why.code().to_string(),
+                    message: format!(
+                        "auth profile {profile} ({provider}) cannot be used: {}; OpenClaw {release}'s `openclaw models status --check` fails on it even if no route uses it; fix: `openclaw models auth paste-token --agent {agent} --provider {provider} --profile-id {profile}` or remove it",
+                        why.describe()
+                    ),
+                },
+            });
+        }
+    }
+
     /// The credentials `agent` would try for `info`'s provider, in order (cached per agent,
     /// provider and `@profile`).
     fn rotation(&mut self, agent: &str, info: &ProviderInfo, profile: Option<&str>) -> Rotation {
@@ -486,6 +536,7 @@ impl<'a> Discovery<'a> {
             provider_api_key: info.api_key.as_ref(),
             config_dir: self.loaded.dir(),
             now_ms: self.now_ms,
+            config_key_joins_rotation: self.rules.config_key_joins_rotation,
         });
         self.cache.insert(key, rotation.clone());
         rotation

@@ -33,6 +33,9 @@ pub struct CredentialRequest<'a> {
     pub config_dir: &'a Path,
     /// Now, ms since epoch, for expiry.
     pub now_ms: i64,
+    /// The release tries a literal (or SecretRef) `models.providers.<id>.apiKey` after the
+    /// provider's profiles fail (2026.9), not only when no profile is usable.
+    pub config_key_joins_rotation: bool,
 }
 
 /// The answer.
@@ -147,6 +150,27 @@ impl Rotation {
 }
 
 impl AuthStores {
+    /// Every token or OAuth profile `agent` can see that OpenClaw would not use (expired,
+    /// invalid `expires`, no secret, mode mismatch), as `(profile, provider, why)`, whether or
+    /// not a route would try it. Releases up to 2026.7 fail `models status --check` on these.
+    pub fn unusable_token_profiles(
+        &self,
+        agent: &str,
+        now_ms: i64,
+        config_profile_modes: &[(String, String)],
+    ) -> Vec<(String, String, SkipReason)> {
+        self.view(agent)
+            .profiles
+            .iter()
+            .filter(|p| matches!(p.kind, Some(CredentialKind::Token | CredentialKind::Oauth)))
+            .filter_map(|p| {
+                eligible(p, now_ms, config_profile_modes)
+                    .err()
+                    .map(|why| (p.id.clone(), p.provider.clone(), why))
+            })
+            .collect()
+    }
+
     /// The credential a route uses: [`AuthStores::rotation`]'s outcome.
     pub fn resolve(&self, req: &CredentialRequest<'_>) -> CredentialOutcome {
         self.rotation(req).outcome
@@ -167,7 +191,9 @@ impl AuthStores {
     ///    type, mode mismatch, token expired or with an invalid `expires`, a ref that
     ///    resolves to nothing. An `exec` ref is [`Candidate::Unreadable`] (OpenClaw runs it).
     /// 5. Only when no profile is usable: the provider's env vars in order, then
-    ///    `models.providers.<id>.apiKey`.
+    ///    `models.providers.<id>.apiKey`. Where the release does so
+    ///    ([`CredentialRequest::config_key_joins_rotation`]), a literal or SecretRef
+    ///    `apiKey` is also tried after usable profiles.
     /// 6. Nothing: an expired token if one was skipped (`Expired`), else `Missing`.
     pub fn rotation(&self, req: &CredentialRequest<'_>) -> Rotation {
         let view = self.view(req.agent);
@@ -212,6 +238,13 @@ impl AuthStores {
                         profile: id.clone(),
                         reason: SkipReason::NoSecret { detail },
                     });
+                }
+            }
+        }
+        if req.config_key_joins_rotation && !candidates.is_empty() {
+            if let Fallback::Found(c) = provider_key(req, &view) {
+                if matches!(c.source, CredentialSource::ProviderConfig { .. }) {
+                    candidates.push(Candidate::Usable(c));
                 }
             }
         }
@@ -357,10 +390,14 @@ fn kind_word(k: CredentialKind) -> &'static str {
 /// OpenClaw's `resolveAuthProfileEligibility` (mode check against `auth.profiles`) and
 /// `evaluateStoredCredentialEligibility` (secret present, token expiry).
 fn eligibility(p: &StoredProfile, req: &CredentialRequest<'_>) -> Result<(), SkipReason> {
+    eligible(p, req.now_ms, req.config_profile_modes)
+}
+
+fn eligible(p: &StoredProfile, now_ms: i64, modes: &[(String, String)]) -> Result<(), SkipReason> {
     let Some(kind) = p.kind else {
         return Err(SkipReason::UnsupportedType);
     };
-    if let Some((_, mode)) = req.config_profile_modes.iter().find(|(id, _)| *id == p.id) {
+    if let Some((_, mode)) = modes.iter().find(|(id, _)| *id == p.id) {
         let mode = mode.trim().to_ascii_lowercase().replace('-', "_");
         let accepted =
             mode == kind_word(kind) || (mode == "oauth" && kind == CredentialKind::Token);
@@ -380,7 +417,7 @@ fn eligibility(p: &StoredProfile, req: &CredentialRequest<'_>) -> Result<(), Ski
         CredentialKind::Token if has => {
             if p.expires_invalid {
                 Err(SkipReason::InvalidExpires)
-            } else if is_expired(p, req.now_ms) {
+            } else if is_expired(p, now_ms) {
                 Err(SkipReason::TokenExpired {
                     expires_at_ms: p.expires_ms.unwrap_or_default(),
                 })
@@ -485,6 +522,11 @@ fn fallback(req: &CredentialRequest<'_>, view: &View<'_>) -> Fallback {
             });
         }
     }
+    provider_key(req, view)
+}
+
+/// `models.providers.<id>.apiKey`: a literal, a SecretRef, or the name of an env var.
+fn provider_key(req: &CredentialRequest<'_>, view: &View<'_>) -> Fallback {
     let Some(raw) = req.provider_api_key else {
         return Fallback::Missing(Vec::new());
     };

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 /// The merged store one agent sees.
 #[derive(Default)]
 pub(super) struct View<'a> {
-    profiles: Vec<&'a StoredProfile>,
+    pub(super) profiles: Vec<&'a StoredProfile>,
     order: Vec<(String, Vec<String>)>,
     usage: HashMap<&'a str, &'a UsageStats>,
 }
