@@ -126,6 +126,26 @@ impl Req {
         };
         stores.resolve(&req)
     }
+
+    /// The profile ids of the rotation's usable candidates, in order.
+    fn usable(&self, stores: &AuthStores) -> Vec<String> {
+        let env = |k: &str| self.env.get(k).cloned();
+        let req = CredentialRequest {
+            agent: &self.agent,
+            provider: &self.provider,
+            profile_override: self.profile_override.as_deref(),
+            config_order: self.config_order.as_deref(),
+            config_profiles: &self.config_profiles,
+            config_profile_modes: &self.config_profile_modes,
+            env: &env,
+            env_vars: &self.env_vars,
+            provider_api_key: self.api_key.as_ref(),
+            config_dir: &self.config_dir,
+            config_key_joins_rotation: false,
+            now_ms: NOW,
+        };
+        stores.rotation(&req).usable().map(|c| c.label()).collect()
+    }
 }
 
 /// `(profile id | env:VAR | config:p, secret)` of a Found outcome.
@@ -237,10 +257,9 @@ fn per_agent_sqlite_store_loads_and_wins_over_leftover_json() {
         ("openai:manual", "sk-canary-SQLITE-openai")
     );
     // The leftover JSON's profile is not visible at all.
-    let mut pinned = Req::new("main", "openai");
-    pinned.profile_override = Some("openai:old".into());
-    assert!(
-        matches!(pinned.resolve(&stores), CredentialOutcome::Missing { .. }),
+    assert_eq!(
+        Req::new("main", "openai").usable(&stores),
+        vec!["openai:manual"],
         "the leftover auth-profiles.json must be ignored"
     );
     match Req::new("main", "openai").resolve(&stores) {
@@ -381,22 +400,27 @@ fn config_order_is_used_and_unlisted_profiles_are_not() {
 }
 
 #[test]
-fn profile_override_must_exist_and_match_provider() {
+fn a_profile_suffix_is_a_preference_not_a_pin() {
+    // OpenClaw 2026.9.6, real turn `pinned` (tests/fixtures/openclaw/rotation): with
+    // `acme/m1@acme:a`, a's 402 moved on to b. The suffix puts a first; the rest follow.
     let (_t, stores) = order_fixture();
     let mut r = Req::new("dev", "openai");
-    r.profile_override = Some("openai:b".into());
-    assert_eq!(found(&r.resolve(&stores)).0, "openai:b");
-    r.profile_override = Some("anthropic:x".into());
-    assert!(matches!(
-        r.resolve(&stores),
-        CredentialOutcome::Missing { .. }
-    ));
-    r.profile_override = Some("openai:nope".into());
-    match r.resolve(&stores) {
-        CredentialOutcome::Missing { message } => {
-            assert!(message.contains("openai:nope"), "{message}")
-        }
-        o => panic!("{o:?}"),
+    let usual = r.usable(&stores);
+    assert!(usual.len() >= 2, "{usual:?}");
+    let last = usual.last().unwrap().clone();
+    r.profile_override = Some(last.clone());
+    let pinned = r.usable(&stores);
+    assert_eq!(pinned[0], last);
+    assert_eq!(
+        pinned.len(),
+        usual.len(),
+        "the others still rotate: {pinned:?}"
+    );
+    assert_eq!(found(&r.resolve(&stores)).0, last);
+    // One the agent does not have for this provider is ignored (the usual order).
+    for other in ["anthropic:x", "openai:nope"] {
+        r.profile_override = Some(other.into());
+        assert_eq!(r.usable(&stores), usual, "{other}");
     }
 }
 
@@ -874,12 +898,10 @@ fn cli_fixture_resolves_like_the_cli() {
         "openai:manual"
     );
     // coder's own profile is not visible to main.
-    let mut pinned = Req::new("main", "openai");
-    pinned.profile_override = Some("openai:coder".into());
-    assert!(matches!(
-        pinned.resolve(&stores),
-        CredentialOutcome::Missing { .. }
-    ));
+    assert_eq!(
+        Req::new("main", "openai").usable(&stores),
+        vec!["openai:manual"]
+    );
 }
 
 #[test]
@@ -971,10 +993,11 @@ fn legacy_2026_4_fixture_state_file_order_and_inheritance() {
             }
             o => panic!("{agent}: {o:?}"),
         }
-        // Pinned to the expired token: Expired.
+        // Preferring the expired token changes nothing: OpenClaw cannot use it.
         r.profile_override = Some("anthropic:setup".into());
-        assert!(
-            matches!(r.resolve(&stores), CredentialOutcome::Expired(_)),
+        assert_eq!(
+            r.usable(&stores),
+            vec!["anthropic:me@example.com"],
             "{agent}"
         );
     }

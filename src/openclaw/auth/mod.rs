@@ -15,17 +15,21 @@
 //! - [`load`]: reading every store once, read-only (SQLite through a private snapshot,
 //!   [`sqlite`]; JSON parsing in [`store`]);
 //! - [`view`]: the merged store one agent sees and its candidate profile order;
-//! - [`resolve`]: eligibility, secrets, env/config fallback: the credential for a route.
+//! - [`rotation`]: the credentials OpenClaw would try for a route, in order, and why it
+//!   skips the others (what OpenClaw does, with sources and the real turns that confirm it);
+//! - [`resolve`]: eligibility, secrets, env/config fallback for one candidate.
 //!
 //! Secrets stay in [`Secret`](crate::secret::Secret), so `Debug` of [`AuthStores`] shows none.
 
 mod load;
 mod resolve;
+mod rotation;
 mod sqlite;
 mod store;
 mod view;
 
-pub use resolve::{Candidate, CredentialOutcome, CredentialRequest, Rotation, SkipReason};
+pub use resolve::{CredentialOutcome, CredentialRequest};
+pub use rotation::{Candidate, Rotation, SkipReason};
 
 use crate::plan::ProfileState;
 use std::path::PathBuf;

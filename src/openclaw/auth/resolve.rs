@@ -1,10 +1,10 @@
-//! Resolving: which credential an agent would use for a provider, in OpenClaw's order and
-//! with its eligibility rules, then env vars and `models.providers.<id>.apiKey`.
+//! Resolving one profile or fallback: OpenClaw's eligibility rules, reading a profile's
+//! secret (literal or SecretRef), env vars and `models.providers.<id>.apiKey`. The order
+//! they are tried in is [`super::rotation`]'s.
 
+use super::rotation::SkipReason;
 use super::store::StoredProfile;
 use super::view::View;
-use super::AuthStores;
-use crate::openclaw::modelref::normalize_provider;
 use crate::openclaw::secretref::{self, EnvLookup, SecretRef, SecretValue};
 use crate::plan::{Credential, CredentialKind, CredentialSource};
 use crate::secret::Secret;
@@ -55,325 +55,6 @@ pub enum CredentialOutcome {
     },
 }
 
-/// Why OpenClaw passes over a profile when it builds a route's rotation (its
-/// `evaluateStoredCredentialEligibility` / `resolveAuthProfileEligibility` reason codes).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SkipReason {
-    /// A token whose `expires` has passed (`expired`).
-    TokenExpired { expires_at_ms: i64 },
-    /// `expires` is present but not a usable timestamp (`invalid_expires`).
-    InvalidExpires,
-    /// No secret and no SecretRef (`missing_credential`), or a ref that resolves to nothing.
-    NoSecret { detail: String },
-    /// A credential type OpenClaw cannot send to this provider (`aws-sdk`, unknown `type`).
-    UnsupportedType,
-    /// The config's `auth.profiles.<id>.mode` disagrees with the stored type
-    /// (`mode_mismatch`; a configured `oauth` accepts a stored `token`).
-    ModeMismatch { configured: String, stored: String },
-}
-
-impl SkipReason {
-    /// A short machine word, as OpenClaw's reason codes.
-    pub fn code(&self) -> &'static str {
-        match self {
-            SkipReason::TokenExpired { .. } => "token_expired",
-            SkipReason::InvalidExpires => "invalid_expires",
-            SkipReason::NoSecret { .. } => "missing_credential",
-            SkipReason::UnsupportedType => "unsupported_type",
-            SkipReason::ModeMismatch { .. } => "mode_mismatch",
-        }
-    }
-
-    /// Why, for a person: `token expired 2026-11-02 14:03 UTC`.
-    pub fn describe(&self) -> String {
-        match self {
-            SkipReason::TokenExpired { expires_at_ms } => {
-                format!("token expired {}", format_ms(*expires_at_ms))
-            }
-            SkipReason::InvalidExpires => {
-                "`expires` is not a valid timestamp (OpenClaw: invalid_expires)".into()
-            }
-            SkipReason::NoSecret { detail } => detail.clone(),
-            SkipReason::UnsupportedType => {
-                "credential type cannot be used for this provider".into()
-            }
-            SkipReason::ModeMismatch { configured, stored } => format!(
-                "auth.profiles says mode `{configured}` but the store holds a `{stored}` credential"
-            ),
-        }
-    }
-}
-
-/// `2026-11-02 14:03 UTC` (or the raw number when out of range).
-fn format_ms(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_else(|| ms.to_string())
-}
-
-/// One credential of a route's rotation, in the order OpenClaw would consider it.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Candidate {
-    /// OpenClaw would send this credential (a profile, or the env/config fallback).
-    Usable(Credential),
-    /// An OAuth profile whose access token has expired: OpenClaw would refresh it (writing
-    /// its store) and use it; clawprobe never refreshes, so it cannot probe it.
-    Expired(Credential),
-    /// OpenClaw would try this profile, but clawprobe cannot read its secret (an `exec`
-    /// SecretRef, an OAuth profile holding only a refresh token).
-    Unreadable {
-        profile: String,
-        reason: String,
-        message: String,
-    },
-    /// OpenClaw passes over this profile.
-    Skipped { profile: String, reason: SkipReason },
-}
-
-/// A route's rotation: the credentials OpenClaw would consider in order, and the answer to
-/// "which credential does this route use".
-#[derive(Clone, Debug, PartialEq)]
-pub struct Rotation {
-    pub candidates: Vec<Candidate>,
-    /// The first credential OpenClaw would use (`Found`), or why there is none.
-    pub outcome: CredentialOutcome,
-}
-
-impl Rotation {
-    /// The usable credentials, in order.
-    pub fn usable(&self) -> impl Iterator<Item = &Credential> {
-        self.candidates.iter().filter_map(|c| match c {
-            Candidate::Usable(c) => Some(c),
-            _ => None,
-        })
-    }
-}
-
-impl AuthStores {
-    /// Every token or OAuth profile `agent` can see that OpenClaw would not use (expired,
-    /// invalid `expires`, no secret, mode mismatch), as `(profile, provider, why)`, whether or
-    /// not a route would try it. Releases up to 2026.7 fail `models status --check` on these.
-    pub fn unusable_token_profiles(
-        &self,
-        agent: &str,
-        now_ms: i64,
-        config_profile_modes: &[(String, String)],
-    ) -> Vec<(String, String, SkipReason)> {
-        self.view(agent)
-            .profiles
-            .iter()
-            .filter(|p| matches!(p.kind, Some(CredentialKind::Token | CredentialKind::Oauth)))
-            .filter_map(|p| {
-                eligible(p, now_ms, config_profile_modes)
-                    .err()
-                    .map(|why| (p.id.clone(), p.provider.clone(), why))
-            })
-            .collect()
-    }
-
-    /// The credential a route uses: [`AuthStores::rotation`]'s outcome.
-    pub fn resolve(&self, req: &CredentialRequest<'_>) -> CredentialOutcome {
-        self.rotation(req).outcome
-    }
-
-    /// The credentials OpenClaw would try for `req`, in order (see `src/openclaw/rotation.rs`
-    /// for the rules and where they come from):
-    ///
-    /// 1. `@profile` pin: that profile only (must exist for this provider).
-    /// 2. Explicit order: the merged store order for the provider (agent's own
-    ///    `order[provider]` over main's over the shared state's), else `auth.order[provider]`
-    ///    from the config; a stored order wins over the config order. Profiles not listed
-    ///    are not used; listed ones in cooldown/disabled go last (soonest-usable first).
-    /// 3. No explicit order: the config's `auth.profiles` for the provider if any, else all
-    ///    stored profiles of the provider; oauth before token before api_key, expired OAuth
-    ///    after valid OAuth, least recently used first, cooldown/disabled last.
-    /// 4. Ineligible profiles are [`Candidate::Skipped`]: no secret and no ref, unknown
-    ///    type, mode mismatch, token expired or with an invalid `expires`, a ref that
-    ///    resolves to nothing. An `exec` ref is [`Candidate::Unreadable`] (OpenClaw runs it).
-    /// 5. Only when no profile is usable: the provider's env vars in order, then
-    ///    `models.providers.<id>.apiKey`. Where the release does so
-    ///    ([`CredentialRequest::config_key_joins_rotation`]), a literal or SecretRef
-    ///    `apiKey` is also tried after usable profiles.
-    /// 6. Nothing: an expired token if one was skipped (`Expired`), else `Missing`.
-    pub fn rotation(&self, req: &CredentialRequest<'_>) -> Rotation {
-        let view = self.view(req.agent);
-        let provider = normalize_provider(req.provider);
-        if let Some(id) = req.profile_override {
-            return pinned(&view, req, &provider, id);
-        }
-        let ids = view.candidate_order(req, &provider);
-        let mut candidates: Vec<Candidate> = Vec::new();
-        let mut skipped: Vec<Candidate> = Vec::new();
-        let mut expired: Option<Credential> = None;
-        let mut problems: Vec<String> = Vec::new();
-        for id in &ids {
-            let Some(p) = view.profile(id) else { continue };
-            if let Err(reason) = eligibility(p, req) {
-                if let SkipReason::TokenExpired { .. } = reason {
-                    if let (None, ProfileSecret::Value(c)) = (&expired, profile_secret(p, req)) {
-                        expired = Some(c);
-                    }
-                }
-                skipped.push(Candidate::Skipped {
-                    profile: id.clone(),
-                    reason,
-                });
-                continue;
-            }
-            match profile_secret(p, req) {
-                ProfileSecret::Value(c) if is_expired(p, req.now_ms) => {
-                    candidates.push(Candidate::Expired(c))
-                }
-                ProfileSecret::Value(c) => candidates.push(Candidate::Usable(c)),
-                ProfileSecret::Unresolvable { reason, message } => {
-                    candidates.push(Candidate::Unreadable {
-                        profile: id.clone(),
-                        reason,
-                        message,
-                    })
-                }
-                ProfileSecret::Missing(detail) => {
-                    problems.push(detail.clone());
-                    skipped.push(Candidate::Skipped {
-                        profile: id.clone(),
-                        reason: SkipReason::NoSecret { detail },
-                    });
-                }
-            }
-        }
-        if req.config_key_joins_rotation && !candidates.is_empty() {
-            if let Fallback::Found(c) = provider_key(req, &view) {
-                if matches!(c.source, CredentialSource::ProviderConfig { .. }) {
-                    candidates.push(Candidate::Usable(c));
-                }
-            }
-        }
-        let first = candidates.first().map(|c| match c {
-            Candidate::Usable(c) => CredentialOutcome::Found(c.clone()),
-            Candidate::Expired(c) => CredentialOutcome::Expired(c.clone()),
-            Candidate::Unreadable {
-                reason, message, ..
-            } => CredentialOutcome::Unresolvable {
-                reason: reason.clone(),
-                message: message.clone(),
-            },
-            Candidate::Skipped { .. } => unreachable!("skipped profiles are kept apart"),
-        });
-        let outcome = match first {
-            Some(o) => o,
-            None => match fallback(req, &view) {
-                Fallback::Found(c) => {
-                    candidates.push(Candidate::Usable(c.clone()));
-                    CredentialOutcome::Found(c)
-                }
-                Fallback::Unresolvable { reason, message } => {
-                    CredentialOutcome::Unresolvable { reason, message }
-                }
-                Fallback::Missing(_) if expired.is_some() => {
-                    CredentialOutcome::Expired(expired.expect("checked"))
-                }
-                Fallback::Missing(m) => {
-                    problems.extend(m);
-                    let mut message = format!("No API key found for provider \"{}\"", req.provider);
-                    if !problems.is_empty() {
-                        message.push_str(&format!(" ({})", problems.join("; ")));
-                    }
-                    CredentialOutcome::Missing { message }
-                }
-            },
-        };
-        candidates.extend(skipped);
-        Rotation {
-            candidates,
-            outcome,
-        }
-    }
-}
-
-/// A `@profile` pin: that profile only, never rotated away from.
-fn pinned(view: &View<'_>, req: &CredentialRequest<'_>, provider: &str, id: &str) -> Rotation {
-    let only = |outcome: CredentialOutcome, candidates: Vec<Candidate>| Rotation {
-        candidates,
-        outcome,
-    };
-    let Some(p) = view.profile(id) else {
-        return only(
-            CredentialOutcome::Missing {
-                message: format!(
-                    "Auth profile \"{id}\" (from the model ref's @{id}) does not exist for agent \"{}\"; add it with `openclaw models auth paste-token --agent {} --provider {} --profile-id {id}` or fix the ref",
-                    req.agent, req.agent, req.provider
-                ),
-            },
-            Vec::new(),
-        );
-    };
-    if normalize_provider(&p.provider) != provider {
-        return only(
-            CredentialOutcome::Missing {
-                message: format!(
-                    "Auth profile \"{id}\" is for provider \"{}\", not \"{}\"; fix the model ref's @{id}",
-                    p.provider, req.provider
-                ),
-            },
-            Vec::new(),
-        );
-    }
-    let eligible = eligibility(p, req);
-    if matches!(&eligible, Err(r) if !matches!(r, SkipReason::TokenExpired { .. }))
-        && p.secret_ref.is_none()
-    {
-        let reason = eligible.expect_err("checked");
-        return only(
-            CredentialOutcome::Missing {
-                message: format!(
-                    "Auth profile \"{id}\" for provider \"{}\" holds no usable credential ({})",
-                    req.provider,
-                    reason.describe()
-                ),
-            },
-            vec![Candidate::Skipped {
-                profile: id.to_string(),
-                reason,
-            }],
-        );
-    }
-    match profile_secret(p, req) {
-        ProfileSecret::Value(c) if is_expired(p, req.now_ms) => only(
-            CredentialOutcome::Expired(c),
-            vec![Candidate::Skipped {
-                profile: id.to_string(),
-                reason: SkipReason::TokenExpired {
-                    expires_at_ms: p.expires_ms.unwrap_or_default(),
-                },
-            }],
-        ),
-        ProfileSecret::Value(c) => only(
-            CredentialOutcome::Found(c.clone()),
-            vec![Candidate::Usable(c)],
-        ),
-        ProfileSecret::Unresolvable { reason, message } => only(
-            CredentialOutcome::Unresolvable {
-                reason: reason.clone(),
-                message: message.clone(),
-            },
-            vec![Candidate::Unreadable {
-                profile: id.to_string(),
-                reason,
-                message,
-            }],
-        ),
-        ProfileSecret::Missing(message) => only(
-            CredentialOutcome::Missing {
-                message: message.clone(),
-            },
-            vec![Candidate::Skipped {
-                profile: id.to_string(),
-                reason: SkipReason::NoSecret { detail: message },
-            }],
-        ),
-    }
-}
-
 pub(super) fn is_expired(p: &StoredProfile, now_ms: i64) -> bool {
     matches!(p.kind, Some(CredentialKind::Token | CredentialKind::Oauth))
         && p.expires_ms.is_some_and(|e| e <= now_ms)
@@ -389,11 +70,18 @@ fn kind_word(k: CredentialKind) -> &'static str {
 
 /// OpenClaw's `resolveAuthProfileEligibility` (mode check against `auth.profiles`) and
 /// `evaluateStoredCredentialEligibility` (secret present, token expiry).
-fn eligibility(p: &StoredProfile, req: &CredentialRequest<'_>) -> Result<(), SkipReason> {
+pub(super) fn eligibility(
+    p: &StoredProfile,
+    req: &CredentialRequest<'_>,
+) -> Result<(), SkipReason> {
     eligible(p, req.now_ms, req.config_profile_modes)
 }
 
-fn eligible(p: &StoredProfile, now_ms: i64, modes: &[(String, String)]) -> Result<(), SkipReason> {
+pub(super) fn eligible(
+    p: &StoredProfile,
+    now_ms: i64,
+    modes: &[(String, String)],
+) -> Result<(), SkipReason> {
     let Some(kind) = p.kind else {
         return Err(SkipReason::UnsupportedType);
     };
@@ -431,7 +119,7 @@ fn eligible(p: &StoredProfile, now_ms: i64, modes: &[(String, String)]) -> Resul
     }
 }
 
-enum ProfileSecret {
+pub(super) enum ProfileSecret {
     Value(Credential),
     Missing(String),
     Unresolvable { reason: String, message: String },
@@ -439,7 +127,7 @@ enum ProfileSecret {
 
 /// The secret of a profile: the ref when it resolves (OpenClaw resolves refs at use), the
 /// literal otherwise.
-fn profile_secret(p: &StoredProfile, req: &CredentialRequest<'_>) -> ProfileSecret {
+pub(super) fn profile_secret(p: &StoredProfile, req: &CredentialRequest<'_>) -> ProfileSecret {
     let kind = p.kind.unwrap_or(CredentialKind::ApiKey);
     let cred = |secret: Secret| Credential {
         source: CredentialSource::Profile {
@@ -482,7 +170,7 @@ fn profile_secret(p: &StoredProfile, req: &CredentialRequest<'_>) -> ProfileSecr
     }
 }
 
-enum Fallback {
+pub(super) enum Fallback {
     Found(Credential),
     Missing(Vec<String>),
     Unresolvable { reason: String, message: String },
@@ -511,7 +199,7 @@ fn looks_like_env_name(s: &str, req: &CredentialRequest<'_>) -> bool {
 /// The 2026.9.6 CLI's `paste-api-key` writes the profile id itself into the provider's
 /// `apiKey` (`"apiKey": "openai:manual"`): such a value names a profile, never a literal
 /// key, so it is never sent. When that profile is usable it was already chosen above.
-fn fallback(req: &CredentialRequest<'_>, view: &View<'_>) -> Fallback {
+pub(super) fn fallback(req: &CredentialRequest<'_>, view: &View<'_>) -> Fallback {
     for var in req.env_vars {
         if let Some(v) = (req.env)(var).filter(|v| !v.trim().is_empty()) {
             return Fallback::Found(Credential {
@@ -526,7 +214,7 @@ fn fallback(req: &CredentialRequest<'_>, view: &View<'_>) -> Fallback {
 }
 
 /// `models.providers.<id>.apiKey`: a literal, a SecretRef, or the name of an env var.
-fn provider_key(req: &CredentialRequest<'_>, view: &View<'_>) -> Fallback {
+pub(super) fn provider_key(req: &CredentialRequest<'_>, view: &View<'_>) -> Fallback {
     let Some(raw) = req.provider_api_key else {
         return Fallback::Missing(Vec::new());
     };
