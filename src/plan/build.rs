@@ -898,6 +898,116 @@ mod tests {
         assert!(run(&c, &[]).is_ok());
     }
 
+    /// An install stamped by `release`: main's store holds an expired token, a working token
+    /// and an API key for acme (a custom provider with a literal apiKey too); agent `solo`
+    /// has a plain-string model.
+    fn rotation_install(release: &str) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "openclaw.json",
+            &format!(
+                r#"{{ meta: {{ lastTouchedVersion: "{release}" }},
+                  models: {{ providers: {{ acme: {{ baseUrl: "http://127.0.0.1:9/v1", api: "openai-completions",
+                                                  apiKey: "sk-canary-CONFIG-acme-1", models: [{{ id: "m1" }}] }} }} }},
+                  agents: {{ defaults: {{ model: {{ primary: "acme/m1", fallbacks: ["acme/m2"] }} }},
+                             list: [ {{ id: "main" }}, {{ id: "solo", model: "acme/m1@acme:key" }} ] }} }}"#
+            ),
+        );
+        write(
+            d.path(),
+            "agents/main/agent/auth-profiles.json",
+            r#"{"version":1,"profiles":{
+              "acme:old":{"type":"token","provider":"acme","token":"sk-canary-OLD-1","expires":1700000000000},
+              "acme:tok":{"type":"token","provider":"acme","token":"sk-canary-TOK-1","expires":1900000000000},
+              "acme:key":{"type":"api_key","provider":"acme","key":"sk-canary-KEY-1"}}}"#,
+        );
+        d
+    }
+
+    fn rotation(e: &ChainEntry) -> Vec<(String, bool)> {
+        e.rotation
+            .iter()
+            .map(|s| (s.credential.clone(), s.target.is_some()))
+            .collect()
+    }
+
+    #[test]
+    fn routes_carry_openclaws_rotation_by_release() {
+        let old = rotation_install("2026.4.12");
+        let plan = run(&config_for(old.path()), &[]).unwrap();
+        assert_eq!(
+            plan.openclaw_release.as_deref(),
+            Some("2026.4.12 (meta.lastTouchedVersion)")
+        );
+        let main = entry(&plan, "main", 0);
+        // Tokens before keys; the expired token is skipped with why, and the route works.
+        assert_eq!(
+            rotation(main),
+            vec![
+                ("acme:tok".to_string(), true),
+                ("acme:key".to_string(), true),
+                ("acme:old".to_string(), false),
+            ]
+        );
+        assert_eq!(main.target, main.rotation[0].target);
+        assert_eq!(
+            main.finding, None,
+            "a skipped profile never makes a working route auth"
+        );
+        let skip = main.rotation[2].skipped.clone().unwrap();
+        assert_eq!(
+            (skip.class, skip.reason.as_str()),
+            (Class::Auth, "token_expired")
+        );
+        assert_eq!(
+            skip.message,
+            "acme:old skipped: token expired 2023-11-14 22:13 UTC"
+        );
+        // Each step probes its own credential on the same provider, model and base URL.
+        let (a, b) = (
+            plan.target(main.rotation[0].target.unwrap()),
+            plan.target(main.rotation[1].target.unwrap()),
+        );
+        assert_eq!((a.model_ref(), &a.base_url), (b.model_ref(), &b.base_url));
+        assert_ne!(a.credential_key(), b.credential_key());
+        // 2026.4: a plain-string model gets the defaults' fallbacks; @profile goes first.
+        let solo = &plan.agents[1];
+        assert_eq!(solo.entries.len(), 2);
+        assert_eq!(
+            solo.entries[0].credential_label.as_deref(),
+            Some("acme:key")
+        );
+        assert_eq!(
+            rotation(&solo.entries[0])[1],
+            ("acme:tok".to_string(), true)
+        );
+        // 2026.4: the config key is no rotation step while a profile is usable, and its
+        // check fails on the expired token even though no route needs it.
+        assert!(!rotation(main).iter().any(|(c, _)| c.starts_with("config:")));
+        assert!(plan
+            .agent_findings
+            .iter()
+            .any(|f| f.agent == "main" && f.finding.message.contains("acme:old")));
+
+        let new = rotation_install("2026.9.6");
+        let plan = run(&config_for(new.path()), &[]).unwrap();
+        let main = entry(&plan, "main", 0);
+        assert_eq!(
+            rotation(main).last().unwrap(),
+            &("acme:old".to_string(), false)
+        );
+        assert!(
+            rotation(main).contains(&("config:acme".to_string(), true)),
+            "2026.9 tries the literal apiKey after the profiles: {:?}",
+            rotation(main)
+        );
+        assert_eq!(plan.agents[1].entries.len(), 1, "2026.9: no fallbacks");
+        assert!(plan.agent_findings.is_empty());
+        assert!(!plan.has_findings());
+        assert!(!format!("{plan:?}").contains("canary"));
+    }
+
     #[test]
     fn standalone_targets() {
         let mut c = Config {
