@@ -79,8 +79,9 @@ pub struct Rules {
     /// `tests/fixtures/openclaw/rotation/`), not only when there is no usable profile.
     pub config_key_joins_rotation: bool,
     /// `openclaw models status --check` fails (exit 1) on any token/OAuth profile the agent
-    /// can see that is expired or unusable, even one no route uses (2026.3–2026.7), rather
-    /// than only on the profiles its routes would use (2026.9).
+    /// can see that is expired or unusable, even one no route uses (2026.3, 2026.4:
+    /// `oauthProfiles.some(…)` in its status command), rather than only when a route's
+    /// provider is left without a usable credential (2026.5 on: per provider in use).
     pub check_counts_every_token_profile: bool,
 }
 
@@ -96,11 +97,18 @@ pub struct Era {
     pub rules: Rules,
 }
 
-const LEGACY: Rules = Rules {
+/// 2026.3 and 2026.4.
+const LIST_JSON: Rules = Rules {
     string_model_inherits_fallbacks: true,
     object_model_inherits_fallbacks: true,
     config_key_joins_rotation: false,
     check_counts_every_token_profile: true,
+};
+
+/// 2026.5 to 2026.7: the status command's check judges providers in use.
+const LIST_ROUTES: Rules = Rules {
+    check_counts_every_token_profile: false,
+    ..LIST_JSON
 };
 
 /// Known eras, oldest first. A release belongs to the last era whose `since` it reaches.
@@ -109,31 +117,31 @@ pub const ERAS: &[Era] = &[
         name: "2026.3",
         since: Release::new(2026, 1, 0),
         checked: Release::new(2026, 3, 31),
-        rules: LEGACY,
+        rules: LIST_JSON,
     },
     Era {
         name: "2026.4",
         since: Release::new(2026, 4, 0),
         checked: Release::new(2026, 4, 12),
-        rules: LEGACY,
+        rules: LIST_JSON,
     },
     Era {
         name: "2026.5",
         since: Release::new(2026, 5, 0),
         checked: Release::new(2026, 5, 28),
-        rules: LEGACY,
+        rules: LIST_ROUTES,
     },
     Era {
         name: "2026.6",
         since: Release::new(2026, 6, 0),
         checked: Release::new(2026, 6, 11),
-        rules: LEGACY,
+        rules: LIST_ROUTES,
     },
     Era {
         name: "2026.7",
         since: Release::new(2026, 7, 0),
         checked: Release::new(2026, 7, 35),
-        rules: LEGACY,
+        rules: LIST_ROUTES,
     },
     Era {
         name: "2026.9",

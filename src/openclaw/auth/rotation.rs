@@ -26,15 +26,17 @@
 //!    every failure OpenClaw classifies as failover-worthy — auth (401/403), billing (402,
 //!    "insufficient credits"), rate limit (429), overloaded (503/529), format,
 //!    model-not-found — and timeouts of a model request (2026.4.12 turned a connection error
-//!    into `reason=timeout` and tried every profile). Billing and auth rotate through
+//!    into `reason=timeout` and tried every profile; its turn `timeout`: a hung, b served).
+//!    Billing and auth rotate through
 //!    every profile (turns `billing_x3`: a → b → c). Rate limit and overloaded rotate at
 //!    most `auth.cooldowns.rateLimitedProfileRotations` / `overloadedProfileRotations`
 //!    times (default 1) when the agent has fallbacks, then fall back to the next model
 //!    (`rate_limit_x3`, `overloaded_x3`: a → b → next model, c untried). The provider SDK
-//!    retries a 429/503 on the same key first (10–12 requests with `retry-after: 1`). A
-//!    timeout of the whole run (`--timeout`) never rotates (`timeout`: a only); the idle
-//!    watchdog is off for loopback base URLs, so a model-idle timeout could not be observed
-//!    here.
+//!    retries a 429/503 on the same key first (7–12 requests with `retry-after: 1`). In
+//!    2026.9.6 a hung request was not rotated away from (`timeout`: a only, the turn failed
+//!    when `--timeout` ended the run; a run-budget timeout never rotates and the model-idle
+//!    watchdog is off for loopback base URLs, so 2026.9's idle-timeout rotation,
+//!    `isAssistantTimeoutFailure`, could not be observed here).
 //! 3. **Env vars and `models.providers.<id>.apiKey`.** The runner's candidates are the
 //!    profiles of that order; only when the order is empty does it resolve the provider's
 //!    env vars, then the config key (`resolveApiKeyForProvider` in src/agents/model-auth.ts).
@@ -61,9 +63,12 @@
 //!    b served, 2026.9.6). Only a session's `/model …@profile` (`authProfileIdSource:
 //!    "user"`) locks one profile. A `@profile` the agent does not have is ignored.
 //! 6. **A stored order holding only an ineligible profile** leaves the provider without a
-//!    profile: OpenClaw does not reach past the explicit order (`expired_in_order`), so the
-//!    route has no credential (2026.9.6's `models status` lists it missing and `--check`
-//!    fails).
+//!    profile: OpenClaw does not reach past the explicit order to other profiles, main's
+//!    included (`expired_in_order`: agent work's order is its expired token; main's valid
+//!    acme:b was never sent: 2026.9.6 went straight to the next model, 2026.4.12 sent its
+//!    key-less synthetic credential for a loopback custom provider). The route has no
+//!    credential: `token_expired` here (2026.9.6's `models status` lists the provider
+//!    missing; 2026.3/2026.4's status does not, see `tests/openclaw_eras.rs`).
 //!
 //! # What clawprobe builds from it
 //!
@@ -351,5 +356,103 @@ fn unknown_pin(view: &View<'_>, req: &CredentialRequest<'_>, provider: &str, id:
             "the model ref's @{id} is not in agent \"{}\"'s auth order for {provider}; OpenClaw ignores it",
             req.agent
         ),
+    }
+}
+
+/// The real turns of `scripts/openclaw-rotation.sh` (tests/fixtures/openclaw/rotation) still
+/// say what the module doc and [`crate::openclaw::era`] say.
+#[cfg(test)]
+mod recorded_turns {
+    use crate::openclaw::era::{era_of, Release};
+    use serde_json::Value;
+    use std::collections::BTreeMap;
+
+    /// `version → case → credentials tried, consecutive repeats (the SDK's retries) merged`.
+    fn turns() -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/openclaw/rotation");
+        let mut out = BTreeMap::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let text = std::fs::read_to_string(&p).unwrap();
+            for line in text.lines() {
+                let r: Value = serde_json::from_str(line).unwrap();
+                let mut tried: Vec<String> = Vec::new();
+                for t in r["tried"].as_array().unwrap() {
+                    let c = t["credential"].as_str().unwrap().to_string();
+                    if tried.last() != Some(&c) {
+                        tried.push(c);
+                    }
+                }
+                out.entry(r["version"].as_str().unwrap().to_string())
+                    .or_insert_with(BTreeMap::new)
+                    .insert(r["case"].as_str().unwrap().to_string(), tried);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_recorded_turns_match_the_rules() {
+        let all = turns();
+        assert!(all.len() >= 2, "rotation runs of at least two releases");
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        for (version, cases) in &all {
+            let rules = era_of(Release::parse(version).unwrap()).rules;
+            let case = |c: &str| {
+                cases
+                    .get(c)
+                    .unwrap_or_else(|| panic!("{version}: no case {c}"))
+                    .clone()
+            };
+            // Auth and billing failures move to the next profile, through all of them.
+            assert_eq!(case("billing"), s(&["acme:a", "acme:b"]), "{version}");
+            assert_eq!(case("auth"), s(&["acme:a", "acme:b"]), "{version}");
+            assert_eq!(
+                case("billing_x3"),
+                s(&["acme:a", "acme:b", "acme:c"]),
+                "{version}"
+            );
+            // Rate limits and overload rotate once, then the next model.
+            for c in ["rate_limit", "overloaded"] {
+                assert_eq!(case(c), s(&["acme:a", "acme:b"]), "{version} {c}");
+                assert_eq!(
+                    case(&format!("{c}_x3")),
+                    s(&["acme:a", "acme:b", "backup:manual"]),
+                    "{version} {c}_x3"
+                );
+            }
+            // Profiles in cooldown or disabled are skipped while it lasts.
+            assert_eq!(case("cooldown_next_turn"), s(&["acme:b"]), "{version}");
+            assert_eq!(case("disabled_next_turn"), s(&["acme:b"]), "{version}");
+            // @profile on a configured ref is a preference: the others still rotate.
+            assert_eq!(case("pinned"), s(&["acme:a", "acme:b"]), "{version}");
+            // Env keys never join a rotation that has a profile.
+            assert_eq!(
+                case("env_key"),
+                s(&["openai:a", "backup:manual"]),
+                "{version}"
+            );
+            // The literal provider key joins after the profiles only where the era says so.
+            let want = if rules.config_key_joins_rotation {
+                s(&["acme:a", "config:acme"])
+            } else {
+                s(&["acme:a", "backup:manual"])
+            };
+            assert_eq!(case("config_key"), want, "{version}");
+            // Merged main + agent profiles rotate in the config's auth.profiles order.
+            assert_eq!(
+                case("main_store_merge"),
+                s(&["acme:a", "acme:w"]),
+                "{version}"
+            );
+            // An explicit order holding only an expired profile: no profile of the provider
+            // is sent (neither the expired one nor main's valid acme:b).
+            let expired = case("expired_in_order");
+            assert!(
+                !expired.iter().any(|c| c == "acme:b" || c == "acme:old"),
+                "{version}: {expired:?}"
+            );
+        }
     }
 }
