@@ -7,7 +7,7 @@
 //! defaults (`agents.defaults.model`: a string is a primary without fallbacks, an object is
 //! primary + fallbacks); an object with its own `fallbacks` → those (an empty list disables
 //! them). A plain string, or an object without `fallbacks`, depends on the release
-//! ([`Rules`]): 2026.3–2026.7 give it the defaults' fallbacks, 2026.9 none.
+//! ([`Rules`]): 2026.3 and 2026.4 give it the defaults' fallbacks, 2026.5 on none.
 
 use super::era::Rules;
 use serde_json::Value;

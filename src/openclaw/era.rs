@@ -2,7 +2,7 @@
 //! where clawprobe decides anything by release.
 //!
 //! OpenClaw reads the same file differently from release to release (a plain-string agent
-//! model got the default fallbacks up to 2026.7 and none from 2026.9, …). clawprobe
+//! model got the default fallbacks up to 2026.4 and none from 2026.5, …). clawprobe
 //! reads an install the way the release that last wrote it does, so a route is reported
 //! the way that gateway will behave.
 //!
@@ -13,7 +13,8 @@
 //! 2. Without it, the store layout, newest first: the shared auth store
 //!    (`<stateDir>/state/openclaw.sqlite` with `authProfiles.*` rows) or `agents.entries`
 //!    → 2026.9; a per-agent `openclaw-agent.sqlite` → 2026.6; an `auth-state.json` →
-//!    2026.3; an `auth-profiles.json` alone → the oldest era.
+//!    2026.4 (2026.5 writes the same files, but also stamps its version); an
+//!    `auth-profiles.json` alone (2026.3.31 keeps order and usage in it) → the oldest era.
 //! 3. Nothing to go by (an empty or hand-written config with no stores): the newest era.
 //!
 //! A release newer than the newest known era is read as the newest, with one warning per
@@ -69,10 +70,10 @@ impl std::fmt::Display for Release {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rules {
     /// An agent whose `model` is a plain string gets `agents.defaults.model.fallbacks`
-    /// (2026.3–2026.7) instead of none (2026.9).
+    /// (2026.3, 2026.4) instead of none (2026.5 on).
     pub string_model_inherits_fallbacks: bool,
     /// An agent `model` object without a `fallbacks` key gets the defaults' fallbacks
-    /// (2026.3–2026.7) instead of none (2026.9).
+    /// (2026.3, 2026.4) instead of none (2026.5 on).
     pub object_model_inherits_fallbacks: bool,
     /// A literal `models.providers.<id>.apiKey` is tried after the provider's auth
     /// profiles fail (2026.9: seen in a real turn, `config_key` in
@@ -105,10 +106,14 @@ const LIST_JSON: Rules = Rules {
     check_counts_every_token_profile: true,
 };
 
-/// 2026.5 to 2026.7: the status command's check judges providers in use.
-const LIST_ROUTES: Rules = Rules {
+/// 2026.5 to 2026.7: a plain-string model (or one without `fallbacks`) gets no fallbacks
+/// (2026.5.28's status: research, ops, writer), and the status command's check judges the
+/// providers in use.
+const NO_INHERIT: Rules = Rules {
+    string_model_inherits_fallbacks: false,
+    object_model_inherits_fallbacks: false,
+    config_key_joins_rotation: false,
     check_counts_every_token_profile: false,
-    ..LIST_JSON
 };
 
 /// Known eras, oldest first. A release belongs to the last era whose `since` it reaches.
@@ -129,29 +134,27 @@ pub const ERAS: &[Era] = &[
         name: "2026.5",
         since: Release::new(2026, 5, 0),
         checked: Release::new(2026, 5, 28),
-        rules: LIST_ROUTES,
+        rules: NO_INHERIT,
     },
     Era {
         name: "2026.6",
         since: Release::new(2026, 6, 0),
         checked: Release::new(2026, 6, 11),
-        rules: LIST_ROUTES,
+        rules: NO_INHERIT,
     },
     Era {
         name: "2026.7",
         since: Release::new(2026, 7, 0),
         checked: Release::new(2026, 7, 35),
-        rules: LIST_ROUTES,
+        rules: NO_INHERIT,
     },
     Era {
         name: "2026.9",
         since: Release::new(2026, 8, 0),
         checked: Release::new(2026, 9, 6),
         rules: Rules {
-            string_model_inherits_fallbacks: false,
-            object_model_inherits_fallbacks: false,
             config_key_joins_rotation: true,
-            check_counts_every_token_profile: false,
+            ..NO_INHERIT
         },
     },
 ];
@@ -247,7 +250,7 @@ pub fn detect(config: &Value, state_dir: &Path, agent_dirs: &[&Path]) -> Detecte
         return layout(by("2026.6"), "openclaw-agent.sqlite");
     }
     if dirs.iter().any(|d| d.join("auth-state.json").is_file()) {
-        return layout(by("2026.3"), "auth-state.json");
+        return layout(by("2026.4"), "auth-state.json");
     }
     if dirs.iter().any(|d| d.join("auth-profiles.json").is_file()) {
         return layout(&ERAS[0], "auth-profiles.json");
@@ -335,10 +338,9 @@ mod tests {
         std::fs::write(main.join("auth-profiles.json"), "{}").unwrap();
         assert_eq!(detect(&plain, s, &[]).era.name, "2026.3");
         std::fs::write(main.join("auth-state.json"), "{}").unwrap();
-        assert_eq!(
-            detect(&plain, s, &[]).evidence,
-            Evidence::Layout("auth-state.json")
-        );
+        let got = detect(&plain, s, &[]);
+        assert_eq!(got.evidence, Evidence::Layout("auth-state.json"));
+        assert_eq!(got.era.name, "2026.4");
         let ops = s.join("custom/ops");
         std::fs::create_dir_all(&ops).unwrap();
         std::fs::write(ops.join("openclaw-agent.sqlite"), "").unwrap();
