@@ -200,6 +200,12 @@ impl Detected {
         }
     }
 
+    /// Whether the install comes from a release newer than any clawprobe was checked
+    /// against (read as the newest era, with a warning).
+    pub fn is_newer_than_known(&self) -> bool {
+        self.release().is_some_and(|r| r > newest().checked)
+    }
+
     /// `2026.4.12 (meta.lastTouchedVersion)`, `2026.6 era (agents/x/agent/openclaw-agent.sqlite)`.
     pub fn describe(&self) -> String {
         match &self.evidence {
@@ -218,14 +224,14 @@ pub fn detect(config: &Value, state_dir: &Path, agent_dirs: &[&Path]) -> Detecte
         .and_then(Value::as_str)
         .and_then(Release::parse)
     {
-        let era = era_of(r);
-        if r > newest().checked && era == newest() {
-            warn_newer_once(r);
-        }
-        return Detected {
-            era,
+        let detected = Detected {
+            era: era_of(r),
             evidence: Evidence::LastTouchedVersion(r),
         };
+        if detected.is_newer_than_known() {
+            warn_newer_once(r);
+        }
+        return detected;
     }
     let by = |name: &str| ERAS.iter().find(|e| e.name == name).expect("known era");
     let layout = |era: &'static Era, why: &'static str| Detected {
@@ -327,9 +333,12 @@ mod tests {
         assert_eq!(got.era.name, "2026.4");
         assert_eq!(got.release(), Some(Release::new(2026, 4, 12)));
         assert_eq!(got.describe(), "2026.4.12 (meta.lastTouchedVersion)");
-        // Newer than known: the newest era.
+        assert!(!got.is_newer_than_known());
+        // Newer than known: the newest era, flagged (and warned about once).
         let newer = json!({"meta": {"lastTouchedVersion": "2026.11.2"}});
-        assert_eq!(detect(&newer, s, &[]).era, newest());
+        let got = detect(&newer, s, &[]);
+        assert_eq!(got.era, newest());
+        assert!(got.is_newer_than_known());
 
         let plain = json!({});
         assert_eq!(detect(&plain, s, &[]).evidence, Evidence::Default);
