@@ -140,15 +140,22 @@ fn agent_dir(entry: &Value, id: &str, state_dir: &Path, home: Option<&Path>) -> 
     }
 }
 
-/// Every agent's auth dir, in config order (nothing for a malformed agent section).
-pub fn agent_dirs(config: &Value, state_dir: &Path, home: Option<&Path>) -> Vec<PathBuf> {
-    raw_agents(config, Path::new(""))
-        .map(|raw| {
-            raw.iter()
-                .map(|(id, e)| agent_dir(e, &id.trim().to_ascii_lowercase(), state_dir, home))
-                .collect()
-        })
-        .unwrap_or_default()
+/// Every agent's id and auth dir, in config order (what the auth stores are read from,
+/// before the release that decides the chains is known).
+pub fn agent_dirs(
+    config: &Value,
+    config_path: &Path,
+    state_dir: &Path,
+    home: Option<&Path>,
+) -> Result<Vec<(String, PathBuf)>, AgentsError> {
+    let mut out: Vec<(String, PathBuf)> = Vec::new();
+    for (id, entry) in raw_agents(config, config_path)? {
+        let id = id.trim().to_ascii_lowercase();
+        if !out.iter().any(|(a, _)| *a == id) {
+            out.push((id.clone(), agent_dir(&entry, &id, state_dir, home)));
+        }
+    }
+    Ok(out)
 }
 
 /// Every agent of the config, in config order, with its chain as `rules` read it.

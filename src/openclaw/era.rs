@@ -10,9 +10,9 @@
 //!
 //! 1. `meta.lastTouchedVersion` in `openclaw.json`: every release since 2026.3 stamps it
 //!    on each config write (seen with the real CLIs of 2026.3.31 … 2026.9.6).
-//! 2. Without it, the store layout, newest first: the shared auth store
-//!    (`<stateDir>/state/openclaw.sqlite` with `authProfiles.*` rows) or `agents.entries`
-//!    → 2026.9; a per-agent `openclaw-agent.sqlite` → 2026.6; an `auth-state.json` →
+//! 2. Without it, the store layout, newest first: the shared auth store in use
+//!    (`authProfiles.*` rows in `<stateDir>/state/openclaw.sqlite`; 2026.6 creates that
+//!    database too, without them) or `agents.entries` → 2026.9; a per-agent `openclaw-agent.sqlite` → 2026.6; an `auth-state.json` →
 //!    2026.4 (2026.5 writes the same files, but also stamps its version); an
 //!    `auth-profiles.json` alone (2026.3.31 keeps order and usage in it) → the oldest era.
 //! 3. Nothing to go by (an empty or hand-written config with no stores): the newest era.
@@ -217,8 +217,14 @@ impl Detected {
 }
 
 /// Decides the era of an install from its config and files (see the module doc).
-/// `agent_dirs` are the agents' auth dirs. Reads only file metadata and the config value.
-pub fn detect(config: &Value, state_dir: &Path, agent_dirs: &[&Path]) -> Detected {
+/// `agent_dirs` are the agents' auth dirs; `shared_store` says whether the shared state
+/// database holds auth profiles or state. Reads only file metadata and the config value.
+pub fn detect(
+    config: &Value,
+    state_dir: &Path,
+    agent_dirs: &[&Path],
+    shared_store: bool,
+) -> Detected {
     if let Some(r) = config
         .pointer("/meta/lastTouchedVersion")
         .and_then(Value::as_str)
@@ -238,7 +244,7 @@ pub fn detect(config: &Value, state_dir: &Path, agent_dirs: &[&Path]) -> Detecte
         era,
         evidence: Evidence::Layout(why),
     };
-    if state_dir.join("state").join("openclaw.sqlite").is_file() {
+    if shared_store {
         return layout(by("2026.9"), "state/openclaw.sqlite");
     }
     if config.pointer("/agents/entries").is_some() {
@@ -329,32 +335,33 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let s = d.path();
         let stamped = json!({"meta": {"lastTouchedVersion": "2026.4.12"}});
-        let got = detect(&stamped, s, &[]);
+        let got = detect(&stamped, s, &[], false);
         assert_eq!(got.era.name, "2026.4");
         assert_eq!(got.release(), Some(Release::new(2026, 4, 12)));
         assert_eq!(got.describe(), "2026.4.12 (meta.lastTouchedVersion)");
         assert!(!got.is_newer_than_known());
         // Newer than known: the newest era, flagged (and warned about once).
         let newer = json!({"meta": {"lastTouchedVersion": "2026.11.2"}});
-        let got = detect(&newer, s, &[]);
+        let got = detect(&newer, s, &[], false);
         assert_eq!(got.era, newest());
         assert!(got.is_newer_than_known());
 
         let plain = json!({});
-        assert_eq!(detect(&plain, s, &[]).evidence, Evidence::Default);
+        assert_eq!(detect(&plain, s, &[], false).evidence, Evidence::Default);
         let main = s.join("agents/main/agent");
         std::fs::create_dir_all(&main).unwrap();
         std::fs::write(main.join("auth-profiles.json"), "{}").unwrap();
-        assert_eq!(detect(&plain, s, &[]).era.name, "2026.3");
+        assert_eq!(detect(&plain, s, &[], false).era.name, "2026.3");
         std::fs::write(main.join("auth-state.json"), "{}").unwrap();
-        let got = detect(&plain, s, &[]);
+        let got = detect(&plain, s, &[], false);
         assert_eq!(got.evidence, Evidence::Layout("auth-state.json"));
         assert_eq!(got.era.name, "2026.4");
         let ops = s.join("custom/ops");
         std::fs::create_dir_all(&ops).unwrap();
         std::fs::write(ops.join("openclaw-agent.sqlite"), "").unwrap();
-        assert_eq!(detect(&plain, s, &[&ops]).era.name, "2026.6");
+        assert_eq!(detect(&plain, s, &[&ops], false).era.name, "2026.6");
         let entries = json!({"agents": {"entries": {"main": {}}}});
-        assert_eq!(detect(&entries, s, &[&ops]).era.name, "2026.9");
+        assert_eq!(detect(&entries, s, &[&ops], false).era.name, "2026.9");
+        assert_eq!(detect(&plain, s, &[&ops], true).era.name, "2026.9");
     }
 }

@@ -140,35 +140,40 @@ fn discover(
         tracing::warn!("{m}");
     }
     let home = locate::home_dir(inputs.env, inputs.home.as_deref());
+    let mut dirs: Vec<AgentDir> =
+        agents::agent_dirs(&loaded.value, &loaded.path, &loc.state_dir, home.as_deref())?
+            .into_iter()
+            .map(|(agent, dir)| AgentDir { agent, dir })
+            .collect();
+    if let Some(filter) = &config.openclaw.agents {
+        for name in filter {
+            if !dirs.iter().any(|d| d.agent.eq_ignore_ascii_case(name)) {
+                tracing::warn!(agent = %name, config = %loaded.path.display(), "[openclaw].agents names an agent the OpenClaw config does not have");
+            }
+        }
+        dirs.retain(|d| filter.iter().any(|f| f.eq_ignore_ascii_case(&d.agent)));
+    }
+    let stores = AuthStores::load(&loc.state_dir, &dirs)?;
     // Read the install the way the release that wrote it does (the rule: openclaw::era).
-    let dirs = agents::agent_dirs(&loaded.value, &loc.state_dir, home.as_deref());
-    let dir_refs: Vec<&std::path::Path> = dirs.iter().map(PathBuf::as_path).collect();
-    let detected = era::detect(&loaded.value, &loc.state_dir, &dir_refs);
+    let dir_refs: Vec<&std::path::Path> = dirs.iter().map(|d| d.dir.as_path()).collect();
+    let detected = era::detect(
+        &loaded.value,
+        &loc.state_dir,
+        &dir_refs,
+        stores.shared_store_in_use(),
+    );
     tracing::debug!(config = %loaded.path.display(), era = %detected.describe(), "OpenClaw release");
     let rules = detected.era.rules;
-    let mut specs = agents::agents(
+    let specs: Vec<AgentSpec> = agents::agents(
         &loaded.value,
         &loaded.path,
         &loc.state_dir,
         home.as_deref(),
         &rules,
-    )?;
-    if let Some(filter) = &config.openclaw.agents {
-        for name in filter {
-            if !specs.iter().any(|s| s.id.eq_ignore_ascii_case(name)) {
-                tracing::warn!(agent = %name, config = %loaded.path.display(), "[openclaw].agents names an agent the OpenClaw config does not have");
-            }
-        }
-        specs.retain(|s| filter.iter().any(|f| f.eq_ignore_ascii_case(&s.id)));
-    }
-    let dirs: Vec<AgentDir> = specs
-        .iter()
-        .map(|s| AgentDir {
-            agent: s.id.clone(),
-            dir: s.agent_dir.clone(),
-        })
-        .collect();
-    let stores = AuthStores::load(&loc.state_dir, &dirs)?;
+    )?
+    .into_iter()
+    .filter(|s| dirs.iter().any(|d| d.agent == s.id))
+    .collect();
     let mut ctx = Discovery::new(&loaded, stores, inputs.now_ms, rules);
     for spec in &specs {
         let chain = ctx.chain(spec, plan);

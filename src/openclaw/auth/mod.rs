@@ -142,6 +142,13 @@ impl AuthStores {
         out
     }
 
+    /// Whether the shared store (`<stateDir>/state/openclaw.sqlite`) holds auth profiles or
+    /// state: the 2026.9 layout.
+    pub fn shared_store_in_use(&self) -> bool {
+        let d = &self.shared.doc;
+        !d.profiles.is_empty() || d.order.is_some() || !d.usage.is_empty()
+    }
+
     /// Files read (for the reload watcher).
     pub fn files(&self) -> Vec<PathBuf> {
         self.files.clone()
