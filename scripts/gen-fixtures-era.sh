@@ -36,8 +36,10 @@
 #
 # What varies between two runs with the same release: timestamps (`expires`, `lastUsed`,
 # `cooldownUntil`, `disabledUntil`, `lastFailureAt`, `updated_at*` columns, `remainingMs`,
-# `generated-at-ms`, `meta.lastTouchedAt`), SQLite page layout, and random ids some releases
-# write (session/device ids). Everything else (profiles, orders, chains, keys) is identical.
+# `until`, `generated-at-ms`, `meta.lastTouchedAt`), SQLite page layout, random ids some
+# releases write, and which agents' statuses still list openai:busy's 30-second cooldown
+# (the statuses run seconds apart; tests judge each at its own time). Everything else
+# (profiles, orders, chains, keys, exit codes) is identical: checked by re-running 2026.5.28.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
