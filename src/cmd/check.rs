@@ -2,12 +2,45 @@
 //!
 //! Nothing here sends a request or shows a secret: credentials appear only as their label
 //! (profile id, `env:VAR`, `config:<provider>`).
+//!
+//! Each route shows its rotation: the credentials OpenClaw would try in order (it moves to
+//! the next one after an auth, billing or rate-limit failure before falling back to the
+//! next model; see `src/openclaw/rotation.rs`), and each profile it passes over with why
+//! (`anthropic:old skipped: token expired 2026-11-02 14:03 UTC`). A skipped profile is
+//! shown, never counted as a finding of a route that has a working credential.
 
 use crate::plan::{ChainEntry, Finding, ProbePlan};
 use serde_json::{json, Value};
 
 fn finding_text(f: &Finding) -> String {
     format!("{}/{}: {}", f.class, f.reason, f.message)
+}
+
+/// The rotation after the first credential: `then b, c; skipped: d (why)`, or `-`.
+fn rotation_text(e: &ChainEntry) -> String {
+    let first = e.rotation.iter().position(|s| s.target.is_some());
+    let then: Vec<&str> = e
+        .rotation
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| s.target.is_some() && Some(*i) != first)
+        .map(|(_, s)| s.credential.as_str())
+        .collect();
+    let skipped: Vec<String> = e
+        .rotation
+        .iter()
+        .filter_map(|s| s.skipped.as_ref().map(|f| f.message.clone()))
+        .collect();
+    let mut parts = Vec::new();
+    if !then.is_empty() {
+        parts.push(format!("then {}", then.join(", ")));
+    }
+    parts.extend(skipped);
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join("; ")
+    }
 }
 
 fn credential_text(plan: &ProbePlan, e: &ChainEntry) -> String {
@@ -17,8 +50,9 @@ fn credential_text(plan: &ProbePlan, e: &ChainEntry) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-/// Renders the plan as a table: agent, position, ref, provider, API, credential, finding;
-/// then a one-line summary.
+/// Renders the plan as a table: agent, position, ref, provider, API, credential (the first
+/// OpenClaw would use), rotation (the ones it would try next, and the ones it skips with
+/// why), finding; then a one-line summary.
 pub fn render_table(plan: &ProbePlan) -> String {
     let header = [
         "AGENT",
@@ -27,9 +61,10 @@ pub fn render_table(plan: &ProbePlan) -> String {
         "PROVIDER",
         "API",
         "CREDENTIAL",
+        "ROTATION",
         "FINDING",
     ];
-    let mut rows: Vec<[String; 7]> = Vec::new();
+    let mut rows: Vec<[String; 8]> = Vec::new();
     for a in &plan.agents {
         for e in &a.entries {
             rows.push([
@@ -46,6 +81,7 @@ pub fn render_table(plan: &ProbePlan) -> String {
                     .map(|a| a.to_string())
                     .unwrap_or_else(|| "-".into()),
                 credential_text(plan, e),
+                rotation_text(e),
                 e.finding
                     .as_ref()
                     .map(finding_text)
@@ -80,12 +116,24 @@ pub fn render_table(plan: &ProbePlan) -> String {
             out.push_str(&line(r));
         }
     }
+    if !plan.agent_findings.is_empty() {
+        out.push_str(
+            "\nNot a route's finding, but the OpenClaw release's own check fails on it:\n",
+        );
+        for f in &plan.agent_findings {
+            out.push_str(&format!("  {}: {}\n", f.agent, finding_text(&f.finding)));
+        }
+    }
+    if let Some(r) = &plan.openclaw_release {
+        out.push_str(&format!("\nOpenClaw install read as {r}\n"));
+    }
     let findings = plan
         .agents
         .iter()
         .flat_map(|a| &a.entries)
         .filter(|e| e.finding.is_some())
-        .count();
+        .count()
+        + plan.agent_findings.len();
     out.push_str(&format!(
         "\n{} agent(s), {} route(s), {} unique target(s), {} finding(s)\n",
         plan.agents.len(),
@@ -109,13 +157,20 @@ pub fn render_table(plan: &ProbePlan) -> String {
 ///                    "api": "openai-responses",  // or null
 ///                    "credential": "openai:manual", // profile id / env:VAR / config:<p>, or null
 ///                    "target": 0,                // index into "targets", or null
+///                    "rotation": [               // credentials OpenClaw would try, in order
+///                      { "credential": "openai:manual", "target": 0, "skipped": null },
+///                      { "credential": "openai:old", "target": null,
+///                        "skipped": { "class": "auth", "reason": "token_expired",
+///                                     "message": "openai:old skipped: token expired …" } } ],
 ///                    "finding": { "class": "auth", "reason": "missing_credential",
 ///                                 "message": "…" } | null } ] } ],
 ///   "targets": [ { "id": 0, "provider": "openai", "model": "gpt-5-mini",
 ///                  "base_url": "https://api.openai.com/v1", "api": "openai-responses",
 ///                  "credential": "env:OPENAI_API_KEY" | null } ],
 ///   "credential_expiries": [ { "agent", "provider", "profile", "expires_at_ms" } ],
-///   "openclaw": { "watched_files": [ "/home/u/.openclaw/openclaw.json", … ] }
+///   "agent_findings": [ { "agent": "ops", "finding": { "class", "reason", "message" } } ],
+///   "openclaw": { "release": "2026.4.12 (meta.lastTouchedVersion)" | null,
+///                 "watched_files": [ "/home/u/.openclaw/openclaw.json", … ] }
 /// }
 /// ```
 ///
@@ -139,6 +194,7 @@ pub fn render_json(plan: &ProbePlan) -> Value {
                         "api": e.api.as_ref().map(|a| a.as_str()),
                         "credential": if cred == "-" { Value::Null } else { Value::String(cred) },
                         "target": e.target,
+                        "rotation": e.rotation,
                         "finding": e.finding,
                     })
                 })
@@ -164,7 +220,9 @@ pub fn render_json(plan: &ProbePlan) -> Value {
         "agents": agents,
         "targets": targets,
         "credential_expiries": plan.credential_expiries,
+        "agent_findings": plan.agent_findings,
         "openclaw": {
+            "release": plan.openclaw_release,
             "watched_files": plan.watched_files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         },
     })
@@ -175,7 +233,8 @@ mod tests {
     use super::*;
     use crate::class::Class;
     use crate::plan::{
-        AgentChain, ApiStyle, Credential, CredentialKind, CredentialSource, Role, Target,
+        AgentChain, ApiStyle, Credential, CredentialKind, CredentialSource, Role, RotationStep,
+        Target,
     };
     use crate::secret::Secret;
 
@@ -259,6 +318,48 @@ mod tests {
             out.contains("1 agent(s), 2 route(s), 1 unique target(s), 1 finding(s)"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn rotation_column_lists_next_and_skipped_credentials() {
+        let mut p = plan();
+        let e = &mut p.agents[0].entries[0];
+        e.rotation = vec![
+            RotationStep {
+                credential: "env:OPENAI_API_KEY".into(),
+                target: Some(0),
+                skipped: None,
+            },
+            RotationStep {
+                credential: "openai:old".into(),
+                target: None,
+                skipped: Some(Finding {
+                    class: Class::Auth,
+                    reason: "token_expired".into(),
+                    message: "openai:old skipped: token expired 2026-11-02 14:03 UTC".into(),
+                }),
+            },
+            RotationStep {
+                credential: "openai:backup".into(),
+                target: Some(0),
+                skipped: None,
+            },
+        ];
+        let out = render_table(&p);
+        let row = out.lines().nth(1).unwrap();
+        assert!(
+            row.contains(
+                "then openai:backup; openai:old skipped: token expired 2026-11-02 14:03 UTC"
+            ),
+            "{out}"
+        );
+        // A skipped profile is not a finding of a route that works.
+        assert!(out.contains(", 1 finding(s)"), "{out}");
+        let v = render_json(&p);
+        let r = &v["agents"][0]["chain"][0]["rotation"];
+        assert_eq!(r[1]["skipped"]["reason"], "token_expired");
+        assert_eq!(r[2]["target"], 0);
+        assert_eq!(v["agents"][0]["chain"][1]["rotation"], json!([]));
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub(crate) enum Action {
     /// Serve `plan`. With `error`, the load still failed: this is the first load and the
     /// plan is the best there is (`[[targets]]` alone).
     Apply {
-        plan: ProbePlan,
+        plan: Box<ProbePlan>,
         loaded: Loaded,
         error: Option<ReloadError>,
     },
@@ -79,7 +79,7 @@ pub(crate) fn decide(
             }
         }
         Ok(plan) => Action::Apply {
-            plan,
+            plan: Box::new(plan),
             loaded: if install.status == InstallStatus::Ok {
                 Loaded::Install
             } else {
@@ -88,7 +88,7 @@ pub(crate) fn decide(
             error: None,
         },
         Err(error) if loaded == Loaded::Nothing => Action::Apply {
-            plan: fallback(),
+            plan: Box::new(fallback()),
             loaded: Loaded::Standalone,
             error: Some(error),
         },

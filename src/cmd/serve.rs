@@ -192,7 +192,7 @@ impl App {
                         "server.listen changed; the new address takes effect after a restart"
                     );
                 }
-                let plan = Arc::new(plan);
+                let plan: Arc<ProbePlan> = Arc::from(plan);
                 self.scheduler
                     .set_settings(config.schedule.clone(), config.budget.clone());
                 self.scheduler.set_ready_timeout(ready_timeout(&config));

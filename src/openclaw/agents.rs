@@ -1,13 +1,15 @@
-//! Agents and their model chains, as `openclaw models status --agent <id> --json` (2026.9.6)
-//! reports them.
+//! Agents and their model chains, as `openclaw models status --agent <id> --json` of the
+//! release that wrote the install reports them.
 //!
-//! Agents come from `agents.entries.<id>` (current) or `agents.list[]` (older releases);
+//! Agents come from `agents.entries.<id>` (2026.9) or `agents.list[]` (older releases);
 //! with neither there is one agent, `main`. With no primary anywhere, OpenClaw's built-in
 //! default model applies ([`BUILTIN_DEFAULT_MODEL`]). Chain rules per agent: no `model` → the
 //! defaults (`agents.defaults.model`: a string is a primary without fallbacks, an object is
-//! primary + fallbacks); a plain string → that primary and no fallbacks; an object with its
-//! own `fallbacks` → those (an empty list disables them); an object without → the defaults'.
+//! primary + fallbacks); an object with its own `fallbacks` → those (an empty list disables
+//! them). A plain string, or an object without `fallbacks`, depends on the release
+//! ([`Rules`]): 2026.3 and 2026.4 give it the defaults' fallbacks, 2026.5 on none.
 
+use super::era::Rules;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -66,21 +68,37 @@ fn model_parts(v: &Value) -> (Option<String>, Option<Vec<String>>) {
     }
 }
 
-/// Primary and fallbacks for an agent `model` value, given the defaults' model value.
+/// Primary and fallbacks for an agent `model` value, given the defaults' model value and
+/// the rules of the release that wrote the install.
 pub fn chain_for(
     agent_model: Option<&Value>,
     defaults_model: Option<&Value>,
+    rules: &Rules,
 ) -> (Option<String>, Vec<String>) {
     let (def_primary, def_fallbacks) = defaults_model.map(model_parts).unwrap_or((None, None));
     let def_fallbacks = def_fallbacks.unwrap_or_default();
+    let inherited = |yes: bool| {
+        if yes {
+            def_fallbacks.clone()
+        } else {
+            Vec::new()
+        }
+    };
     match agent_model.filter(|v| !v.is_null()) {
         None => (def_primary, def_fallbacks),
-        Some(Value::String(s)) if !s.trim().is_empty() => (Some(s.clone()), Vec::new()),
+        Some(Value::String(s)) if !s.trim().is_empty() => (
+            Some(s.clone()),
+            inherited(rules.string_model_inherits_fallbacks),
+        ),
         Some(Value::String(_)) => (def_primary, def_fallbacks),
-        Some(v) => {
-            let (primary, fallbacks) = model_parts(v);
-            (primary.or(def_primary), fallbacks.unwrap_or(def_fallbacks))
-        }
+        Some(v) => match model_parts(v) {
+            (None, None) => (def_primary, def_fallbacks),
+            (primary, Some(fallbacks)) => (primary.or(def_primary), fallbacks),
+            (Some(primary), None) => (
+                Some(primary),
+                inherited(rules.object_model_inherits_fallbacks),
+            ),
+        },
     }
 }
 
@@ -122,14 +140,52 @@ fn agent_dir(entry: &Value, id: &str, state_dir: &Path, home: Option<&Path>) -> 
     }
 }
 
-/// Every agent of the config, in config order.
+/// Every agent's id and auth dir, in config order (what the auth stores are read from,
+/// before the release that decides the chains is known).
+pub fn agent_dirs(
+    config: &Value,
+    config_path: &Path,
+    state_dir: &Path,
+    home: Option<&Path>,
+) -> Result<Vec<(String, PathBuf)>, AgentsError> {
+    let mut out: Vec<(String, PathBuf)> = Vec::new();
+    for (id, entry) in raw_agents(config, config_path)? {
+        let id = id.trim().to_ascii_lowercase();
+        if !out.iter().any(|(a, _)| *a == id) {
+            out.push((id.clone(), agent_dir(&entry, &id, state_dir, home)));
+        }
+    }
+    Ok(out)
+}
+
+/// Every agent of the config, in config order, with its chain as `rules` read it.
 pub fn agents(
     config: &Value,
     config_path: &Path,
     state_dir: &Path,
     home: Option<&Path>,
+    rules: &Rules,
 ) -> Result<Vec<AgentSpec>, AgentsError> {
     let defaults_model = config.pointer("/agents/defaults/model");
+    let mut out: Vec<AgentSpec> = Vec::new();
+    for (id, entry) in raw_agents(config, config_path)? {
+        let id = id.trim().to_ascii_lowercase();
+        if out.iter().any(|a| a.id == id) {
+            continue;
+        }
+        let (primary, fallbacks) = chain_for(entry.get("model"), defaults_model, rules);
+        out.push(AgentSpec {
+            agent_dir: agent_dir(&entry, &id, state_dir, home),
+            id,
+            primary: primary.or_else(|| Some(BUILTIN_DEFAULT_MODEL.to_string())),
+            fallbacks,
+        });
+    }
+    Ok(out)
+}
+
+/// `(id, entry)` of every agent: `agents.entries`, else `agents.list`, else `main`.
+fn raw_agents(config: &Value, config_path: &Path) -> Result<Vec<(String, Value)>, AgentsError> {
     let err = |key: String, message: &str| AgentsError {
         path: config_path.to_path_buf(),
         key,
@@ -170,31 +226,43 @@ pub fn agents(
     if raw.is_empty() {
         raw.push((MAIN.to_string(), Value::Null));
     }
-    let mut out: Vec<AgentSpec> = Vec::new();
-    for (id, entry) in raw {
-        let id = id.trim().to_ascii_lowercase();
-        if out.iter().any(|a| a.id == id) {
-            continue;
-        }
-        let (primary, fallbacks) = chain_for(entry.get("model"), defaults_model);
-        out.push(AgentSpec {
-            agent_dir: agent_dir(&entry, &id, state_dir, home),
-            id,
-            primary: primary.or_else(|| Some(BUILTIN_DEFAULT_MODEL.to_string())),
-            fallbacks,
-        });
-    }
-    Ok(out)
+    Ok(raw)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::openclaw::era;
     use serde_json::json;
+
+    /// 2026.9's rules.
+    fn newest() -> Rules {
+        era::newest().rules
+    }
+
+    /// 2026.4's rules.
+    fn legacy() -> Rules {
+        era::era_of(era::Release::new(2026, 4, 12)).rules
+    }
 
     fn chain(agent: Value, defaults: Value) -> (Option<String>, Vec<String>) {
         let a = if agent.is_null() { None } else { Some(&agent) };
-        chain_for(a, Some(&defaults))
+        chain_for(a, Some(&defaults), &newest())
+    }
+
+    #[test]
+    fn older_releases_give_string_and_primary_only_models_the_default_fallbacks() {
+        // What the real 2026.4.12 CLI reports (tests/fixtures/openclaw/eras/cli-2026.4.12:
+        // research = "kimi", writer = {primary}, solo = {primary, fallbacks: []}).
+        let defs = json!({"primary": "anthropic/a", "fallbacks": ["openai/b"]});
+        let old = |agent: Value| chain_for(Some(&agent), Some(&defs), &legacy());
+        let fb = vec!["openai/b".to_string()];
+        assert_eq!(old(json!("x/y")), (Some("x/y".into()), fb.clone()));
+        assert_eq!(old(json!({"primary": "x/y"})), (Some("x/y".into()), fb));
+        assert_eq!(
+            old(json!({"primary": "x/y", "fallbacks": []})),
+            (Some("x/y".into()), vec![])
+        );
     }
 
     #[test]
@@ -209,9 +277,12 @@ mod tests {
             chain(json!("x/y"), defs.clone()),
             (Some("x/y".into()), vec![])
         );
+        // 2026.9: an object with only a primary gets no fallbacks (the real 2026.9.6 CLI,
+        // agent `writer` of tests/fixtures/openclaw/eras/cli-2026.9.6; this test used to
+        // expect the defaults' fallbacks, which that CLI does not give).
         assert_eq!(
             chain(json!({"primary": "x/y"}), defs.clone()),
-            (Some("x/y".into()), fb())
+            (Some("x/y".into()), vec![])
         );
         assert_eq!(
             chain(json!({"primary": "x/y", "fallbacks": []}), defs.clone()),
@@ -230,7 +301,7 @@ mod tests {
             chain(json!({"primary": "x/y"}), json!("anthropic/a")),
             (Some("x/y".into()), vec![])
         );
-        assert_eq!(chain_for(None, None), (None, vec![]));
+        assert_eq!(chain_for(None, None, &newest()), (None, vec![]));
     }
 
     #[test]
@@ -240,7 +311,7 @@ mod tests {
             "defaults": {"model": {"primary": "anthropic/a", "fallbacks": ["openai/b"]}},
             "entries": {"main": {}, "Coder": {"model": "openai/c", "agentDir": "/custom/dir"}},
         }});
-        let a = agents(&cfg, Path::new("/s/openclaw.json"), sd, None).unwrap();
+        let a = agents(&cfg, Path::new("/s/openclaw.json"), sd, None, &newest()).unwrap();
         assert_eq!(a.len(), 2);
         assert_eq!(a[0].id, "main");
         assert_eq!(a[0].chain(), vec!["anthropic/a", "openai/b"]);
@@ -258,6 +329,7 @@ mod tests {
             Path::new("/s/openclaw.json"),
             sd,
             Some(Path::new("/home/u")),
+            &newest(),
         )
         .unwrap();
         assert_eq!(
@@ -268,7 +340,14 @@ mod tests {
         assert_eq!(a[1].chain(), vec!["groq/x", "openai/y"]);
         assert_eq!(a[1].agent_dir, PathBuf::from("/home/u/ops"));
 
-        let a = agents(&json!({}), Path::new("/s/openclaw.json"), sd, None).unwrap();
+        let a = agents(
+            &json!({}),
+            Path::new("/s/openclaw.json"),
+            sd,
+            None,
+            &newest(),
+        )
+        .unwrap();
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].id, "main");
         assert_eq!(a[0].chain(), vec![BUILTIN_DEFAULT_MODEL]);
@@ -278,6 +357,7 @@ mod tests {
             Path::new("/s/openclaw.json"),
             sd,
             None,
+            &newest(),
         )
         .unwrap_err()
         .to_string();

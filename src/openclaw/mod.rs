@@ -13,6 +13,7 @@ pub mod agents;
 pub mod auth;
 pub mod config_file;
 pub mod env;
+pub mod era;
 pub mod locate;
 pub mod modelref;
 pub mod providers;

@@ -7,16 +7,17 @@
 //! instead of a target, so `clawprobe check` can show it without sending a request.
 
 use super::{
-    AgentChain, ApiStyle, ChainEntry, Credential, CredentialExpiry, CredentialKind,
-    CredentialSource, Finding, ProbePlan, Target,
+    AgentChain, AgentFinding, ApiStyle, ChainEntry, Credential, CredentialExpiry, CredentialKind,
+    CredentialSource, Finding, ProbePlan, RotationStep, Target,
 };
 use crate::class::Class;
 use crate::config::Config;
-use crate::openclaw::agents::{self, AgentsError};
+use crate::openclaw::agents::{self, AgentSpec, AgentsError};
 use crate::openclaw::auth::{
-    AgentDir, AuthError, AuthStores, CredentialOutcome, CredentialRequest,
+    AgentDir, AuthError, AuthStores, Candidate, CredentialOutcome, CredentialRequest, Rotation,
 };
-use crate::openclaw::config_file::{self, ConfigFileError, MissingVar};
+use crate::openclaw::config_file::{self, ConfigFileError, LoadedConfig, MissingVar};
+use crate::openclaw::era;
 use crate::openclaw::locate::{self, Located, Location};
 use crate::openclaw::modelref::{self, RefContext};
 use crate::openclaw::providers::{self, ProviderInfo};
@@ -135,90 +136,171 @@ fn discover(
     plan: &mut ProbePlan,
 ) -> Result<(), PlanError> {
     let loaded = config_file::load(&loc.config_path, &loc.state_dir, inputs.env)?;
-    let cfg = &loaded.value;
     for m in &loaded.missing_vars {
         tracing::warn!("{m}");
     }
-    // Unset `${VAR}`s under `models.providers.<id>.*`, by normalised provider id: every route
-    // to that provider gets a finding instead of being probed with a literal `${VAR}`.
-    let mut provider_missing: BTreeMap<String, Vec<&MissingVar>> = BTreeMap::new();
-    if let Some(map) = cfg.pointer("/models/providers").and_then(Value::as_object) {
-        for raw in map.keys() {
-            let prefix = format!("models.providers.{raw}.");
-            for m in loaded
-                .missing_vars
-                .iter()
-                .filter(|m| m.key.starts_with(&prefix))
-            {
-                provider_missing
-                    .entry(modelref::normalize_provider(raw))
-                    .or_default()
-                    .push(m);
-            }
-        }
-    }
     let home = locate::home_dir(inputs.env, inputs.home.as_deref());
-    let mut specs = agents::agents(cfg, &loaded.path, &loc.state_dir, home.as_deref())?;
+    let mut dirs: Vec<AgentDir> =
+        agents::agent_dirs(&loaded.value, &loaded.path, &loc.state_dir, home.as_deref())?
+            .into_iter()
+            .map(|(agent, dir)| AgentDir { agent, dir })
+            .collect();
     if let Some(filter) = &config.openclaw.agents {
         for name in filter {
-            if !specs.iter().any(|s| s.id.eq_ignore_ascii_case(name)) {
+            if !dirs.iter().any(|d| d.agent.eq_ignore_ascii_case(name)) {
                 tracing::warn!(agent = %name, config = %loaded.path.display(), "[openclaw].agents names an agent the OpenClaw config does not have");
             }
         }
-        specs.retain(|s| filter.iter().any(|f| f.eq_ignore_ascii_case(&s.id)));
+        dirs.retain(|d| filter.iter().any(|f| f.eq_ignore_ascii_case(&d.agent)));
     }
-    let dirs: Vec<AgentDir> = specs
-        .iter()
-        .map(|s| AgentDir {
-            agent: s.id.clone(),
-            dir: s.agent_dir.clone(),
-        })
-        .collect();
     let stores = AuthStores::load(&loc.state_dir, &dirs)?;
-
-    let aliases = agents::aliases(cfg);
-    let configured = providers::configured_providers(cfg);
-    let configured_models: BTreeMap<String, Vec<String>> = configured
-        .iter()
-        .map(|(k, v)| (k.clone(), v.models.clone()))
-        .collect();
-    let mut known: Vec<String> = providers::CATALOG
-        .iter()
-        .map(|c| c.id.to_string())
-        .collect();
-    known.extend(configured.keys().cloned());
-    let ctx = RefContext {
-        aliases: &aliases,
-        configured: &configured_models,
-    };
-    let mut auth_order: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    if let Some(o) = cfg.pointer("/auth/order").and_then(Value::as_object) {
-        for (p, ids) in o {
-            auth_order.insert(modelref::normalize_provider(p), string_list(ids));
+    // Read the install the way the release that wrote it does (the rule: openclaw::era).
+    let dir_refs: Vec<&std::path::Path> = dirs.iter().map(|d| d.dir.as_path()).collect();
+    let detected = era::detect(
+        &loaded.value,
+        &loc.state_dir,
+        &dir_refs,
+        stores.shared_store_in_use(),
+    );
+    tracing::debug!(config = %loaded.path.display(), era = %detected.describe(), "OpenClaw release");
+    let rules = detected.era.rules;
+    let specs: Vec<AgentSpec> = agents::agents(
+        &loaded.value,
+        &loaded.path,
+        &loc.state_dir,
+        home.as_deref(),
+        &rules,
+    )?
+    .into_iter()
+    .filter(|s| dirs.iter().any(|d| d.agent == s.id))
+    .collect();
+    let mut ctx = Discovery::new(&loaded, stores, inputs.now_ms, rules);
+    for spec in &specs {
+        let chain = ctx.chain(spec, plan);
+        plan.agents.push(chain);
+        if rules.check_counts_every_token_profile {
+            ctx.release_check_findings(&spec.id, &detected, plan);
         }
     }
-    let mut auth_profiles: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    if let Some(o) = cfg.pointer("/auth/profiles").and_then(Value::as_object) {
-        for (id, meta) in o {
-            let provider = meta
-                .get("provider")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .or_else(|| id.split_once(':').map(|(p, _)| p.to_string()));
-            if let Some(p) = provider {
-                auth_profiles
-                    .entry(modelref::normalize_provider(&p))
-                    .or_default()
-                    .push(id.clone());
+    plan.openclaw_release = Some(detected.describe());
+
+    plan.profile_states = ctx.stores.profile_states();
+    let mut files = loaded.files.clone();
+    files.extend(loaded.dotenv_path.clone());
+    files.extend(ctx.stores.files());
+    for f in files {
+        if !plan.watched_files.contains(&f) {
+            plan.watched_files.push(f);
+        }
+    }
+    Ok(())
+}
+
+/// Everything a route of one install is resolved against, read once per build.
+struct Discovery<'a> {
+    loaded: &'a LoadedConfig<'a>,
+    stores: AuthStores,
+    now_ms: i64,
+    /// How the release that wrote the install reads it.
+    rules: era::Rules,
+    /// Unset `${VAR}`s under `models.providers.<id>.*`, by normalised provider id: every
+    /// route to that provider gets a finding instead of being probed with a literal `${VAR}`.
+    provider_missing: BTreeMap<String, Vec<&'a MissingVar>>,
+    aliases: BTreeMap<String, String>,
+    configured: BTreeMap<String, providers::ConfiguredProvider>,
+    configured_models: BTreeMap<String, Vec<String>>,
+    /// Every provider id a ref could name (catalog + configured), for suggestions.
+    known: Vec<String>,
+    /// `auth.order` by normalised provider.
+    auth_order: BTreeMap<String, Vec<String>>,
+    /// `auth.profiles` ids by normalised provider.
+    auth_profiles: BTreeMap<String, Vec<String>>,
+    /// Credential answers by (agent, provider, `@profile`): routes share them.
+    /// `(id, mode)` of every `auth.profiles` entry.
+    profile_modes: Vec<(String, String)>,
+    /// Rotations by (agent, provider, `@profile`): routes share them.
+    cache: HashMap<(String, String, Option<String>), Rotation>,
+}
+
+impl<'a> Discovery<'a> {
+    fn new(
+        loaded: &'a LoadedConfig<'a>,
+        stores: AuthStores,
+        now_ms: i64,
+        rules: era::Rules,
+    ) -> Discovery<'a> {
+        let cfg = &loaded.value;
+        let mut provider_missing: BTreeMap<String, Vec<&MissingVar>> = BTreeMap::new();
+        if let Some(map) = cfg.pointer("/models/providers").and_then(Value::as_object) {
+            for raw in map.keys() {
+                let prefix = format!("models.providers.{raw}.");
+                for m in loaded
+                    .missing_vars
+                    .iter()
+                    .filter(|m| m.key.starts_with(&prefix))
+                {
+                    provider_missing
+                        .entry(modelref::normalize_provider(raw))
+                        .or_default()
+                        .push(m);
+                }
             }
         }
+        let configured = providers::configured_providers(cfg);
+        let configured_models = configured
+            .iter()
+            .map(|(k, v)| (k.clone(), v.models.clone()))
+            .collect();
+        let mut known: Vec<String> = providers::CATALOG
+            .iter()
+            .map(|c| c.id.to_string())
+            .collect();
+        known.extend(configured.keys().cloned());
+        let mut auth_order: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        if let Some(o) = cfg.pointer("/auth/order").and_then(Value::as_object) {
+            for (p, ids) in o {
+                auth_order.insert(modelref::normalize_provider(p), string_list(ids));
+            }
+        }
+        let mut auth_profiles: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut profile_modes = Vec::new();
+        if let Some(o) = cfg.pointer("/auth/profiles").and_then(Value::as_object) {
+            for (id, meta) in o {
+                if let Some(mode) = meta.get("mode").and_then(Value::as_str) {
+                    profile_modes.push((id.clone(), mode.to_string()));
+                }
+                let provider = meta
+                    .get("provider")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .or_else(|| id.split_once(':').map(|(p, _)| p.to_string()));
+                if let Some(p) = provider {
+                    auth_profiles
+                        .entry(modelref::normalize_provider(&p))
+                        .or_default()
+                        .push(id.clone());
+                }
+            }
+        }
+        Discovery {
+            loaded,
+            stores,
+            now_ms,
+            rules,
+            provider_missing,
+            aliases: agents::aliases(cfg),
+            configured,
+            configured_models,
+            known,
+            auth_order,
+            auth_profiles,
+            profile_modes,
+            cache: HashMap::new(),
+        }
     }
-    let env_lookup = |k: &str| loaded.env.get(k);
-    let config_dir = loaded.dir().to_path_buf();
-    let no_profiles: Vec<String> = Vec::new();
-    let mut cache: HashMap<(String, String, Option<String>), CredentialOutcome> = HashMap::new();
 
-    for spec in &specs {
+    /// One agent's chain: a [`ChainEntry`] per ref, primary first.
+    fn chain(&mut self, spec: &AgentSpec, plan: &mut ProbePlan) -> AgentChain {
         let mut chain = AgentChain {
             agent: spec.id.clone(),
             entries: Vec::new(),
@@ -232,159 +314,245 @@ fn discover(
                 format!(
                     "agent `{}` has no model; set agents.defaults.model (or the agent's model) in {}",
                     spec.id,
-                    loaded.path.display()
+                    self.loaded.path.display()
                 ),
             );
             chain.entries.push(e);
         }
         for (pos, raw) in refs.iter().enumerate() {
             let mut e = new_entry(pos, raw);
-            if let Some(m) = loaded
-                .missing_vars
-                .iter()
-                .find(|m| raw.contains(&format!("${{{}}}", m.var)))
-            {
-                e.finding = finding(Class::UnresolvedRef, "missing_env_var", m.to_string());
-                chain.entries.push(e);
-                continue;
+            self.resolve_entry(&spec.id, &mut e, plan);
+            chain.entries.push(e);
+        }
+        chain
+    }
+
+    /// Resolves one route: ref → provider → API → base URL → credential → target. Each
+    /// step that fails leaves a finding on `e` and returns.
+    fn resolve_entry(&mut self, agent: &str, e: &mut ChainEntry, plan: &mut ProbePlan) {
+        let raw = e.raw_ref.clone();
+        if let Some(m) = self
+            .loaded
+            .missing_vars
+            .iter()
+            .find(|m| raw.contains(&format!("${{{}}}", m.var)))
+        {
+            e.finding = finding(Class::UnresolvedRef, "missing_env_var", m.to_string());
+            return;
+        }
+        let ctx = RefContext {
+            aliases: &self.aliases,
+            configured: &self.configured_models,
+        };
+        let r = match modelref::resolve(&raw, &ctx) {
+            Ok(r) => r,
+            Err(err) => {
+                e.finding = finding(Class::UnresolvedRef, err.reason, err.message);
+                return;
             }
-            let r = match modelref::resolve(raw, &ctx) {
-                Ok(r) => r,
-                Err(err) => {
-                    e.finding = finding(Class::UnresolvedRef, err.reason, err.message);
-                    chain.entries.push(e);
-                    continue;
-                }
+        };
+        e.provider = Some(r.provider.clone());
+        e.model = Some(r.model.clone());
+        let Some(info) = providers::resolve(&r.provider, &self.configured) else {
+            e.finding = finding(
+                Class::UnresolvedRef,
+                "unknown_provider",
+                modelref::unknown_provider_message(&r.provider, &r.model, &self.known),
+            );
+            return;
+        };
+        e.api = Some(info.api.clone());
+        if !info.api.is_probeable() {
+            e.finding = finding(
+                Class::Skipped,
+                "unsupported_api",
+                format!(
+                    "clawprobe cannot probe API style `{}` (provider `{}`); this route is reported as skipped, never as healthy",
+                    info.api, info.id
+                ),
+            );
+            return;
+        }
+        if let Some(m) = self
+            .provider_missing
+            .get(&info.id)
+            .and_then(|ms| ms.first())
+        {
+            let class = if m.key.contains(".apiKey") || m.key.contains(".headers") {
+                Class::Auth
+            } else {
+                Class::UnresolvedRef
             };
-            e.provider = Some(r.provider.clone());
-            e.model = Some(r.model.clone());
-            let Some(info) = providers::resolve(&r.provider, &configured) else {
-                e.finding = finding(
-                    Class::UnresolvedRef,
-                    "unknown_provider",
-                    modelref::unknown_provider_message(&r.provider, &r.model, &known),
-                );
-                chain.entries.push(e);
-                continue;
-            };
-            e.api = Some(info.api.clone());
-            if !info.api.is_probeable() {
-                e.finding = finding(
-                    Class::Skipped,
-                    "unsupported_api",
-                    format!(
-                        "clawprobe cannot probe API style `{}` (provider `{}`); this route is reported as skipped, never as healthy",
-                        info.api, info.id
-                    ),
-                );
-                chain.entries.push(e);
-                continue;
-            }
-            if let Some(m) = provider_missing.get(&info.id).and_then(|ms| ms.first()) {
-                let class = if m.key.contains(".apiKey") || m.key.contains(".headers") {
-                    Class::Auth
-                } else {
-                    Class::UnresolvedRef
-                };
-                e.finding = finding(class, "missing_env_var", m.to_string());
-                chain.entries.push(e);
-                continue;
-            }
-            let Some(base_url) = info.base_url.clone() else {
-                e.finding = finding(
-                    Class::Skipped,
-                    "no_base_url",
-                    format!(
-                        "clawprobe has no built-in base URL for provider `{}`; set models.providers.{}.baseUrl in {} to probe it",
-                        info.id,
-                        info.id,
-                        loaded.path.display()
-                    ),
-                );
-                chain.entries.push(e);
-                continue;
-            };
-            let key = (spec.id.clone(), info.id.clone(), r.profile.clone());
-            let outcome = cache
-                .entry(key)
-                .or_insert_with(|| {
-                    stores.resolve(&CredentialRequest {
-                        agent: &spec.id,
-                        provider: &info.id,
-                        profile_override: r.profile.as_deref(),
-                        config_order: auth_order.get(&info.id).map(Vec::as_slice),
-                        config_profiles: auth_profiles.get(&info.id).unwrap_or(&no_profiles),
-                        env: &env_lookup,
-                        env_vars: &info.env_vars,
-                        provider_api_key: info.api_key.as_ref(),
-                        config_dir: &config_dir,
-                        now_ms: inputs.now_ms,
-                    })
-                })
-                .clone();
-            let mut credential = None;
-            match outcome {
-                CredentialOutcome::Found(c) => {
-                    note_expiry(plan, &spec.id, &info.id, &c);
-                    e.credential_label = Some(c.label());
-                    credential = Some(c);
-                }
-                CredentialOutcome::Expired(c) => {
-                    note_expiry(plan, &spec.id, &info.id, &c);
-                    e.credential_label = Some(c.label());
-                    e.finding = finding(
-                        Class::Auth,
-                        "token_expired",
-                        format!(
-                            "credential `{}` for provider `{}` has expired; fix: `openclaw models auth login --provider {}` (or paste a new token)",
-                            c.label(),
-                            info.id,
-                            info.id
-                        ),
-                    );
-                }
-                CredentialOutcome::Missing { message } => {
-                    if info.key_required {
-                        e.finding = finding(
-                            Class::Auth,
-                            "missing_credential",
-                            missing_credential_message(&message, &info),
-                        );
+            e.finding = finding(class, "missing_env_var", m.to_string());
+            return;
+        }
+        let Some(base_url) = info.base_url.clone() else {
+            e.finding = finding(
+                Class::Skipped,
+                "no_base_url",
+                format!(
+                    "clawprobe has no built-in base URL for provider `{}`; set models.providers.{}.baseUrl in {} to probe it",
+                    info.id,
+                    info.id,
+                    self.loaded.path.display()
+                ),
+            );
+            return;
+        };
+        let rotation = self.rotation(agent, &info, r.profile.as_deref());
+        let route = |credential: Option<Credential>| Target {
+            id: 0,
+            provider: info.id.clone(),
+            model: r.model.clone(),
+            base_url: base_url.clone(),
+            api: info.api.clone(),
+            credential,
+            headers: info.headers.clone(),
+        };
+        let mut steps = Vec::with_capacity(rotation.candidates.len());
+        for c in &rotation.candidates {
+            steps.push(match c {
+                Candidate::Usable(c) => {
+                    note_expiry(plan, agent, &info.id, c);
+                    RotationStep {
+                        credential: c.label(),
+                        target: Some(plan.intern_target(route(Some(c.clone())))),
+                        skipped: None,
                     }
                 }
-                CredentialOutcome::Unresolvable { reason, message } => {
-                    e.finding = finding(Class::Auth, &reason, message);
+                Candidate::Expired(c) => {
+                    note_expiry(plan, agent, &info.id, c);
+                    RotationStep {
+                        credential: c.label(),
+                        target: None,
+                        skipped: finding(
+                            Class::Auth,
+                            "token_expired",
+                            expired_message(c, &info.id),
+                        ),
+                    }
                 }
+                Candidate::Unreadable {
+                    profile,
+                    reason,
+                    message,
+                } => RotationStep {
+                    credential: profile.clone(),
+                    target: None,
+                    skipped: finding(Class::Auth, reason, message.clone()),
+                },
+                Candidate::Skipped { profile, reason } => RotationStep {
+                    credential: profile.clone(),
+                    target: None,
+                    skipped: finding(
+                        Class::Auth,
+                        reason.code(),
+                        format!("{profile} skipped: {}", reason.describe()),
+                    ),
+                },
+            });
+        }
+        e.credential_label = steps
+            .iter()
+            .find(|s| s.target.is_some())
+            .or_else(|| steps.iter().find(|s| s.skipped.is_none()))
+            .or(steps.first())
+            .map(|s| s.credential.clone());
+        e.target = steps.iter().find_map(|s| s.target);
+        e.rotation = steps;
+        if e.target.is_some() {
+            // A working credential exists: ineligible ones stay findings of their steps.
+            return;
+        }
+        match rotation.outcome {
+            CredentialOutcome::Found(_) => {}
+            CredentialOutcome::Expired(c) => {
+                e.credential_label = Some(c.label());
+                e.finding = finding(Class::Auth, "token_expired", expired_message(&c, &info.id));
             }
-            if e.finding.is_none() {
-                let target = Target {
-                    id: 0,
-                    provider: info.id.clone(),
-                    model: r.model.clone(),
-                    base_url,
-                    api: info.api.clone(),
-                    credential,
-                    headers: info.headers.clone(),
-                };
+            CredentialOutcome::Missing { message } => {
+                if info.key_required {
+                    e.finding = finding(
+                        Class::Auth,
+                        "missing_credential",
+                        missing_credential_message(&message, &info),
+                    );
+                    return;
+                }
+                // A keyless provider (local Ollama): probed without a credential.
+                let target = route(None);
                 let label = target.credential_label();
                 let id = plan.intern_target(target);
                 e.set_target(id, label);
             }
-            chain.entries.push(e);
+            CredentialOutcome::Unresolvable { reason, message } => {
+                e.finding = finding(Class::Auth, &reason, message);
+            }
         }
-        plan.agents.push(chain);
     }
 
-    plan.profile_states = stores.profile_states();
-    let mut files = loaded.files.clone();
-    files.extend(loaded.dotenv_path.clone());
-    files.extend(stores.files());
-    for f in files {
-        if !plan.watched_files.contains(&f) {
-            plan.watched_files.push(f);
+    /// What the release's own `models status --check` fails on for `agent` beyond its
+    /// routes' findings: every token/OAuth profile it can see that OpenClaw would not use.
+    fn release_check_findings(&self, agent: &str, detected: &era::Detected, plan: &mut ProbePlan) {
+        let release = detected
+            .release()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| format!("{} era", detected.era.name));
+        for (profile, provider, why) in
+            self.stores
+                .unusable_token_profiles(agent, self.now_ms, &self.profile_modes)
+        {
+            plan.agent_findings.push(AgentFinding {
+                agent: agent.to_string(),
+                finding: Finding {
+                    class: Class::Auth,
+                    reason: why.code().to_string(),
+                    message: format!(
+                        "auth profile {profile} ({provider}) cannot be used: {}; OpenClaw {release}'s `openclaw models status --check` fails on it even if no route uses it; fix: `openclaw models auth paste-token --agent {agent} --provider {provider} --profile-id {profile}` or remove it",
+                        why.describe()
+                    ),
+                },
+            });
         }
     }
-    Ok(())
+
+    /// The credentials `agent` would try for `info`'s provider, in order (cached per agent,
+    /// provider and `@profile`).
+    fn rotation(&mut self, agent: &str, info: &ProviderInfo, profile: Option<&str>) -> Rotation {
+        let key = (
+            agent.to_string(),
+            info.id.clone(),
+            profile.map(str::to_string),
+        );
+        if let Some(o) = self.cache.get(&key) {
+            return o.clone();
+        }
+        let env_lookup = |k: &str| self.loaded.env.get(k);
+        let no_profiles: Vec<String> = Vec::new();
+        let rotation = self.stores.rotation(&CredentialRequest {
+            agent,
+            provider: &info.id,
+            profile_override: profile,
+            config_order: self.auth_order.get(&info.id).map(Vec::as_slice),
+            config_profiles: self.auth_profiles.get(&info.id).unwrap_or(&no_profiles),
+            config_profile_modes: &self.profile_modes,
+            env: &env_lookup,
+            env_vars: &info.env_vars,
+            provider_api_key: info.api_key.as_ref(),
+            config_dir: self.loaded.dir(),
+            now_ms: self.now_ms,
+            config_key_joins_rotation: self.rules.config_key_joins_rotation,
+        });
+        self.cache.insert(key, rotation.clone());
+        rotation
+    }
+}
+
+fn expired_message(c: &Credential, provider: &str) -> String {
+    format!(
+        "credential `{}` for provider `{provider}` has expired; fix: `openclaw models auth login --provider {provider}` (or paste a new token)",
+        c.label()
+    )
 }
 
 fn note_expiry(plan: &mut ProbePlan, agent: &str, provider: &str, c: &Credential) {
@@ -733,6 +901,117 @@ mod tests {
         assert!(err.contains("required"), "{err}");
         c.openclaw.enabled = false;
         assert!(run(&c, &[]).is_ok());
+    }
+
+    /// An install stamped by `release`: main's store holds an expired token, a working token
+    /// and an API key for acme (a custom provider with a literal apiKey too); agent `solo`
+    /// has a plain-string model.
+    fn rotation_install(release: &str) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "openclaw.json",
+            &format!(
+                r#"{{ meta: {{ lastTouchedVersion: "{release}" }},
+                  models: {{ providers: {{ acme: {{ baseUrl: "http://127.0.0.1:9/v1", api: "openai-completions",
+                                                  apiKey: "sk-canary-CONFIG-acme-1", models: [{{ id: "m1" }}] }} }} }},
+                  agents: {{ defaults: {{ model: {{ primary: "acme/m1", fallbacks: ["acme/m2"] }} }},
+                             list: [ {{ id: "main" }}, {{ id: "solo", model: "acme/m1@acme:key" }} ] }} }}"#
+            ),
+        );
+        write(
+            d.path(),
+            "agents/main/agent/auth-profiles.json",
+            r#"{"version":1,"profiles":{
+              "acme:old":{"type":"token","provider":"acme","token":"sk-canary-OLD-1","expires":1700000000000},
+              "acme:tok":{"type":"token","provider":"acme","token":"sk-canary-TOK-1","expires":1900000000000},
+              "acme:key":{"type":"api_key","provider":"acme","key":"sk-canary-KEY-1"}}}"#,
+        );
+        d
+    }
+
+    fn rotation(e: &ChainEntry) -> Vec<(String, bool)> {
+        e.rotation
+            .iter()
+            .map(|s| (s.credential.clone(), s.target.is_some()))
+            .collect()
+    }
+
+    #[test]
+    fn routes_carry_openclaws_rotation_by_release() {
+        let old = rotation_install("2026.4.12");
+        let plan = run(&config_for(old.path()), &[]).unwrap();
+        assert_eq!(
+            plan.openclaw_release.as_deref(),
+            Some("2026.4.12 (meta.lastTouchedVersion)")
+        );
+        let main = entry(&plan, "main", 0);
+        // Tokens before keys; the expired token is skipped with why, and the route works.
+        assert_eq!(
+            rotation(main),
+            vec![
+                ("acme:tok".to_string(), true),
+                ("acme:key".to_string(), true),
+                ("acme:old".to_string(), false),
+            ]
+        );
+        assert_eq!(main.target, main.rotation[0].target);
+        assert_eq!(
+            main.finding, None,
+            "a skipped profile never makes a working route auth"
+        );
+        let skip = main.rotation[2].skipped.clone().unwrap();
+        assert_eq!(
+            (skip.class, skip.reason.as_str()),
+            (Class::Auth, "token_expired")
+        );
+        assert_eq!(
+            skip.message,
+            "acme:old skipped: token expired 2023-11-14 22:13 UTC"
+        );
+        // Each step probes its own credential on the same provider, model and base URL.
+        let (ia, ib) = (
+            main.rotation[0].target.unwrap(),
+            main.rotation[1].target.unwrap(),
+        );
+        let (a, b) = (plan.target(ia), plan.target(ib));
+        assert_eq!((a.model_ref(), &a.base_url), (b.model_ref(), &b.base_url));
+        assert_ne!(plan.credential_key(ia), plan.credential_key(ib));
+        // 2026.4: a plain-string model gets the defaults' fallbacks; @profile goes first.
+        let solo = &plan.agents[1];
+        assert_eq!(solo.entries.len(), 2);
+        assert_eq!(
+            solo.entries[0].credential_label.as_deref(),
+            Some("acme:key")
+        );
+        assert_eq!(
+            rotation(&solo.entries[0])[1],
+            ("acme:tok".to_string(), true)
+        );
+        // 2026.4: the config key is no rotation step while a profile is usable, and its
+        // check fails on the expired token even though no route needs it.
+        assert!(!rotation(main).iter().any(|(c, _)| c.starts_with("config:")));
+        assert!(plan
+            .agent_findings
+            .iter()
+            .any(|f| f.agent == "main" && f.finding.message.contains("acme:old")));
+
+        let new = rotation_install("2026.9.6");
+        let plan = run(&config_for(new.path()), &[]).unwrap();
+        let main = entry(&plan, "main", 0);
+        assert_eq!(
+            rotation(main).last().unwrap(),
+            &("acme:old".to_string(), false)
+        );
+        assert!(
+            rotation(main).contains(&("config:acme".to_string(), true)),
+            "2026.9 tries the literal apiKey after the profiles: {:?}",
+            rotation(main)
+        );
+        assert_eq!(plan.agents[1].entries.len(), 1, "2026.9: no fallbacks");
+        assert!(plan.agent_findings.is_empty());
+        assert!(!plan.has_findings());
+        assert!(!format!("{plan:?}").contains("canary"));
     }
 
     #[test]

@@ -300,6 +300,16 @@ pub struct CredentialExpiry {
     pub expires_at_ms: i64,
 }
 
+/// A problem of one agent that is no route's finding, but fails the OpenClaw release's own
+/// `openclaw models status --check` (releases up to 2026.7 fail on any expired or unusable
+/// token profile the agent can see, used by a route or not). `check` shows these and counts
+/// them in its exit code; they never change a route's verdict.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AgentFinding {
+    pub agent: String,
+    pub finding: Finding,
+}
+
 /// Everything the rest of clawprobe needs from configuration and discovery.
 #[derive(Clone, Debug, Default)]
 pub struct ProbePlan {
@@ -314,6 +324,11 @@ pub struct ProbePlan {
     keys: Vec<Keys>,
     /// `targets` by key, so building a plan of thousands of targets stays linear.
     target_index: HashMap<TargetKey, TargetId>,
+    /// The OpenClaw release the install is read as (`2026.4.12 (meta.lastTouchedVersion)`,
+    /// `2026.6 era (openclaw-agent.sqlite)`); `None` without an install.
+    pub openclaw_release: Option<String>,
+    /// See [`AgentFinding`].
+    pub agent_findings: Vec<AgentFinding>,
 }
 
 impl ProbePlan {
@@ -330,11 +345,14 @@ impl ProbePlan {
             .count()
     }
 
-    /// Whether any chain entry has a static finding.
+    /// Whether any chain entry has a static finding, or an agent has an
+    /// [`AgentFinding`] (what `clawprobe check` exits 1 on).
     pub fn has_findings(&self) -> bool {
-        self.agents
-            .iter()
-            .any(|a| a.entries.iter().any(|e| e.finding.is_some()))
+        !self.agent_findings.is_empty()
+            || self
+                .agents
+                .iter()
+                .any(|a| a.entries.iter().any(|e| e.finding.is_some()))
     }
 
     /// Adds a target unless an identical one (same [`TargetKey`]) exists; returns its id.
