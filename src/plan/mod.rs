@@ -187,8 +187,10 @@ impl Role {
 }
 
 /// One credential in a route's rotation, in the order OpenClaw would try it. OpenClaw tries a
-/// route's eligible profiles for the provider in order, moving to the next one after an auth,
-/// billing or rate-limit failure, before it falls back to the next model in the chain.
+/// route's eligible profiles for the provider in order, moving to the next one after a
+/// failover-worthy failure (auth, billing, rate limit, overload, …; see
+/// `openclaw::auth::rotation` and `verdict::route::rotates`) before it falls back to the
+/// next model in the chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RotationStep {
     /// Credential label (profile id, `env:VAR`, `config:<provider>`); never the secret.
