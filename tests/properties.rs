@@ -8,7 +8,7 @@ use clawprobe::openclaw::{config_file, modelref};
 use clawprobe::probe::google::GoogleGenerativeAi;
 use clawprobe::probe::Prober;
 use clawprobe::ratelimit;
-use clawprobe::secret::{redact, redact_key_shapes, Secret};
+use clawprobe::secret::{redact, redact_cut, redact_key_shapes, strip_url_secrets, Secret};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -188,6 +188,41 @@ proptest! {
         // Idempotent enough: redacting again removes nothing new that was a secret.
         let again = redact(&out, &[&s]);
         prop_assert!(!again.contains(&secret));
+    }
+
+    /// Redaction before the cut, and the cut's residue masked: wherever the cut falls in an
+    /// echoed key, at most its first two characters survive.
+    #[test]
+    fn redact_cut_never_leaves_a_key_head(
+        secret in "[A-Za-z0-9_-]{8,48}",
+        pad in 0usize..120,
+        max in 20usize..100,
+        filler in "[ .,:;]{1,3}",
+    ) {
+        prop_assume!(!"[REDACTED]".contains(&secret[..3]));
+        let s = Secret::new(secret.clone());
+        let text = format!("{}{filler}{secret}{filler}{secret}", ".".repeat(pad));
+        let out = redact_cut(&text, &[&s], max);
+        prop_assert!(!out.contains(&secret[..3]), "{out}");
+        prop_assert!(out.chars().count() <= max + 1 + "[REDACTED]".len(), "{out}");
+    }
+
+    /// Userinfo and query never survive, wherever a URL stands in the text.
+    #[test]
+    fn url_userinfo_and_query_are_stripped(
+        user in "[a-z]{1,8}",
+        pass in "[A-Za-z0-9]{6,16}",
+        query in "[A-Za-z0-9=&]{1,20}",
+        before in "[ -~]{0,30}",
+        after in "[ \t]{1}[ -~]{0,30}",
+    ) {
+        prop_assume!(!before.contains(&pass) && !after.contains(&pass));
+        let text = format!("{before}https://{user}:{pass}@host.example:8443/v1/x?{query}QQ{after}");
+        let out = strip_url_secrets(&text);
+        prop_assert!(!out.contains(&pass), "{out}");
+        prop_assert!(!out.contains(&format!("{query}QQ")), "{out}");
+        let out = redact_key_shapes(&text);
+        prop_assert!(!out.contains(&pass), "{out}");
     }
 
     #[test]

@@ -284,7 +284,8 @@ pub(crate) fn json_object(
                     .get("message")
                     .and_then(|v| v.as_str())
                     .map(str::to_string)
-                    .unwrap_or_else(|| truncate(&e.to_string(), 200));
+                    // Not cut to its display length here: the executor redacts it whole first.
+                    .unwrap_or_else(|| truncate(&e.to_string(), 2048));
                 return Err(Interpretation::bad("error_in_body", msg));
             }
             Ok(m)
