@@ -124,3 +124,140 @@ fn a_key_echoed_across_the_cut_and_url_secrets_never_reach_output() {
     // The key really went out, so it really came back in the bodies.
     assert!(fake.requests().iter().any(|r| r.dump().contains(KEY)));
 }
+
+// ---------------------------------------------------------------------------------------
+// SQLite stores
+
+const OLD_KEY: &str = "sk-abuse-OLD-rotated-away-0001";
+const NEW_KEY: &str = "sk-abuse-NEW-rotated-in-wal-0002";
+
+fn profile_store(key: &str) -> String {
+    json!({"version": 1, "profiles": {"openai:default": {"type": "api_key", "provider": "openai", "key": key}}})
+        .to_string()
+}
+
+/// An OpenClaw install whose main agent keeps its key in a WAL-mode SQLite store, cleanly
+/// closed (so no `-wal` exists), with `openai/gpt-w` pointed at `fake`. Returns (state dir,
+/// store path).
+fn wal_install(root: &Path, fake: &FakeProvider) -> (std::path::PathBuf, std::path::PathBuf) {
+    let state = root.join("oc");
+    let agent = state.join("agents/main/agent");
+    std::fs::create_dir_all(&agent).unwrap();
+    std::fs::write(
+        state.join("openclaw.json"),
+        format!(
+            r#"{{
+  models: {{ providers: {{ openai: {{ baseUrl: "{}", api: "openai-completions" }} }} }},
+  agents: {{ defaults: {{ model: {{ primary: "openai/gpt-w" }} }}, list: [{{ id: "main", default: true }}] }},
+}}"#,
+            fake.url("/v1")
+        ),
+    )
+    .unwrap();
+    let db = agent.join("openclaw-agent.sqlite");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch(
+        "PRAGMA journal_mode=WAL;
+         CREATE TABLE auth_profile_store(store_key TEXT PRIMARY KEY, store_json TEXT NOT NULL, updated_at INTEGER NOT NULL);
+         CREATE TABLE auth_profile_state(state_key TEXT PRIMARY KEY, state_json TEXT NOT NULL, updated_at INTEGER NOT NULL);",
+    )
+    .unwrap();
+    c.execute(
+        "INSERT INTO auth_profile_store VALUES('primary', ?1, 1)",
+        [profile_store(OLD_KEY)],
+    )
+    .unwrap();
+    drop(c);
+    let wal = {
+        let mut s = db.as_os_str().to_os_string();
+        s.push("-wal");
+        std::path::PathBuf::from(s)
+    };
+    assert!(
+        !wal.exists(),
+        "a clean close checkpoints and removes the WAL"
+    );
+    (state, db)
+}
+
+fn wal_fake() -> FakeProvider {
+    let fake = FakeProvider::start();
+    fake.route(
+        "GET",
+        "/v1/models/gpt-w",
+        Reply::json(200, json!({"id": "gpt-w", "object": "model"})),
+    )
+    .require(
+        "authorization",
+        NEW_KEY,
+        Reply::json(
+            401,
+            json!({"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}}),
+        ),
+    );
+    fake
+}
+
+fn oc_toml(state: &Path, port: u16, extra: &str) -> String {
+    format!(
+        "[openclaw]\nenabled = true\nrequired = true\nstate_dir = \"{s}\"\nconfig_path = \"{s}/openclaw.json\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\nfirst_cycle_timeout_seconds = 1\nwatch_interval_seconds = 0.2\n\n[schedule]\nmetadata = \"*/1 * * * * *\"\nprobe_timeout_seconds = 2.0\nmin_key_spacing_seconds = 0.0\nrecheck_after_failure_seconds = 1.0\n\n[traffic]\nenabled = false\n{extra}",
+        s = state.display()
+    )
+}
+
+/// A key rotated by the gateway lands in a `-wal` that did not exist when clawprobe
+/// started (a clean close had removed it) and stays there until a checkpoint: the new file
+/// must trigger a reload. Also: the store is read with TMPDIR pointing at a regular file,
+/// so any temp dir or temp copy would fail the load; none is made.
+#[test]
+fn a_wal_file_appearing_after_start_up_is_picked_up_without_temp_copies() {
+    let home = tempfile::tempdir().unwrap();
+    let fake = wal_fake();
+    let (state, db) = wal_install(home.path(), &fake);
+    let port = free_port();
+    let config = home.path().join("clawprobe.toml");
+    std::fs::write(&config, oc_toml(&state, port, "")).unwrap();
+    let not_a_dir = home.path().join("tmp-is-a-file");
+    std::fs::write(&not_a_dir, "").unwrap();
+    let mut cmd = harness::clawprobe(home.path());
+    cmd.env("TMPDIR", &not_a_dir)
+        .arg("--config")
+        .arg(&config)
+        .arg("serve");
+    let s = harness::Serve::start(cmd, port, home.path().join("serve.log"));
+    let up = |m: &str| harness::sample(m, "clawprobe_agent_up{agent=\"main\"}");
+    s.wait_metrics(
+        "the old key to fail",
+        std::time::Duration::from_secs(15),
+        |m| up(m) == Some(0.0),
+    );
+    assert_eq!(
+        harness::sample(
+            &s.get("/metrics").body,
+            "clawprobe_config_last_reload_successful"
+        ),
+        Some(1.0),
+        "the store was read with TMPDIR unusable:\n{}",
+        s.log_text()
+    );
+    // The gateway rotates the key; its connection stays open, so the change stays in the WAL.
+    let gw = rusqlite::Connection::open(&db).unwrap();
+    gw.execute_batch("PRAGMA wal_autocheckpoint=0;").unwrap();
+    gw.execute(
+        "UPDATE auth_profile_store SET store_json = ?1, updated_at = 2 WHERE store_key = 'primary'",
+        [profile_store(NEW_KEY)],
+    )
+    .unwrap();
+    s.wait_metrics(
+        "the rotated key from the WAL",
+        std::time::Duration::from_secs(15),
+        |m| up(m) == Some(1.0),
+    );
+    assert!(fake.requests().iter().any(|r| r
+        .header("authorization")
+        .is_some_and(|h| h.contains(NEW_KEY))));
+    let log = s.stop();
+    assert!(log.contains("-wal changed"), "{log}");
+    assert!(!log.contains(NEW_KEY) && !log.contains(OLD_KEY), "{log}");
+    drop(gw);
+}
