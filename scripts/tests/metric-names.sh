@@ -25,7 +25,7 @@ cd "$(dirname "$0")/../.."
 # ---------------------------------------------------------------------------------------
 # PENDING: families in the metrics contract (alerts/exported-metrics.txt) that the rules
 # and dashboards already use but the exporter does not serve yet (issues 14 and 17:
-# install/plan health, web config reloads, process metrics). A PENDING name the running exporter does not serve is REPORTED, not a
+# install/plan health, process metrics). A PENDING name the running exporter does not serve is REPORTED, not a
 # failure. Remove a name as soon as the exporter serves it: from then on it is checked
 # like every other name (and a PENDING name that is served is reported as removable).
 PENDING_METRICS=(
@@ -33,7 +33,6 @@ PENDING_METRICS=(
     clawprobe_plan_agents
     clawprobe_plan_targets
     clawprobe_plan_findings
-    clawprobe_web_config_last_reload_successful
     process_cpu_seconds_total
     process_resident_memory_bytes
     process_virtual_memory_bytes

@@ -189,6 +189,10 @@ impl Backend for App {
     ) -> BoxFuture<'_, Result<ProbeResult, SkipReason>> {
         Box::pin(self.scheduler.probe_now(target, tier))
     }
+
+    fn web_config_reloaded(&self, ok: bool) {
+        self.metrics.set_web_config_reload(ok);
+    }
 }
 
 /// Polls the plan's files and reloads when one changes. Interval 0 disables polling (it is
@@ -653,7 +657,7 @@ mod tests {
         let budget_app = self::app(dir.path(), Class::Ok, false);
         let (s, body) = get(
             &budget_app,
-            Method::GET,
+            Method::POST,
             "/probe?agent=main&ref=openai/gpt-a&tier=generation",
         )
         .await;

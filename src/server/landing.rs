@@ -8,7 +8,7 @@ use crate::class::Class;
 use crate::plan::{ProbePlan, Target, TargetId};
 use crate::probe::{ProbeResult, Tier};
 use crate::secret::{redact, Secret};
-use crate::state::{Store, TargetStatus};
+use crate::state::{Store, StoreView, TargetStatus};
 use crate::verdict::{self, Cadence, Observation, PlanVerdicts, Source};
 use std::fmt::Write;
 use std::time::SystemTime;
@@ -47,16 +47,19 @@ fn rfc3339(t: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// Runs `f` over every verdict of `plan` at `now` (the store's read lock is held meanwhile).
-/// `fresh`, a result just received, counts even if the store has not recorded it (its
-/// target left the plan meanwhile, or a test backend does not record).
+/// Runs `f` over every verdict of `plan` at `now` and the store's view (the store's read lock
+/// is held meanwhile: `f` reads statuses through the view it is given, never through the
+/// store, whose lock must not be taken again — a probe result waiting to be written would
+/// block that second read, and the first would never be released). `fresh`, a result just
+/// received, counts even if the store has not recorded it (its target left the plan
+/// meanwhile, or a test backend does not record).
 pub fn with_verdicts<R>(
     plan: &ProbePlan,
     store: &Store,
     cadence: &Cadence,
     now: SystemTime,
     fresh: Option<&ProbeResult>,
-    f: impl FnOnce(&PlanVerdicts<'_>) -> R,
+    f: impl FnOnce(&PlanVerdicts<'_>, &StoreView<'_>) -> R,
 ) -> R {
     let view = store.read();
     let statuses: Vec<Option<&TargetStatus>> = (0..plan.targets.len())
@@ -80,7 +83,7 @@ pub fn with_verdicts<R>(
         e
     };
     let v = verdict::compute(plan, &evidence, cadence, now);
-    f(&v)
+    f(&v, &view)
 }
 
 /// "3m 5s ago" from `at` to `now`.
@@ -101,7 +104,7 @@ fn age(at: SystemTime, now: SystemTime) -> String {
 /// request was sent for this answer.
 pub fn entry_json(
     plan: &ProbePlan,
-    store: &Store,
+    store: &StoreView<'_>,
     verdicts: &PlanVerdicts<'_>,
     (a, i): (usize, usize),
     result: Option<&ProbeResult>,
@@ -115,7 +118,7 @@ pub fn entry_json(
     let newest = shown
         .filter(|&id| id < plan.targets.len())
         .and_then(|id| store.get(plan.key(id)))
-        .and_then(|s| s.last);
+        .and_then(|s| s.last.clone());
     let result = result.or(newest.as_ref());
     let message = match (&v.verdict, result, &entry.finding) {
         (Some(vd), _, Some(f)) if vd.source == Source::Static => Some(f.message.clone()),
@@ -209,7 +212,7 @@ pub fn render(plan: &ProbePlan, store: &Store, cadence: &Cadence, now: SystemTim
         plan.targets.len(),
         rfc3339(now)
     );
-    with_verdicts(plan, store, cadence, now, None, |v| {
+    with_verdicts(plan, store, cadence, now, None, |v, view| {
         agent_lines(&mut h, plan, v);
         h.push_str("<table>\n<tr><th>agent</th><th>role</th><th>ref</th><th>class</th><th>reason</th><th>source</th><th>as of</th><th>credential</th><th>next probe</th></tr>\n");
         for (a, agent) in plan.agents.iter().enumerate() {
@@ -219,7 +222,7 @@ pub fn render(plan: &ProbePlan, store: &Store, cadence: &Cadence, now: SystemTim
                 let target = shown.and_then(|id| plan.targets.get(id));
                 let status = shown
                     .filter(|&id| id < plan.targets.len())
-                    .and_then(|id| store.get(plan.key(id)));
+                    .and_then(|id| view.get(plan.key(id)));
                 let class = ev.verdict.map(|v| v.class);
                 let css = match class {
                     Some(Class::Ok) => "ok",
