@@ -536,3 +536,122 @@ fn a_wrong_password_flood_does_not_starve_prometheus() {
     );
     drop(s);
 }
+
+// ---------------------------------------------------------------------------------------
+// Budget across restarts
+
+/// A daily credential cap that allows one generation probe: run, restart, run again. The
+/// provider sees one generation request in all (before: one per run), and the books on
+/// disk are private and hold no key or URL.
+#[test]
+fn budget_caps_hold_across_a_restart() {
+    let home = tempfile::tempdir().unwrap();
+    let fake = FakeProvider::start();
+    fake.route("GET", "/v1/models/m", Reply::json(200, json!({"id": "m", "object": "model"})))
+        .route(
+            "POST",
+            "/v1/chat/completions",
+            Reply::json(
+                200,
+                json!({"choices": [{"message": {"role": "assistant", "content": ""}, "finish_reason": "length"}],
+                       "usage": {"prompt_tokens": 8, "completion_tokens": 1}}),
+            ),
+        );
+    let port = free_port();
+    let config = home.path().join("clawprobe.toml");
+    // 9 tokens a probe (chat style); 12 a day: one probe fits, a second does not.
+    std::fs::write(
+        &config,
+        format!(
+            "[openclaw]\nenabled = false\n[server]\nlisten = \"127.0.0.1:{port}\"\nfirst_cycle_timeout_seconds = 1\n[schedule]\ncredential_generation = \"*/1 * * * * *\"\nmodel_generation = \"\"\nmin_key_spacing_seconds = 0.0\nrecheck_after_failure_seconds = 1.0\n[budget]\ncredential_tokens_per_day = 12\n[traffic]\nenabled = false\n\n[[targets]]\nname = \"t\"\nagent = \"main\"\nprovider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\napi = \"openai-completions\"\napi_key_env = \"TARGET_KEY\"\n",
+            fake.url("/v1")
+        ),
+    )
+    .unwrap();
+    let generation = || fake.requests_to("/v1/chat/completions").len();
+    let mut logs = String::new();
+    for run in 0..2 {
+        let mut cmd = harness::clawprobe(home.path());
+        cmd.env("TARGET_KEY", KEY)
+            .arg("--config")
+            .arg(&config)
+            .arg("serve");
+        let s = harness::Serve::start(cmd, port, home.path().join(format!("serve-{run}.log")));
+        // Several credential ticks: one probe, then skipped for budget.
+        s.wait_metrics(
+            "credential ticks skipped for budget",
+            std::time::Duration::from_secs(20),
+            |m| {
+                harness::sample(
+                    m,
+                    "clawprobe_probes_skipped_total{provider=\"openai\",reason=\"budget\"}",
+                )
+                .is_some_and(|v| v >= 2.0)
+            },
+        );
+        logs.push_str(&s.stop());
+    }
+    assert_eq!(
+        generation(),
+        1,
+        "generation requests across both runs:\n{logs}"
+    );
+    let books = home.path().join(".local/state/clawprobe/budget.json");
+    let text = std::fs::read_to_string(&books).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&books).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(
+        !text.contains(KEY) && !text.contains("127.0.0.1") && !text.contains("http"),
+        "{text}"
+    );
+    assert!(logs.contains("budget books of today restored"), "{logs}");
+    // A corrupt file: a fresh start with a warning, and the books written again.
+    std::fs::write(&books, "{\"version\": 1, \"day\": ").unwrap();
+    let mut cmd = harness::clawprobe(home.path());
+    cmd.env("TARGET_KEY", KEY)
+        .arg("--config")
+        .arg(&config)
+        .arg("serve");
+    let s = harness::Serve::start(cmd, port, home.path().join("serve-2.log"));
+    s.wait_metrics(
+        "a generation probe after the fresh start",
+        std::time::Duration::from_secs(20),
+        |_| generation() == 2,
+    );
+    let log = s.stop();
+    assert!(log.contains("WARN") && log.contains("corrupt"), "{log}");
+    assert!(serde_json::from_str::<Value>(&std::fs::read_to_string(&books).unwrap()).is_ok());
+}
+
+/// The state file never goes into the OpenClaw directory: pointed there, serve refuses to
+/// start and names the variable.
+#[test]
+fn budget_books_are_never_written_into_the_openclaw_directory() {
+    let home = tempfile::tempdir().unwrap();
+    let fake = FakeProvider::start();
+    let (state, _) = wal_install(home.path(), &fake);
+    let before = support::fs::snapshot(&state);
+    let port = free_port();
+    let config = home.path().join("clawprobe.toml");
+    std::fs::write(&config, oc_toml(&state, port, "")).unwrap();
+    let mut cmd = harness::clawprobe(home.path());
+    cmd.env("CLAWPROBE_STATE_DIR", state.join("clawprobe"))
+        .arg("--config")
+        .arg(&config)
+        .arg("serve");
+    let o = harness::output(&mut cmd);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("CLAWPROBE_STATE_DIR") && o.stderr.contains("OpenClaw"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(
+        before,
+        support::fs::snapshot(&state),
+        "the OpenClaw directory changed"
+    );
+}

@@ -282,6 +282,15 @@ pub async fn run(
         }
         None => None,
     };
+    // The budget's books survive restarts in a state file (never in the OpenClaw directory).
+    let mut config = config;
+    let env = |k: &str| std::env::var(k).ok();
+    config.budget.state_path =
+        crate::schedule::ledger::for_config(&config, config_path.as_deref(), &env)?;
+    match &config.budget.state_path {
+        Some(p) => tracing::info!(file = %p.display(), "budget books kept across restarts"),
+        None => tracing::warn!("no HOME, CLAWPROBE_STATE_DIR or [budget] state_file: budget books kept in memory only; daily caps start afresh on a restart"),
+    }
     let planner: Planner = Arc::new(crate::plan::build);
     let plan = Arc::new(planner(&config).map_err(|e| anyhow::Error::msg(e.to_string()))?);
     let listener = server::bind(&config.server.listen, &config.source).await?;

@@ -159,6 +159,11 @@ impl Books {
         self.budget.set_settings(settings);
     }
 
+    /// The budget's UTC day follows `wall` (the wall time at `now`) from now on.
+    pub fn set_wall_clock(&mut self, now: Instant, wall: SystemTime) {
+        self.budget.set_wall_clock(now, wall);
+    }
+
     /// Forgets what is kept per target for targets no longer in `plan`. Credential gates
     /// stay: a credential that comes back keeps its retry-after and backoff.
     pub fn retain(&mut self, plan: &ProbePlan) {
