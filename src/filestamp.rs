@@ -116,6 +116,31 @@ impl WatchedFiles {
             .find_map(|(p, s)| s.content_changed(p).then_some(p.as_path()))
     }
 
+    /// One digest of every file's path and content (a missing file counts as a state): two
+    /// sets with the same paths and equal fingerprints had the same content when stamped.
+    /// The web config applies a change only once two reads in a row agree on it.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        for (p, s) in &self.files {
+            let path = p.as_os_str().as_encoded_bytes();
+            h.update((path.len() as u64).to_le_bytes());
+            h.update(path);
+            match s.digest {
+                Some(d) => {
+                    h.update([1]);
+                    h.update(d);
+                }
+                None => h.update([0]),
+            }
+        }
+        h.finalize().into()
+    }
+
+    /// The same files, stamped now.
+    pub fn restamped(&self) -> WatchedFiles {
+        WatchedFiles::new(self.files.iter().map(|(p, _)| p.clone()))
+    }
+
     /// Stamps every file again, e.g. after a reload that failed, so the same broken
     /// content is not retried until it changes again.
     pub fn restamp(&mut self) {
@@ -168,6 +193,13 @@ mod tests {
         assert_eq!(w.changed(), Some(p.as_path()));
         w.restamp();
         assert_eq!(w.changed(), None);
+        // The fingerprint follows content, not metadata.
+        let fp = w.fingerprint();
+        assert_eq!(w.restamped().fingerprint(), fp);
+        std::fs::write(&p, "{ a: 3 }").unwrap();
+        assert_ne!(w.restamped().fingerprint(), fp);
+        std::fs::write(&p, "{ a: 2 }").unwrap();
+        assert_eq!(w.restamped().fingerprint(), fp);
     }
 
     /// The writer's atomic save: a temp file of the same size, its mtime set to the old

@@ -8,7 +8,7 @@ use clawprobe::openclaw::{config_file, modelref};
 use clawprobe::probe::google::GoogleGenerativeAi;
 use clawprobe::probe::Prober;
 use clawprobe::ratelimit;
-use clawprobe::secret::{redact, redact_key_shapes, Secret};
+use clawprobe::secret::{redact, redact_cut, redact_key_shapes, strip_url_secrets, Secret};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -188,6 +188,41 @@ proptest! {
         // Idempotent enough: redacting again removes nothing new that was a secret.
         let again = redact(&out, &[&s]);
         prop_assert!(!again.contains(&secret));
+    }
+
+    /// Redaction before the cut, and the cut's residue masked: wherever the cut falls in an
+    /// echoed key, at most its first two characters survive.
+    #[test]
+    fn redact_cut_never_leaves_a_key_head(
+        secret in "[A-Za-z0-9_-]{8,48}",
+        pad in 0usize..120,
+        max in 20usize..100,
+        filler in "[ .,:;]{1,3}",
+    ) {
+        prop_assume!(!"[REDACTED]".contains(&secret[..3]));
+        let s = Secret::new(secret.clone());
+        let text = format!("{}{filler}{secret}{filler}{secret}", ".".repeat(pad));
+        let out = redact_cut(&text, &[&s], max);
+        prop_assert!(!out.contains(&secret[..3]), "{out}");
+        prop_assert!(out.chars().count() <= max + 1 + "[REDACTED]".len(), "{out}");
+    }
+
+    /// Userinfo and query never survive, wherever a URL stands in the text.
+    #[test]
+    fn url_userinfo_and_query_are_stripped(
+        user in "[a-z]{1,8}",
+        pass in "[A-Za-z0-9]{6,16}",
+        query in "[A-Za-z0-9=&]{1,20}",
+        before in "[ -~]{0,30}",
+        after in "[ \t]{1}[ -~]{0,30}",
+    ) {
+        prop_assume!(!before.contains(&pass) && !after.contains(&pass));
+        let text = format!("{before}https://{user}:{pass}@host.example:8443/v1/x?{query}QQ{after}");
+        let out = strip_url_secrets(&text);
+        prop_assert!(!out.contains(&pass), "{out}");
+        prop_assert!(!out.contains(&format!("{query}QQ")), "{out}");
+        let out = redact_key_shapes(&text);
+        prop_assert!(!out.contains(&pass), "{out}");
     }
 
     #[test]
@@ -390,4 +425,129 @@ fn json5_reader_handles_moderate_nesting() {
 #[test]
 fn json5_reader_deep_nesting_is_an_error_not_a_crash() {
     assert!(json5_depth_survives(100_000));
+}
+
+// ---------------------------------------------------------------------------------------
+// The web config reader (`--web.config.file`): never panics, never echoes a value, and a
+// running clawprobe never lets a re-read weaken what is in force.
+
+fn web_config_text() -> impl Strategy<Value = String> {
+    let value = prop_oneof![
+        Just("PWmark-hunter2".to_string()),
+        "[ -~]{0,20}".prop_map(|v| format!("PWmark{v}")),
+        Just("[PWmark, 1]".to_string()),
+        Just("{a: PWmark}".to_string()),
+    ];
+    let key = proptest::sample::select(vec![
+        "tls_server_config",
+        "cert_file",
+        "key_file",
+        "client_auth_type",
+        "client_ca_file",
+        "min_version",
+        "max_version",
+        "cipher_suites",
+        "basic_auth_users",
+        "http_server_config",
+        "headers",
+        "http2",
+        "prom",
+    ]);
+    let line = (0usize..3, key, value)
+        .prop_map(|(indent, k, v)| format!("{}{k}: {v}", "  ".repeat(indent)));
+    prop_oneof![
+        "\\PC{0,300}",
+        proptest::collection::vec(line, 0..8).prop_map(|l| l.join("\n")),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn web_config_reader_never_panics_nor_echoes_values(text in web_config_text()) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("web.yml");
+        if let Err(e) = clawprobe::server::webconfig::check_text(&text, &path) {
+            let msg = e.to_string();
+            prop_assert!(msg.contains("web.yml"), "{msg}");
+            prop_assert!(!msg.contains("PWmark"), "a value was echoed: {msg}");
+        }
+    }
+}
+
+/// The files a web config can name: one self-signed certificate and key, made once.
+fn web_tls_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = tempfile::tempdir().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::write(d.path().join("c.pem"), cert.pem()).unwrap();
+        std::fs::write(d.path().join("k.pem"), key.serialize_pem()).unwrap();
+        d
+    })
+    .path()
+}
+
+/// Contents a web.yml goes through: good ones of every strength, and what an in-place
+/// rewrite or a typo leaves.
+fn web_contents() -> Vec<String> {
+    let d = web_tls_dir().display().to_string();
+    let hash = "$2b$04$3xYPH6ZHXuDNvbM8mo6wQe4Cz3bWlwTLK8W/8C0dk2jGdq1nEozT6";
+    let tls = format!("tls_server_config:\n  cert_file: {d}/c.pem\n  key_file: {d}/k.pem\n");
+    let mtls = format!(
+        "{tls}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {d}/c.pem\n"
+    );
+    let users = format!("basic_auth_users:\n  prom: '{hash}'\n");
+    vec![
+        tls.clone(),
+        format!("{tls}{users}"),
+        users.clone(),
+        format!("{mtls}{users}"),
+        "{}\n".into(),
+        String::new(),
+        "# half\n".into(),
+        "tls_server_config: [\n".into(),
+        format!("{tls}{users}")[..30].to_string(),
+        "basic_auth_users:\n  prom: plain\n".into(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..config() })]
+
+    /// Whatever sequence of contents the file goes through and however the polls fall,
+    /// TLS, a required client certificate and basic auth, once in force, stay in force.
+    #[test]
+    fn web_config_reloads_never_weaken_what_is_in_force(
+        start in 0usize..5,
+        steps in proptest::collection::vec((0usize..10, 0usize..3), 1..12),
+    ) {
+        use clawprobe::server::webconfig::WebConfig;
+        let contents = web_contents();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("web.yml");
+        std::fs::write(&path, &contents[start]).unwrap();
+        let w = WebConfig::load(&path).unwrap();
+        let mut floor = w.current().summary();
+        for (i, (c, polls)) in steps.into_iter().enumerate() {
+            std::fs::write(&path, &contents[c]).unwrap();
+            let f = std::fs::File::options().write(true).open(&path).unwrap();
+            f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000 + i as u64)).unwrap();
+            for _ in 0..polls {
+                w.poll();
+                let now = w.current().summary();
+                prop_assert!(now.tls || !floor.tls, "TLS dropped: {floor:?} -> {now:?}");
+                prop_assert!(now.client_cert_required || !floor.client_cert_required, "mTLS dropped: {floor:?} -> {now:?}");
+                prop_assert!(now.users > 0 || floor.users == 0, "auth dropped: {floor:?} -> {now:?}");
+                floor.tls |= now.tls;
+                floor.client_cert_required |= now.client_cert_required;
+                floor.users = floor.users.max(now.users);
+            }
+        }
+    }
 }

@@ -171,12 +171,36 @@ fn client(root: Option<&str>, identity: Option<(&str, &str)>) -> reqwest::Client
     b.build().unwrap()
 }
 
+/// Wrong credentials are refused: `401`, or `429` once the client is backing off.
+fn refused(status: reqwest::StatusCode) -> bool {
+    status == 401 || status == 429
+}
+
+/// Retries `send` while it is throttled (`429`), as a scraper would at its next interval.
+fn until_not_throttled(send: impl Fn() -> Resp) -> Resp {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let r = send();
+        if r.status() != 429 || Instant::now() > deadline {
+            return r;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn basic_auth_on_every_endpoint() {
     let hash = bcrypt::hash("s3cret-pass", 4).unwrap();
     let web = format!("basic_auth_users:\n  prometheus: '{hash}'\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n");
     let s = Server::start(&[("web.yml", &web)]);
     let c = client(None, None);
+    // Prometheus scrapes first (its credentials are cached from then on).
+    let r = c
+        .get(s.http("/metrics"))
+        .basic_auth("prometheus", Some("s3cret-pass"))
+        .sendb()
+        .unwrap();
+    assert_eq!(r.status(), 200);
     for path in [
         "/metrics",
         "/",
@@ -197,20 +221,24 @@ fn basic_auth_on_every_endpoint() {
             .basic_auth("prometheus", Some("wrong"))
             .sendb()
             .unwrap();
-        assert_eq!(r.status(), 401, "{path}");
+        assert!(refused(r.status()), "{path}: {r:?}");
         let r = c
             .get(s.http(path))
             .basic_auth("nobody", Some("s3cret-pass"))
             .sendb()
             .unwrap();
-        assert_eq!(r.status(), 401, "{path}");
+        assert!(refused(r.status()), "{path}: {r:?}");
+        if r.status() == 429 {
+            assert!(r.headers().contains_key("retry-after"), "{r:?}");
+        }
     }
     let r = c
         .post(s.http("/-/reload"))
         .basic_auth("prometheus", Some("wrong"))
         .sendb()
         .unwrap();
-    assert_eq!(r.status(), 401);
+    assert!(refused(r.status()), "{r:?}");
+    // The address failed many times, but verified credentials are never throttled.
     let r = c
         .get(s.http("/metrics"))
         .basic_auth("prometheus", Some("s3cret-pass"))
@@ -218,10 +246,12 @@ fn basic_auth_on_every_endpoint() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-frame-options"], "deny");
-    assert!(r
-        .text()
-        .unwrap()
-        .contains("clawprobe_config_last_reload_successful"));
+    let body = r.text().unwrap();
+    assert!(body.contains("clawprobe_config_last_reload_successful"));
+    assert!(
+        body.contains("clawprobe_web_config_last_reload_successful 1"),
+        "{body}"
+    );
     let r = c
         .post(s.http("/-/reload"))
         .basic_auth("prometheus", Some("s3cret-pass"))
@@ -229,24 +259,35 @@ fn basic_auth_on_every_endpoint() {
         .unwrap();
     assert_eq!(r.status(), 200);
 
-    // A new password takes effect without a restart.
+    // A new password takes effect without a restart (once two reads agree on it).
     let hash2 = bcrypt::hash("rotated-pass", 4).unwrap();
     std::fs::write(
         s.path("web.yml"),
         format!("basic_auth_users:\n  prometheus: '{hash2}'\n"),
     )
     .unwrap();
-    let r = c
-        .get(s.http("/metrics"))
-        .basic_auth("prometheus", Some("rotated-pass"))
-        .sendb()
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = c
-        .get(s.http("/metrics"))
-        .basic_auth("prometheus", Some("s3cret-pass"))
-        .sendb()
-        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let r = c
+            .get(s.http("/metrics"))
+            .basic_auth("prometheus", Some("rotated-pass"))
+            .sendb()
+            .unwrap();
+        if r.status() == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "new password never applied: {r:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let r = until_not_throttled(|| {
+        c.get(s.http("/metrics"))
+            .basic_auth("prometheus", Some("s3cret-pass"))
+            .sendb()
+            .unwrap()
+    });
     assert_eq!(r.status(), 401);
     let log = s.log_text();
     assert!(
@@ -305,15 +346,38 @@ fn tls_serves_https_refuses_plain_http_and_rotates_certificates() {
         trusts1.get(s.https("/metrics")).sendb().is_err(),
         "old certificate still served"
     );
-    // A broken rotation (garbage key) keeps the last good certificate.
+    // A broken rotation (garbage key) keeps the last good certificate, logs and says so on
+    // /metrics.
     std::fs::write(s.path("server.key"), "not a key\n").unwrap();
-    let r = trusts2.get(s.https("/healthz")).sendb().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !s.log_text().contains("web config reload failed") {
+        assert!(Instant::now() < deadline, "{}", s.log_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let r = trusts2.get(s.https("/metrics")).sendb().unwrap();
     assert_eq!(r.status(), 200);
+    assert!(r
+        .text()
+        .unwrap()
+        .contains("clawprobe_web_config_last_reload_successful 0"));
     let log = s.log_text();
-    assert!(
-        log.contains("web config reload failed") && log.contains("tls_server_config.key_file"),
-        "{log}"
-    );
+    assert!(log.contains("tls_server_config.key_file"), "{log}");
+    // Fixed: applied, and the gauge is back to 1.
+    std::fs::write(s.path("server.key"), &key2).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let body = trusts2
+            .get(s.https("/metrics"))
+            .sendb()
+            .unwrap()
+            .text()
+            .unwrap();
+        if body.contains("clawprobe_web_config_last_reload_successful 1") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]
@@ -408,4 +472,108 @@ fn bad_web_config_stops_startup_with_file_and_key() {
     let err = run_expect_failure(dir.path(), "basic_auth_users:\n  prom: hunter2\n");
     assert!(err.contains("basic_auth_users.prom"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
+}
+
+#[test]
+fn an_empty_web_config_stops_startup_unless_it_says_braces() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = run_expect_failure(dir.path(), "");
+    assert!(
+        err.contains("web.yml") && err.contains("empty") && err.contains("{}"),
+        "{err}"
+    );
+    let err = run_expect_failure(dir.path(), "# nothing yet\n");
+    assert!(err.contains("empty"), "{err}");
+    // `{}`: no TLS, no auth, on purpose; served with a warning.
+    let s = Server::start(&[("web.yml", "{}\n")]);
+    let r = client(None, None).get(s.http("/metrics")).sendb().unwrap();
+    assert_eq!(r.status(), 200);
+    let log = s.log_text();
+    assert!(
+        log.contains("WARN") && log.contains("neither TLS nor basic_auth_users"),
+        "{log}"
+    );
+}
+
+/// The red-team race: 300 in-place rewrites of an unchanged good file (`cat new > web.yml`
+/// truncates first, so readers can see an empty file or a prefix) while an unauthenticated
+/// client hammers every endpoint over plain HTTP. Before: 3,949 `200`s. Allowed: none.
+#[test]
+fn in_place_rewrites_of_the_web_config_never_fail_open() {
+    let ca = Ca::new("race ca");
+    let (crt, key) = ca.leaf(true);
+    let hash = bcrypt::hash("pw", 4).unwrap();
+    let web = format!(
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prom: '{hash}'\n"
+    );
+    let s = Server::start(&[
+        ("web.yml", &web),
+        ("server.crt", &crt),
+        ("server.key", &key),
+    ]);
+    // A copy of the same content, written over web.yml with the shell's `>`.
+    std::fs::write(s.path("new.yml"), &web).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let port = s.serve.port;
+    let attackers: Vec<_> = (0..3)
+        .map(|i| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let paths = ["/metrics", "/probe?agent=a&ref=b", "/healthz", "/-/reload"];
+                let (mut oks, mut tries) = (0u32, 0u32);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let p = paths[(tries as usize + i) % paths.len()];
+                    let method = if p == "/-/reload" { "POST" } else { "GET" };
+                    if let Ok(r) = support::harness::request(port, method, p) {
+                        if r.status == 200 {
+                            oks += 1;
+                        }
+                    }
+                    tries += 1;
+                }
+                (oks, tries)
+            })
+        })
+        .collect();
+    let script = format!(
+        "cd '{}' && for i in $(seq 300); do cat new.yml > web.yml; done",
+        s.dir.path().display()
+    );
+    let st = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // Let the pollers see the last state too.
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut oks, mut tries) = (0, 0);
+    for a in attackers {
+        let (o, t) = a.join().unwrap();
+        oks += o;
+        tries += t;
+    }
+    assert!(tries > 100, "the client barely ran: {tries}");
+    assert_eq!(
+        oks, 0,
+        "{oks} of {tries} unauthenticated plain-HTTP requests got 200"
+    );
+    // Still TLS with auth, the same settings, and no failed reload for an unchanged file.
+    let c = client(Some(&ca.pem()), None);
+    let r = c
+        .get(s.https("/metrics"))
+        .basic_auth("prom", Some("pw"))
+        .sendb()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r
+        .text()
+        .unwrap()
+        .contains("clawprobe_web_config_last_reload_successful 1"));
+    assert!(
+        !s.log_text().contains("web config reloaded"),
+        "{}",
+        s.log_text()
+    );
 }

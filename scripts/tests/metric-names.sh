@@ -24,16 +24,13 @@ cd "$(dirname "$0")/../.."
 
 # ---------------------------------------------------------------------------------------
 # PENDING: families in the metrics contract (alerts/exported-metrics.txt) that the rules
-# and dashboards already use but the exporter does not serve yet (issue 17: web config
-# reloads). A PENDING name the running exporter does not serve is REPORTED, not a
+# and dashboards already use but the exporter does not serve yet (none now). A PENDING name the running exporter does not serve is REPORTED, not a
 # failure. Remove a name as soon as the exporter serves it: from then on it is checked
 # like every other name (and a PENDING name that is served is reported as removable).
-PENDING_METRICS=(
-    clawprobe_web_config_last_reload_successful
-)
+PENDING_METRICS=()
 # ---------------------------------------------------------------------------------------
 if [ "${1:-}" = --print-pending ]; then
-    printf '%s\n' "${PENDING_METRICS[@]}"
+    [ ${#PENDING_METRICS[@]} -eq 0 ] || printf '%s\n' "${PENDING_METRICS[@]}"
     exit 0
 fi
 export METRIC_NAMES_PENDING="${PENDING_METRICS[*]}"

@@ -194,3 +194,10 @@ pub fn classify_static(obs: &Observation<'_>) -> (Class, &'static str) {
 pub fn error_message(body: &[u8]) -> Option<String> {
     parse::error_message(body)
 }
+
+/// [`error_message`] cut at `max_chars` instead: for callers that redact the message with
+/// the credential's own secrets and cut it themselves afterwards
+/// ([`crate::secret::redact_cut`]), since a key must be whole to be recognised.
+pub fn error_message_within(body: &[u8], max_chars: usize) -> Option<String> {
+    parse::error_message_within(body, max_chars)
+}

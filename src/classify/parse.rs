@@ -196,6 +196,11 @@ fn floor_char_boundary(s: &str, max: usize) -> usize {
 
 /// See [`super::error_message`].
 pub(crate) fn error_message(body: &[u8]) -> Option<String> {
+    error_message_within(body, MESSAGE_MAX_CHARS)
+}
+
+/// See [`super::error_message_within`].
+pub(crate) fn error_message_within(body: &[u8], max_chars: usize) -> Option<String> {
     let raw = match serde_json::from_slice::<Value>(body) {
         Ok(v) => {
             let v = match v {
@@ -218,7 +223,7 @@ pub(crate) fn error_message(body: &[u8]) -> Option<String> {
             }
         }
     };
-    let clean = tidy(&raw);
+    let clean = tidy(&raw, max_chars);
     if clean.is_empty() {
         None
     } else {
@@ -237,8 +242,8 @@ fn html_title(html: &str) -> Option<String> {
 }
 
 /// Collapses whitespace and control characters, masks things that look like API keys, and
-/// truncates to [`MESSAGE_MAX_CHARS`] characters.
-fn tidy(s: &str) -> String {
+/// truncates to `max` characters.
+fn tidy(s: &str, max: usize) -> String {
     let mut words: Vec<String> = Vec::new();
     for w in s.split(|c: char| c.is_whitespace() || c.is_control()) {
         if w.is_empty() {
@@ -251,10 +256,10 @@ fn tidy(s: &str) -> String {
         });
     }
     let joined = words.join(" ");
-    if joined.chars().count() <= MESSAGE_MAX_CHARS {
+    if joined.chars().count() <= max {
         return joined;
     }
-    let mut out: String = joined.chars().take(MESSAGE_MAX_CHARS - 1).collect();
+    let mut out: String = joined.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
 }

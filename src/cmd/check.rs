@@ -165,7 +165,8 @@ pub fn render_table(plan: &ProbePlan) -> String {
 ///                    "finding": { "class": "auth", "reason": "missing_credential",
 ///                                 "message": "…" } | null } ] } ],
 ///   "targets": [ { "id": 0, "provider": "openai", "model": "gpt-5-mini",
-///                  "base_url": "https://api.openai.com/v1", "api": "openai-responses",
+///                  "base_url": "https://api.openai.com/v1", // no userinfo, query or fragment
+///                  "api": "openai-responses",
 ///                  "credential": "env:OPENAI_API_KEY" | null } ],
 ///   "credential_expiries": [ { "agent", "provider", "profile", "expires_at_ms" } ],
 ///   "agent_findings": [ { "agent": "ops", "finding": { "class", "reason", "message" } } ],
@@ -210,7 +211,8 @@ pub fn render_json(plan: &ProbePlan) -> Value {
                 "id": t.id,
                 "provider": t.provider,
                 "model": t.model,
-                "base_url": t.base_url,
+                // Without userinfo and query: a password or `?key=` in a baseUrl stays out.
+                "base_url": crate::secret::display_url(&t.base_url),
                 "api": t.api.as_str(),
                 "credential": t.credential.as_ref().map(|c| c.label()),
             })

@@ -380,6 +380,10 @@ impl Backend for App {
     ) -> BoxFuture<'_, Result<ProbeResult, SkipReason>> {
         Box::pin(self.scheduler.probe_now(target, tier))
     }
+
+    fn web_config_reloaded(&self, ok: bool) {
+        self.metrics.set_web_config_reload(ok);
+    }
 }
 
 /// Polls the plan's files (and the OpenClaw config path, also while absent) and reloads
@@ -483,6 +487,14 @@ pub async fn run(
         }
         None => None,
     };
+    // The budget's books survive restarts in a state file (never in the OpenClaw directory).
+    let env = |k: &str| std::env::var(k).ok();
+    config.budget.state_path =
+        crate::schedule::ledger::for_config(&config, config_path.as_deref(), &env)?;
+    match &config.budget.state_path {
+        Some(p) => tracing::info!(file = %p.display(), "budget books kept across restarts"),
+        None => tracing::warn!("no HOME, CLAWPROBE_STATE_DIR or [budget] state_file: budget books kept in memory only; daily caps start afresh on a restart"),
+    }
     let listen_source = match &options.listen_address {
         Some(a) => {
             config.server.listen.clone_from(a);
@@ -895,7 +907,7 @@ mod tests {
         let budget_app = self::app(dir.path(), Class::Ok, false).await;
         let (s, body) = get(
             &budget_app,
-            Method::GET,
+            Method::POST,
             "/probe?agent=main&ref=openai/gpt-a&tier=generation",
         )
         .await;

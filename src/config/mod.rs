@@ -146,6 +146,15 @@ pub struct BudgetSettings {
     /// Tokens per day for the credential-generation probes of one credential; 0 = no cap.
     pub credential_tokens_per_day: u64,
     pub providers: BTreeMap<String, ProviderBudget>,
+    /// Where `serve` keeps the day's books so caps hold across restarts; `""`: the default
+    /// location (`$CLAWPROBE_STATE_DIR`, else the XDG state dir; see
+    /// `crate::schedule::ledger`). A relative path is relative to the config file. Read at
+    /// start-up.
+    pub state_file: String,
+    /// The resolved state file, set by `serve` at start-up (not a TOML key): a budget without
+    /// it keeps its books in memory only (tests, `probe`).
+    #[serde(skip)]
+    pub state_path: Option<PathBuf>,
 }
 
 impl Default for BudgetSettings {
@@ -158,6 +167,8 @@ impl Default for BudgetSettings {
             model_tokens_per_day: 50,
             credential_tokens_per_day: 250,
             providers: BTreeMap::new(),
+            state_file: String::new(),
+            state_path: None,
         }
     }
 }

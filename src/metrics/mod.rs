@@ -160,6 +160,8 @@ struct Counters {
     reload_success_at: Option<f64>,
     /// What the last (re)load found of the OpenClaw install; `None` before the first.
     install: Option<InstallStatus>,
+    /// The last change of the web config file was refused (`clawprobe_web_config_*`).
+    web_config_failed: bool,
     /// Bumped by every change, for the render cache.
     version: u64,
     /// Bumped by (re)loads only: a cached body never outlives one, whatever its age.
@@ -206,6 +208,12 @@ impl Counters {
             "Whether the last configuration (re)load succeeded (1) or failed (0); a failed reload keeps the last good plan.",
         );
         e.sample(&[], if self.reload_ok { 1.0 } else { 0.0 });
+        e.family(
+            "clawprobe_web_config_last_reload_successful",
+            "gauge",
+            "Whether the last change of the --web.config.file (or of the certificate, key or CA files it names) was applied (1) or refused (0: clawprobe keeps serving with the last good TLS and auth settings); 1 when no web config is used.",
+        );
+        e.sample(&[], if self.web_config_failed { 0.0 } else { 1.0 });
     }
 
     /// The probe counters and the duration histogram.
@@ -506,6 +514,13 @@ impl Metrics {
         if ok {
             c.reload_success_at = Some(unix_secs(at));
         }
+    }
+
+    /// Records whether the last change of the web config was applied.
+    pub fn set_web_config_reload(&self, ok: bool) {
+        let mut c = self.counters();
+        c.version += 1;
+        c.web_config_failed = !ok;
     }
 
     /// Brings the long-lived counters in line with a new plan: drops the series of

@@ -535,6 +535,7 @@ fn every_metric_has_help_and_type_and_the_exposition_parses() {
             .unwrap_or_else(|| panic!("no HELP for {name}"));
         // Not derived from probes: the exporter's own state, process and build.
         if !name.starts_with("clawprobe_config")
+            && !name.starts_with("clawprobe_web_config")
             && !name.starts_with("process_")
             && name != "clawprobe_build_info"
         {

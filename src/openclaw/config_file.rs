@@ -19,6 +19,19 @@ use std::path::{Path, PathBuf};
 /// Deepest `$include` nesting OpenClaw accepts.
 pub const MAX_INCLUDE_DEPTH: usize = 10;
 
+/// Largest file read, the config or an included one: OpenClaw's own cap on an included file
+/// (`MAX_INCLUDE_FILE_BYTES`, 2 MiB). Real configs are a few KiB; a 100 MB JSON5 file took
+/// 29 s and 3.5 GB to parse, on every reload.
+pub const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
+
+/// Most file reads one load may do, counting a file included twice twice. Depth and cycle
+/// checks alone let 9 tiny files that each include the next one several times fan out into
+/// millions of reads (61 s, 499 MB); a real install reads a handful.
+pub const MAX_INCLUDE_READS: usize = 64;
+
+/// Most bytes one load may read across the config and all its includes.
+pub const MAX_TOTAL_BYTES: u64 = 8 * 1024 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigFileError {
     #[error("cannot read OpenClaw config {path}: {message}; check OPENCLAW_CONFIG_PATH or [openclaw].config_path")]
@@ -38,6 +51,8 @@ pub enum ConfigFileError {
     },
     #[error("cannot read {path}: {message}; fix its permissions or remove it")]
     DotEnv { path: PathBuf, message: String },
+    #[error("OpenClaw config {path}: {message}")]
+    TooLarge { path: PathBuf, message: String },
 }
 
 /// A `${VAR}` that no env source defines; the literal `${VAR}` was kept.
@@ -216,140 +231,200 @@ pub fn parse_json5(text: &str, path: &Path) -> Result<Value, ConfigFileError> {
     })
 }
 
-/// Reads `path` and resolves its `$include`s recursively.
+/// Reads `path` and resolves its `$include`s recursively, within [`MAX_FILE_BYTES`] a file,
+/// [`MAX_INCLUDE_READS`] reads and [`MAX_TOTAL_BYTES`] in all.
 pub fn read_with_includes(path: &Path, files: &mut Vec<PathBuf>) -> Result<Value, ConfigFileError> {
-    let mut stack = Vec::new();
-    read_file(path, 0, &mut stack, files)
-}
-
-fn read_file(
-    path: &Path,
-    depth: usize,
-    stack: &mut Vec<PathBuf>,
-    files: &mut Vec<PathBuf>,
-) -> Result<Value, ConfigFileError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigFileError::Read {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    let value = parse_json5(&text, path)?;
-    files.push(path.to_path_buf());
-    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    stack.push(canonical);
-    let out = resolve_includes(value, path, "", depth, stack, files);
-    stack.pop();
-    out
-}
-
-fn resolve_includes(
-    value: Value,
-    file: &Path,
-    key: &str,
-    depth: usize,
-    stack: &mut Vec<PathBuf>,
-    files: &mut Vec<PathBuf>,
-) -> Result<Value, ConfigFileError> {
-    match value {
-        Value::Object(map) => {
-            let mut base: Option<Value> = None;
-            let mut rest = Map::new();
-            for (k, v) in map {
-                if k == "$include" {
-                    base = Some(load_includes(
-                        &v,
-                        file,
-                        &join_key(key, &k),
-                        depth,
-                        stack,
-                        files,
-                    )?);
-                } else {
-                    let child = resolve_includes(v, file, &join_key(key, &k), depth, stack, files)?;
-                    rest.insert(k, child);
-                }
-            }
-            match base {
-                None => Ok(Value::Object(rest)),
-                Some(mut b) => {
-                    if rest.is_empty() {
-                        return Ok(b);
-                    }
-                    if !b.is_object() {
-                        return Err(ConfigFileError::Include {
-                            path: file.to_path_buf(),
-                            key: join_key(key, "$include"),
-                            message: "the included file is not an object, so sibling keys cannot be merged into it; remove the sibling keys or include an object".into(),
-                        });
-                    }
-                    deep_merge(&mut b, Value::Object(rest));
-                    Ok(b)
-                }
-            }
-        }
-        Value::Array(items) => items
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| resolve_includes(v, file, &format!("{key}[{i}]"), depth, stack, files))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Value::Array),
-        other => Ok(other),
-    }
-}
-
-fn load_includes(
-    spec: &Value,
-    file: &Path,
-    key: &str,
-    depth: usize,
-    stack: &mut Vec<PathBuf>,
-    files: &mut Vec<PathBuf>,
-) -> Result<Value, ConfigFileError> {
-    let bad = |message: String| ConfigFileError::Include {
-        path: file.to_path_buf(),
-        key: key.to_string(),
-        message,
+    let mut walk = Walk {
+        stack: Vec::new(),
+        files,
+        reads: 0,
+        bytes: 0,
     };
-    let paths: Vec<&str> = match spec {
-        Value::String(s) => vec![s.as_str()],
-        Value::Array(items) => items
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .ok_or_else(|| bad("every entry must be a path string".into()))
-            })
-            .collect::<Result<_, _>>()?,
-        _ => return Err(bad("must be a path string or a list of path strings".into())),
-    };
-    if depth + 1 > MAX_INCLUDE_DEPTH {
-        return Err(bad(format!(
-            "includes are nested deeper than {MAX_INCLUDE_DEPTH} levels; flatten the include chain"
-        )));
-    }
-    let dir = file.parent().unwrap_or(Path::new("."));
-    let mut merged: Option<Value> = None;
-    for p in paths {
-        let target = dir.join(p);
-        if !target.is_file() {
-            return Err(bad(format!(
-                "included file {} does not exist (paths are relative to {}); fix the path or create the file",
-                target.display(),
-                file.display()
+    walk.read_file(path, 0, None)
+}
+
+/// One load's include walk: the chain being included (cycle check), the files read, and
+/// what was spent of the read and byte bounds.
+struct Walk<'a> {
+    stack: Vec<PathBuf>,
+    files: &'a mut Vec<PathBuf>,
+    reads: usize,
+    bytes: u64,
+}
+
+/// Reads at most `limit` + 1 bytes of `path` (the extra byte tells "too large" apart from
+/// "exactly at the limit", also for a file that grows while it is read).
+fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+impl Walk<'_> {
+    /// Reads one file; `via` is the including file and its `$include` key (none for the
+    /// config itself), for errors.
+    fn read_file(
+        &mut self,
+        path: &Path,
+        depth: usize,
+        via: Option<(&Path, &str)>,
+    ) -> Result<Value, ConfigFileError> {
+        let too_large = |message: String| match via {
+            Some((file, key)) => ConfigFileError::Include {
+                path: file.to_path_buf(),
+                key: key.to_string(),
+                message,
+            },
+            None => ConfigFileError::TooLarge {
+                path: path.to_path_buf(),
+                message,
+            },
+        };
+        self.reads += 1;
+        if self.reads > MAX_INCLUDE_READS {
+            return Err(too_large(format!(
+                "including {} would make more than {MAX_INCLUDE_READS} file reads in one load (files included many times over fan out); include each file once, from one place",
+                path.display()
             )));
         }
-        let canonical = std::fs::canonicalize(&target).unwrap_or_else(|_| target.clone());
-        if stack.contains(&canonical) {
-            return Err(bad(format!(
-                "include cycle: {} is already being included; remove one of the `$include`s",
-                target.display()
+        let bytes = read_bounded(path, MAX_FILE_BYTES).map_err(|e| ConfigFileError::Read {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let len = bytes.len() as u64;
+        if len > MAX_FILE_BYTES {
+            return Err(too_large(format!(
+                "{} is larger than {} MiB (OpenClaw's own limit for an included file); it cannot be an OpenClaw config: check the path",
+                path.display(),
+                MAX_FILE_BYTES / (1024 * 1024)
             )));
         }
-        let v = read_file(&target, depth + 1, stack, files)?;
-        match &mut merged {
-            None => merged = Some(v),
-            Some(m) => deep_merge(m, v),
+        self.bytes += len;
+        if self.bytes > MAX_TOTAL_BYTES {
+            return Err(too_large(format!(
+                "reading {} takes the config and its includes past {} MiB in one load; include less",
+                path.display(),
+                MAX_TOTAL_BYTES / (1024 * 1024)
+            )));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| ConfigFileError::Read {
+            path: path.to_path_buf(),
+            message: format!("not UTF-8 text ({e})"),
+        })?;
+        let value = parse_json5(&text, path)?;
+        drop(text);
+        self.files.push(path.to_path_buf());
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        self.stack.push(canonical);
+        let out = self.resolve_includes(value, path, "", depth);
+        self.stack.pop();
+        out
+    }
+
+    fn resolve_includes(
+        &mut self,
+        value: Value,
+        file: &Path,
+        key: &str,
+        depth: usize,
+    ) -> Result<Value, ConfigFileError> {
+        match value {
+            Value::Object(map) => {
+                let mut base: Option<Value> = None;
+                let mut rest = Map::new();
+                for (k, v) in map {
+                    if k == "$include" {
+                        base = Some(self.load_includes(&v, file, &join_key(key, &k), depth)?);
+                    } else {
+                        let child = self.resolve_includes(v, file, &join_key(key, &k), depth)?;
+                        rest.insert(k, child);
+                    }
+                }
+                match base {
+                    None => Ok(Value::Object(rest)),
+                    Some(mut b) => {
+                        if rest.is_empty() {
+                            return Ok(b);
+                        }
+                        if !b.is_object() {
+                            return Err(ConfigFileError::Include {
+                                path: file.to_path_buf(),
+                                key: join_key(key, "$include"),
+                                message: "the included file is not an object, so sibling keys cannot be merged into it; remove the sibling keys or include an object".into(),
+                            });
+                        }
+                        deep_merge(&mut b, Value::Object(rest));
+                        Ok(b)
+                    }
+                }
+            }
+            Value::Array(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| self.resolve_includes(v, file, &format!("{key}[{i}]"), depth))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            other => Ok(other),
         }
     }
-    Ok(merged.unwrap_or(Value::Object(Map::new())))
+
+    fn load_includes(
+        &mut self,
+        spec: &Value,
+        file: &Path,
+        key: &str,
+        depth: usize,
+    ) -> Result<Value, ConfigFileError> {
+        let bad = |message: String| ConfigFileError::Include {
+            path: file.to_path_buf(),
+            key: key.to_string(),
+            message,
+        };
+        let paths: Vec<&str> = match spec {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(items) => items
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .ok_or_else(|| bad("every entry must be a path string".into()))
+                })
+                .collect::<Result<_, _>>()?,
+            _ => return Err(bad("must be a path string or a list of path strings".into())),
+        };
+        if depth + 1 > MAX_INCLUDE_DEPTH {
+            return Err(bad(format!(
+                "includes are nested deeper than {MAX_INCLUDE_DEPTH} levels; flatten the include chain"
+            )));
+        }
+        let dir = file.parent().unwrap_or(Path::new("."));
+        let mut merged: Option<Value> = None;
+        for p in paths {
+            let target = dir.join(p);
+            if !target.is_file() {
+                return Err(bad(format!(
+                    "included file {} does not exist (paths are relative to {}); fix the path or create the file",
+                    target.display(),
+                    file.display()
+                )));
+            }
+            let canonical = std::fs::canonicalize(&target).unwrap_or_else(|_| target.clone());
+            if self.stack.contains(&canonical) {
+                return Err(bad(format!(
+                    "include cycle: {} is already being included; remove one of the `$include`s",
+                    target.display()
+                )));
+            }
+            let v = self.read_file(&target, depth + 1, Some((file, key)))?;
+            match &mut merged {
+                None => merged = Some(v),
+                Some(m) => deep_merge(m, v),
+            }
+        }
+        Ok(merged.unwrap_or(Value::Object(Map::new())))
+    }
 }
 
 /// Merges `over` into `base`: objects key by key (recursively), anything else replaced.
@@ -634,6 +709,107 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("deeper than 10"), "{err}");
+    }
+
+    #[test]
+    fn a_huge_file_is_refused_before_parsing_naming_it() {
+        let d = tempfile::tempdir().unwrap();
+        let big = format!("{{ a: \"{}\" }}", "x".repeat(MAX_FILE_BYTES as usize));
+        let main = write(d.path(), "openclaw.json", &big);
+        let started = std::time::Instant::now();
+        let err = read_with_includes(&main, &mut vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("openclaw.json") && err.contains("2 MiB"),
+            "{err}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        // The same file included: the error names the including file and its key.
+        write(d.path(), "big.json5", &big);
+        let main = write(
+            d.path(),
+            "openclaw.json",
+            "{ models: { $include: 'big.json5' } }",
+        );
+        let err = read_with_includes(&main, &mut vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("openclaw.json")
+                && err.contains("models.$include")
+                && err.contains("big.json5"),
+            "{err}"
+        );
+        // Exactly at the limit is fine.
+        let at = format!("{{ a: \"{}\" }}", "x".repeat(MAX_FILE_BYTES as usize - 9));
+        assert_eq!(at.len() as u64, MAX_FILE_BYTES);
+        let main = write(d.path(), "openclaw.json", &at);
+        assert!(read_with_includes(&main, &mut vec![]).is_ok());
+    }
+
+    /// 9 tiny files, each including the next one 8 times: 8^8 reads without a bound.
+    #[test]
+    fn include_fan_out_is_bounded_with_a_clear_error() {
+        let d = tempfile::tempdir().unwrap();
+        for i in 0..9 {
+            let body = if i == 8 {
+                "{ leaf: 1 }".to_string()
+            } else {
+                let next = format!("'f{}.json5'", i + 1);
+                format!("{{ $include: [{}] }}", vec![next; 8].join(", "))
+            };
+            write(d.path(), &format!("f{i}.json5"), &body);
+        }
+        let main = write(
+            d.path(),
+            "openclaw.json",
+            "{ agents: { $include: 'f0.json5' } }",
+        );
+        let started = std::time::Instant::now();
+        let err = read_with_includes(&main, &mut vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        assert!(err.contains("more than 64 file reads"), "{err}");
+        assert!(err.contains("$include") && err.contains(".json5"), "{err}");
+        // A file included a few times from different places is still fine.
+        write(d.path(), "shared.json5", "{ s: 1 }");
+        let main = write(
+            d.path(),
+            "openclaw.json",
+            "{ a: { $include: 'shared.json5' }, b: { $include: 'shared.json5' } }",
+        );
+        let mut files = vec![];
+        let v = read_with_includes(&main, &mut files).unwrap();
+        assert_eq!(
+            (v["a"]["s"].as_i64(), v["b"]["s"].as_i64()),
+            (Some(1), Some(1))
+        );
+        assert_eq!(files.len(), 3);
+    }
+
+    #[test]
+    fn total_bytes_across_includes_are_bounded() {
+        let d = tempfile::tempdir().unwrap();
+        let chunk = format!("{{ x: \"{}\" }}", "y".repeat(1024 * 1024 + 512 * 1024));
+        let mut names = Vec::new();
+        for i in 0..6 {
+            write(d.path(), &format!("part{i}.json5"), &chunk);
+            names.push(format!("'part{i}.json5'"));
+        }
+        let main = write(
+            d.path(),
+            "openclaw.json",
+            &format!("{{ $include: [{}] }}", names.join(", ")),
+        );
+        let err = read_with_includes(&main, &mut vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("past 8 MiB") && err.contains("part5.json5"),
+            "{err}"
+        );
     }
 
     #[test]

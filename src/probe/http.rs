@@ -11,7 +11,7 @@ use crate::class::Class;
 use crate::classify::{self, Observation, TransportError};
 use crate::plan::Target;
 use crate::ratelimit::RateLimitInfo;
-use crate::secret::{redact, Secret};
+use crate::secret::{redact_cut, Secret};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
@@ -21,6 +21,9 @@ use std::time::{Duration, Instant, SystemTime};
 pub const DEFAULT_BODY_CAP: usize = 256 * 1024;
 /// Longest message kept from a provider error body.
 const MESSAGE_MAX: usize = 300;
+/// Characters of a provider message kept before redaction; well over [`MESSAGE_MAX`], so a
+/// key that straddles this first bound is cut away by the second.
+const RAW_MESSAGE_MAX: usize = 2048;
 
 /// Sends probes over HTTP. The probe timeout follows reloads ([`Executor::set_timeout`]):
 /// a probe uses the client and deadline in force when it starts.
@@ -222,9 +225,10 @@ impl HttpExecutor {
                 result.usage = interp.usage;
                 result.http_status = status;
                 result.rate_limits = rl;
+                // Redacted whole, then cut: a key split by the cut would not be recognised.
                 result.message = interp
                     .message
-                    .map(|m| redact(&super::truncate(&m, MESSAGE_MAX), &secrets));
+                    .map(|m| redact_cut(&m, &secrets, MESSAGE_MAX));
             }
             Ok(None) => {
                 result.reason = "no_request".into();
@@ -299,10 +303,11 @@ fn evaluate(
     });
     let message = match &ex.transport {
         Some((_, m)) => Some(m.clone()),
-        None => classify::error_message(&ex.body).or_else(|| {
-            let text = String::from_utf8_lossy(&ex.body);
+        // Longer than shown: the caller redacts, then cuts to MESSAGE_MAX.
+        None => classify::error_message_within(&ex.body, RAW_MESSAGE_MAX).or_else(|| {
+            let text = String::from_utf8_lossy(&ex.body[..ex.body.len().min(RAW_MESSAGE_MAX)]);
             let text = text.trim();
-            (!text.is_empty()).then(|| super::truncate(text, 200))
+            (!text.is_empty()).then(|| super::truncate(text, RAW_MESSAGE_MAX))
         }),
     };
     Interpretation {

@@ -87,6 +87,15 @@ impl ProbeResult {
             message: None,
         }
     }
+
+    /// Whether a probe that did not succeed may still have been billed: the provider
+    /// answered 2xx (the body was bad, e.g. cut off or malformed, but the completion ran),
+    /// or no answer came in time (the request may have reached the provider, which may have
+    /// generated). The budget charges such a probe its style's estimate: charging it 0
+    /// would let only the request caps bound a provider that keeps failing this way.
+    pub fn may_have_billed(&self) -> bool {
+        self.http_status.is_some_and(|s| (200..300).contains(&s)) || self.class == Class::Timeout
+    }
 }
 
 /// Runs probes: the seam between the scheduler (and `clawprobe probe`) and the network.
@@ -284,7 +293,8 @@ pub(crate) fn json_object(
                     .get("message")
                     .and_then(|v| v.as_str())
                     .map(str::to_string)
-                    .unwrap_or_else(|| truncate(&e.to_string(), 200));
+                    // Not cut to its display length here: the executor redacts it whole first.
+                    .unwrap_or_else(|| truncate(&e.to_string(), 2048));
                 return Err(Interpretation::bad("error_in_body", msg));
             }
             Ok(m)

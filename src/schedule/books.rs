@@ -195,6 +195,11 @@ impl Books {
         self.budget.set_settings(settings);
     }
 
+    /// The budget's UTC day follows `wall` (the wall time at `now`) from now on.
+    pub fn set_wall_clock(&mut self, now: Instant, wall: SystemTime) {
+        self.budget.set_wall_clock(now, wall);
+    }
+
     /// Forgets what is kept per target for targets no longer in `plan`. Credential gates
     /// stay: a credential that comes back keeps its retry-after and backoff.
     pub fn retain(&mut self, plan: &ProbePlan) {
@@ -267,9 +272,11 @@ impl Books {
         let cost = probe.cost();
         match ticket.reservation {
             Some(r) => {
-                // No usage reported: assume the probe cost what its style costs.
+                // No usage reported: assume the probe cost what its style costs, also when
+                // it failed in a way the provider may have billed (2xx, timeout).
                 let est = self.budget.probe_estimate(&cost);
-                let spent = tokens.unwrap_or(if result.class.is_ok() { est } else { 0 });
+                let billed = result.class.is_ok() || result.may_have_billed();
+                let spent = tokens.unwrap_or(if billed { est } else { 0 });
                 self.budget.settle(r, spent, now);
             }
             None if result.tier == Tier::Generation || tokens.is_some_and(|t| t > 0) => {
@@ -601,5 +608,35 @@ mod tests {
         assert!(ticket.reservation.is_some(), "budgeted now");
         let l = b.learn(&p, ticket, &r, &policy(), t1, SystemTime::now());
         assert!(!l.metadata_now_budgeted, "said once");
+    }
+
+    /// A failed generation probe the provider may have billed (a 2xx with a bad body, a
+    /// timeout) is charged its style's estimate; one the provider refused (401) is not.
+    #[test]
+    fn failures_the_provider_may_have_billed_are_charged() {
+        let t0 = Instant::now();
+        let (tk, ck) = keys();
+        let mut b = Books::new(BudgetSettings::default(), t0);
+        let p = probe(&tk, &ck, true);
+        let cases = [
+            (Class::BadResponse, Some(200), 9),
+            (Class::Timeout, None, 9),
+            (Class::Auth, Some(401), 0),
+            (Class::Network, None, 0),
+        ];
+        let mut spent = 0;
+        for (i, (class, status, charged)) in cases.into_iter().enumerate() {
+            let now = t0 + Duration::from_secs(2 * i as u64);
+            let ticket = send(&mut b, &p, now);
+            let mut r = result(class, Tier::Generation);
+            r.http_status = status;
+            let _ = b.learn(&p, ticket, &r, &policy(), now, SystemTime::now());
+            spent += charged;
+            assert_eq!(
+                b.used_in(Scope::Model(tk.as_str()), now).tokens,
+                spent,
+                "{class:?} {status:?}"
+            );
+        }
     }
 }

@@ -9,9 +9,14 @@
 //!   allows nothing: a cap is a promise about spend, so 0 never means "unlimited". (The
 //!   finer per-model and per-credential caps below are the exception: they refine these,
 //!   which still bound the spend, so 0 there switches the refinement off.)
-//! - The day is a fixed 24-hour window on the monotonic clock, starting when the scheduler
-//!   was created (not the UTC day): it cannot jump with NTP or DST, and a paused test clock
-//!   drives it. A restart starts a fresh window (the state is not persisted).
+//! - The day is the UTC calendar day. Every cap resets at 00:00:00 UTC; a probe reserved
+//!   before midnight and settled after it counts for the day it was reserved in (only its
+//!   reported usage still raises the estimates). The wall time is read once (at creation, or
+//!   [`Budget::set_wall_clock`]) and advanced by the monotonic clock passed to every call, so
+//!   the books never jump with an NTP step within a run, and a paused test clock drives them.
+//! - The day's books survive restarts: with a state file ([`super::ledger`]) they are
+//!   restored at creation when they are of the same UTC day, and written whenever a probe is
+//!   admitted or spends more than it reserved, so a crash loop cannot spend a cap twice.
 //! - A probe *reserves* one request and an estimate of its tokens before it is sent; when
 //!   the response arrives the reservation is settled with the tokens the response reported
 //!   (`ProbeResult.usage`). The estimate is the largest probe seen for that provider (at
@@ -30,14 +35,25 @@
 //!   [`DEFAULT_TOKEN_ESTIMATE`]) would let a 50-token cap admit only 2 of the 4 daily
 //!   probes of a model that reports 10 tokens each.
 
+use super::ledger::{self, Spent};
 use crate::config::BudgetSettings;
 use crate::metrics::BudgetRemaining;
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
-/// Length of one budget window.
+/// Length of one budget window: a UTC day.
 pub const WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The UTC day of `wall`: days since 1970-01-01.
+pub fn utc_day(wall: SystemTime) -> i64 {
+    match wall.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => (d.as_secs() / WINDOW.as_secs()) as i64,
+        Err(e) => -((e.duration().as_secs().div_ceil(WINDOW.as_secs())) as i64),
+    }
+}
 
 /// Tokens assumed for a generation probe of a provider never seen before (a one-token
 /// completion of a one-word prompt reports about 10).
@@ -56,10 +72,32 @@ pub enum Scope<'a> {
 }
 
 impl Scope<'_> {
+    /// The key of this cap's counter: a digest of the target or credential key, so the
+    /// books (also on disk) hold no base URL.
     fn owned(self) -> (ScopeKind, String) {
+        let (kind, key) = match self {
+            Scope::Model(k) => (ScopeKind::Model, k),
+            Scope::Credential(k) => (ScopeKind::Credential, k),
+        };
+        let d = Sha256::digest(key.as_bytes());
+        let hex: String = d.iter().take(12).map(|b| format!("{b:02x}")).collect();
+        (kind, hex)
+    }
+}
+
+impl ScopeKind {
+    fn as_str(self) -> &'static str {
         match self {
-            Scope::Model(k) => (ScopeKind::Model, k.to_string()),
-            Scope::Credential(k) => (ScopeKind::Credential, k.to_string()),
+            ScopeKind::Model => "model",
+            ScopeKind::Credential => "credential",
+        }
+    }
+
+    fn parse(s: &str) -> Option<ScopeKind> {
+        match s {
+            "model" => Some(ScopeKind::Model),
+            "credential" => Some(ScopeKind::Credential),
+            _ => None,
         }
     }
 }
@@ -126,6 +164,23 @@ impl Counter {
             tokens: self.tokens.saturating_add(self.reserved_tokens),
         }
     }
+
+    /// As written to the books: tokens reserved by probes in flight count as spent.
+    fn spent(&self) -> Spent {
+        let u = self.used();
+        Spent {
+            requests: u.requests,
+            tokens: u.tokens,
+        }
+    }
+
+    fn restored(s: Spent) -> Counter {
+        Counter {
+            requests: s.requests,
+            tokens: s.tokens,
+            reserved_tokens: 0,
+        }
+    }
 }
 
 /// A granted reservation; hand it back to [`Budget::settle`] when the probe finished.
@@ -133,7 +188,8 @@ impl Counter {
 #[must_use = "settle a reservation"]
 pub struct Reservation {
     provider: String,
-    window: u64,
+    /// The UTC day it was reserved in.
+    window: i64,
     tokens: u64,
     /// `Target::key`, for the per-target estimate (`""`: none).
     target: String,
@@ -146,8 +202,14 @@ pub struct Reservation {
 #[derive(Debug)]
 pub struct Budget {
     settings: BudgetSettings,
-    start: Instant,
-    window: u64,
+    /// A monotonic instant and the wall time then: the wall clock the days follow.
+    anchor: (Instant, SystemTime),
+    /// The current UTC day.
+    window: i64,
+    /// Where the books are kept across restarts (`None`: in memory only).
+    state_path: Option<PathBuf>,
+    /// The last write of the books failed (logged once).
+    persist_failed: std::cell::Cell<bool>,
     global: Counter,
     providers: BTreeMap<String, Counter>,
     /// Per-model and per-credential counters of this window.
@@ -159,16 +221,108 @@ pub struct Budget {
 }
 
 impl Budget {
+    /// A budget whose day follows the system's wall clock from `now`. With
+    /// `settings.state_path`, the day's books are restored from it and kept in it.
     pub fn new(settings: BudgetSettings, now: Instant) -> Self {
-        Budget {
+        Budget::with_wall_clock(settings, now, SystemTime::now())
+    }
+
+    /// [`Budget::new`] with the wall time at `now` given (tests pin it).
+    pub fn with_wall_clock(settings: BudgetSettings, now: Instant, wall: SystemTime) -> Self {
+        let state_path = settings.state_path.clone();
+        let mut b = Budget {
             settings,
-            start: now,
-            window: 0,
+            anchor: (now, wall),
+            window: utc_day(wall),
+            state_path,
+            persist_failed: std::cell::Cell::new(false),
             global: Counter::default(),
             providers: BTreeMap::new(),
             scopes: BTreeMap::new(),
             estimates: BTreeMap::new(),
             target_estimates: BTreeMap::new(),
+        };
+        if let Some(books) = b
+            .state_path
+            .as_deref()
+            .and_then(|p| ledger::load(p, b.window))
+        {
+            b.restore(books);
+        }
+        b
+    }
+
+    /// From now on the day follows `wall` (the wall time at `now`) plus the monotonic
+    /// time since: for a scheduler whose clock was set, e.g. a simulation's.
+    pub fn set_wall_clock(&mut self, now: Instant, wall: SystemTime) {
+        self.anchor = (now, wall);
+        self.roll(now);
+    }
+
+    /// The wall time at `now`.
+    fn wall_at(&self, now: Instant) -> SystemTime {
+        let (i, w) = self.anchor;
+        match now.checked_duration_since(i) {
+            Some(d) => w + d,
+            None => w - i.duration_since(now),
+        }
+    }
+
+    fn restore(&mut self, books: ledger::Books) {
+        self.global = Counter::restored(books.global);
+        self.providers = books
+            .providers
+            .into_iter()
+            .map(|(p, s)| (p, Counter::restored(s)))
+            .collect();
+        self.scopes = books
+            .scopes
+            .into_iter()
+            .filter_map(|(k, s)| {
+                let (kind, key) = k.split_once(':')?;
+                Some((
+                    (ScopeKind::parse(kind)?, key.to_string()),
+                    Counter::restored(s),
+                ))
+            })
+            .collect();
+        for (p, e) in books.estimates {
+            let est = self.estimates.entry(p).or_insert(0);
+            *est = (*est).max(e);
+        }
+    }
+
+    /// The day's books as written to the state file.
+    fn books(&self) -> ledger::Books {
+        let mut b = ledger::Books::new(self.window);
+        b.global = self.global.spent();
+        b.providers = self
+            .providers
+            .iter()
+            .map(|(p, c)| (p.clone(), c.spent()))
+            .collect();
+        b.scopes = self
+            .scopes
+            .iter()
+            .map(|((kind, key), c)| (format!("{}:{key}", kind.as_str()), c.spent()))
+            .collect();
+        b.estimates = self.estimates.clone();
+        b
+    }
+
+    /// Writes the day's books, when there is a state file. A failed write is logged and the
+    /// books stay in memory: monitoring goes on, the caps hold until a restart.
+    fn persist(&self) {
+        let Some(path) = &self.state_path else {
+            return;
+        };
+        match ledger::save(path, &self.books()) {
+            Ok(()) => self.persist_failed.set(false),
+            // Said once, not at every probe, until a write succeeds again.
+            Err(e) if !self.persist_failed.replace(true) => {
+                tracing::error!(file = %path.display(), error = %e, "cannot write the budget books; daily caps are kept in memory only and start afresh on a restart");
+            }
+            Err(_) => {}
         }
     }
 
@@ -231,17 +385,26 @@ impl Budget {
             .max(DEFAULT_TOKEN_ESTIMATE)
     }
 
-    /// When the current window started and ends (after rolling to `now`).
+    /// When the current day started and ends (after rolling to `now`); the start is `now`
+    /// at the earliest when the monotonic clock cannot go back that far.
     pub fn window_bounds(&mut self, now: Instant) -> (Instant, Instant) {
         self.roll(now);
-        let begin = self.start + WINDOW * (self.window as u32);
-        (begin, begin + WINDOW)
+        let wall = self.wall_at(now);
+        let into_day = wall
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| {
+                Duration::from_secs(d.as_secs() % WINDOW.as_secs())
+                    + Duration::from_nanos(u64::from(d.subsec_nanos()))
+            })
+            .unwrap_or_default();
+        let begin = now.checked_sub(into_day).unwrap_or(now);
+        (begin, now + (WINDOW - into_day.min(WINDOW)))
     }
 
     fn roll(&mut self, now: Instant) {
-        let idx = now.saturating_duration_since(self.start).as_secs() / WINDOW.as_secs();
-        if idx != self.window {
-            self.window = idx;
+        let day = utc_day(self.wall_at(now));
+        if day != self.window {
+            self.window = day;
             self.global = Counter::default();
             self.providers.clear();
             self.scopes.clear();
@@ -295,14 +458,17 @@ impl Budget {
             c.requests += 1;
             c.reserved_tokens += scope_tokens;
         }
-        Some(Reservation {
+        let r = Reservation {
             provider: provider.to_string(),
             window: self.window,
             tokens,
             target: probe.target.to_string(),
             scope_tokens: if scope.is_some() { scope_tokens } else { 0 },
             scope,
-        })
+        };
+        // On disk before the probe is sent: a crash after sending still counts it.
+        self.persist();
+        Some(r)
     }
 
     /// Settles a reservation with the tokens the response reported. A reservation from an
@@ -318,6 +484,7 @@ impl Budget {
         if r.window != self.window {
             return;
         }
+        let had_scope = r.scope.is_some();
         for c in [
             self.providers.entry(r.provider.clone()).or_default(),
             &mut self.global,
@@ -330,12 +497,21 @@ impl Budget {
             c.reserved_tokens = c.reserved_tokens.saturating_sub(r.scope_tokens);
             c.tokens = c.tokens.saturating_add(actual_tokens);
         }
+        // The books on disk counted the reservation; only more than that needs writing.
+        if actual_tokens > r.tokens || (had_scope && actual_tokens > r.scope_tokens) {
+            self.persist();
+        }
     }
 
     /// Counts a request that spent tokens without a reservation: a metadata probe the prober
     /// had to send as a generation call (no metadata endpoint). The scheduler learns from
     /// it and reserves for that target from then on; this only keeps the books honest.
     pub fn charge(&mut self, provider: &str, tokens: u64, now: Instant) {
+        self.count_charge(provider, tokens, now);
+        self.persist();
+    }
+
+    fn count_charge(&mut self, provider: &str, tokens: u64, now: Instant) {
         self.roll(now);
         let est = self.estimates.entry(provider.to_string()).or_insert(0);
         *est = (*est).max(tokens);
@@ -352,7 +528,7 @@ impl Budget {
     /// target's estimate): a metadata probe that generated unexpectedly spent tokens on
     /// that model.
     pub fn charge_probe(&mut self, probe: &ProbeCost<'_>, tokens: u64, now: Instant) {
-        self.charge(probe.provider, tokens, now);
+        self.count_charge(probe.provider, tokens, now);
         if !probe.target.is_empty() {
             let est = self
                 .target_estimates
@@ -365,6 +541,7 @@ impl Budget {
             c.requests = c.requests.saturating_add(1);
             c.tokens = c.tokens.saturating_add(tokens);
         }
+        self.persist();
     }
 
     /// Spent (and reserved) in the current window against the finer cap of `scope`: only
@@ -462,13 +639,102 @@ mod tests {
             model_tokens_per_day: 0,
             credential_tokens_per_day: 0,
             providers: BTreeMap::new(),
+            ..BudgetSettings::default()
         }
+    }
+
+    /// 2026-11-27T00:00:00Z.
+    fn midnight() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_737_600)
+    }
+
+    impl Budget {
+        /// A budget whose day starts at `now` (midnight UTC), so `now + WINDOW - 1 s` is
+        /// still the same day whatever the real time.
+        fn at_midnight(settings: BudgetSettings, now: Instant) -> Budget {
+            Budget::with_wall_clock(settings, now, midnight())
+        }
+    }
+
+    #[test]
+    fn the_day_is_the_utc_calendar_day() {
+        assert_eq!(utc_day(midnight()), 20_784);
+        assert_eq!(utc_day(midnight() - Duration::from_secs(1)), 20_783);
+        assert_eq!(utc_day(SystemTime::UNIX_EPOCH - Duration::from_secs(1)), -1);
+        // Started at 23:59:00 UTC: a minute later the caps reset, not 24 hours later.
+        let t0 = Instant::now();
+        let late = midnight() - Duration::from_secs(60);
+        let mut b = Budget::with_wall_clock(settings(100, 100_000, 1, 100_000), t0, late);
+        let r = reserve(&mut b, "p", Headroom::default(), t0).unwrap();
+        assert!(reserve(
+            &mut b,
+            "p",
+            Headroom::default(),
+            t0 + Duration::from_secs(30)
+        )
+        .is_none());
+        assert_eq!(
+            b.window_bounds(t0).1,
+            t0 + Duration::from_secs(60),
+            "the window ends at midnight"
+        );
+        let t1 = t0 + Duration::from_secs(61);
+        // Settled after midnight: it counted for the day it was reserved in.
+        b.settle(r, 10, t1);
+        assert_eq!(b.used("p", t1), Amount::default());
+        assert!(
+            reserve(&mut b, "p", Headroom::default(), t1).is_some(),
+            "a new UTC day"
+        );
+    }
+
+    /// The day's books survive a restart (a new Budget on the same state file), not a day.
+    #[test]
+    fn books_are_restored_on_the_same_day_only() {
+        let d = tempfile::tempdir().unwrap();
+        let with_file = |s: BudgetSettings| BudgetSettings {
+            state_path: Some(d.path().join("state/budget.json")),
+            ..s
+        };
+        let t0 = Instant::now();
+        let wall = midnight() + Duration::from_secs(3600);
+        let s = with_file(scoped(20, 0));
+        let mut b = Budget::with_wall_clock(s.clone(), t0, wall);
+        let p = cost(
+            "m",
+            &ApiStyle::OpenAiCompletions,
+            Scope::Model("http://u:pw@h/v1|m"),
+        );
+        let r = b.try_reserve_probe(&p, Headroom::default(), t0).unwrap();
+        // Killed with the probe in flight: its reservation was written before it was sent.
+        drop(r);
+        drop(b);
+        let text = std::fs::read_to_string(d.path().join("state/budget.json")).unwrap();
+        assert!(!text.contains("pw@") && !text.contains("http"), "{text}");
+        let mut again = Budget::with_wall_clock(s.clone(), t0, wall + Duration::from_secs(60));
+        assert_eq!(
+            again.used_scope(p.scope, t0),
+            Amount {
+                requests: 1,
+                tokens: 9
+            }
+        );
+        assert_eq!(again.used("openai", t0).requests, 1);
+        // 9 spent + 9 fits 20, then no more: the cap holds across the restart.
+        assert_eq!(fill(&mut again, &p, 9, t0), 1);
+        let restarted = Budget::with_wall_clock(s.clone(), t0, wall + Duration::from_secs(120));
+        let mut restarted = restarted;
+        assert_eq!(fill(&mut restarted, &p, 9, t0), 0);
+        // The next UTC day starts fresh.
+        let mut tomorrow = Budget::with_wall_clock(s, t0, wall + WINDOW);
+        assert_eq!(tomorrow.used_global(t0), Amount::default());
+        assert_eq!(fill(&mut tomorrow, &p, 9, t0), 2);
     }
 
     #[test]
     fn provider_request_cap_is_enforced_and_others_unaffected() {
         let now = Instant::now();
-        let mut b = Budget::new(settings(100, 100_000, 3, 100_000), now);
+        let mut b = Budget::at_midnight(settings(100, 100_000, 3, 100_000), now);
         for _ in 0..3 {
             let r = reserve(&mut b, "openai", Headroom::default(), now).expect("fits");
             b.settle(r, 10, now);
@@ -487,7 +753,7 @@ mod tests {
     #[test]
     fn global_caps_span_providers() {
         let now = Instant::now();
-        let mut b = Budget::new(settings(2, 100_000, 10, 100_000), now);
+        let mut b = Budget::at_midnight(settings(2, 100_000, 10, 100_000), now);
         let r1 = reserve(&mut b, "a", Headroom::default(), now).unwrap();
         let r2 = reserve(&mut b, "b", Headroom::default(), now).unwrap();
         assert!(reserve(&mut b, "c", Headroom::default(), now).is_none());
@@ -502,7 +768,7 @@ mod tests {
     fn tokens_reserve_an_estimate_then_settle_to_reported_usage() {
         let now = Instant::now();
         // 100 tokens/day: with the default estimate of 32, three reservations fit at once.
-        let mut b = Budget::new(settings(100, 100_000, 100, 100), now);
+        let mut b = Budget::at_midnight(settings(100, 100_000, 100, 100), now);
         let rs: Vec<_> = (0..3)
             .map(|_| reserve(&mut b, "p", Headroom::default(), now).unwrap())
             .collect();
@@ -540,7 +806,7 @@ mod tests {
                 tokens_per_day: None,
             },
         );
-        let mut b = Budget::new(s, now);
+        let mut b = Budget::at_midnight(s, now);
         assert_eq!(
             b.provider_cap("openai"),
             Amount {
@@ -563,14 +829,14 @@ mod tests {
     #[test]
     fn zero_cap_allows_nothing() {
         let now = Instant::now();
-        let mut b = Budget::new(settings(0, 0, 0, 0), now);
+        let mut b = Budget::at_midnight(settings(0, 0, 0, 0), now);
         assert!(reserve(&mut b, "p", Headroom::default(), now).is_none());
     }
 
     #[test]
     fn window_rolls_after_24h_and_late_settle_is_ignored() {
         let t0 = Instant::now();
-        let mut b = Budget::new(settings(100, 100_000, 1, 100_000), t0);
+        let mut b = Budget::at_midnight(settings(100, 100_000, 1, 100_000), t0);
         let r = reserve(&mut b, "p", Headroom::default(), t0).unwrap();
         assert!(reserve(
             &mut b,
@@ -590,7 +856,7 @@ mod tests {
     #[test]
     fn headroom_is_left_free() {
         let now = Instant::now();
-        let mut b = Budget::new(settings(100, 100_000, 5, 100_000), now);
+        let mut b = Budget::at_midnight(settings(100, 100_000, 5, 100_000), now);
         let keep = Headroom {
             provider: Amount {
                 requests: 3,
@@ -611,7 +877,7 @@ mod tests {
     #[test]
     fn remaining_lists_global_and_providers() {
         let now = Instant::now();
-        let mut b = Budget::new(settings(10, 1000, 4, 100), now);
+        let mut b = Budget::at_midnight(settings(10, 1000, 4, 100), now);
         let r = reserve(&mut b, "openai", Headroom::default(), now).unwrap();
         b.settle(r, 7, now);
         let rem = b.remaining(["openai", "anthropic"], now);
@@ -658,7 +924,7 @@ mod tests {
     #[test]
     fn model_cap_admits_by_style_and_reported_usage() {
         let now = Instant::now();
-        let mut b = Budget::new(scoped(50, 250), now);
+        let mut b = Budget::at_midnight(scoped(50, 250), now);
         // Chat style: estimate 9, reports 10 → 5 × 10 = 50 fits, the 6th would be 60.
         let chat = cost("chat", &ApiStyle::OpenAiCompletions, Scope::Model("chat"));
         assert_eq!(b.probe_estimate(&chat), 9);
@@ -676,7 +942,7 @@ mod tests {
     #[test]
     fn reported_usage_raises_the_finer_estimate() {
         let now = Instant::now();
-        let mut b = Budget::new(scoped(100, 0), now);
+        let mut b = Budget::at_midnight(scoped(100, 0), now);
         let p = cost("t", &ApiStyle::OpenAiCompletions, Scope::Model("t"));
         let r = b.try_reserve_probe(&p, Headroom::default(), now).unwrap();
         // Reserved the style estimate while in flight.
@@ -691,7 +957,7 @@ mod tests {
     #[test]
     fn credential_and_model_caps_are_separate_and_zero_means_no_cap() {
         let now = Instant::now();
-        let mut b = Budget::new(scoped(50, 250), now);
+        let mut b = Budget::at_midnight(scoped(50, 250), now);
         let api = ApiStyle::OpenAiCompletions;
         // The credential tier's model: its credential probes do not eat its model cap.
         let cred = cost("mini", &api, Scope::Credential("key-1"));
@@ -706,7 +972,7 @@ mod tests {
             .try_reserve_probe(&other, Headroom::default(), now)
             .is_some());
         // 0 = no finer cap: only the provider cap (here 30 requests) binds.
-        let mut b = Budget::new(
+        let mut b = Budget::at_midnight(
             BudgetSettings {
                 provider_requests_per_day: 30,
                 ..scoped(0, 0)
@@ -721,7 +987,7 @@ mod tests {
     #[test]
     fn finer_caps_reset_with_the_window() {
         let t0 = Instant::now();
-        let mut b = Budget::new(scoped(24, 0), t0);
+        let mut b = Budget::at_midnight(scoped(24, 0), t0);
         let p = cost("r", &ApiStyle::OpenAiResponses, Scope::Model("r"));
         // A reservation in flight holds the cap: nothing else fits until it settles.
         let r = b.try_reserve_probe(&p, Headroom::default(), t0).unwrap();
@@ -737,7 +1003,7 @@ mod tests {
     #[test]
     fn provider_caps_still_bind_scoped_probes() {
         let now = Instant::now();
-        let mut b = Budget::new(
+        let mut b = Budget::at_midnight(
             BudgetSettings {
                 provider_requests_per_day: 1,
                 ..scoped(1000, 1000)
@@ -753,7 +1019,7 @@ mod tests {
     #[test]
     fn charge_probe_counts_against_the_model_cap() {
         let now = Instant::now();
-        let mut b = Budget::new(scoped(50, 250), now);
+        let mut b = Budget::at_midnight(scoped(50, 250), now);
         let probe = cost(
             "together",
             &ApiStyle::OpenAiCompletions,

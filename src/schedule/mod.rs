@@ -10,7 +10,8 @@
 //!   calls the [`Executor`](crate::probe::Executor) and records the result in
 //!   [`Store`](crate::state::Store) and [`Metrics`](crate::metrics::Metrics).
 //! - **Books** ([`books`]): the budget ([`budget::Budget`], the one place that decides
-//!   whether tokens may be spent), each credential's gate ([`backoff`]: retry-after,
+//!   whether tokens may be spent; its day's books kept across restarts by [`ledger`]), each
+//!   credential's gate ([`backoff`]: retry-after,
 //!   rate-limit resets, exponential backoff on rate_limit / overloaded, spacing) and each
 //!   target's failure streak; pure `gate`/`admit`/`learn`, and the early re-check rule.
 //! - **Plan index** ([`index`]), **readiness** ([`readiness`], with the first-cycle
@@ -27,6 +28,7 @@ mod clock;
 pub mod cycle;
 mod dispatcher;
 pub mod index;
+pub mod ledger;
 pub mod readiness;
 pub mod spread;
 mod tasks;

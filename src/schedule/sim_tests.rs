@@ -31,6 +31,7 @@ impl Scheduler {
     /// Pins the wall clock: from now on it reads `now` plus the `tokio::time` elapsed.
     pub fn set_wall_clock(&self, now: SystemTime) {
         self.clock.set(now);
+        self.books().set_wall_clock(Instant::now(), now);
     }
 
     pub fn wall_now(&self) -> SystemTime {

@@ -8,7 +8,7 @@ use crate::class::Class;
 use crate::plan::{Install, InstallStatus, ProbePlan, Target, TargetId};
 use crate::probe::{ProbeResult, Tier};
 use crate::secret::{redact, Secret};
-use crate::state::{Store, TargetStatus};
+use crate::state::{Store, StoreView, TargetStatus};
 use crate::verdict::{self, Cadence, Observation, PlanVerdicts, Source};
 use std::fmt::Write;
 use std::sync::Arc;
@@ -103,16 +103,19 @@ fn rfc3339(t: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// Runs `f` over every verdict of `plan` at `now` (the store's read lock is held meanwhile).
-/// `fresh`, a result just received, counts even if the store has not recorded it (its
-/// target left the plan meanwhile, or a test backend does not record).
+/// Runs `f` over every verdict of `plan` at `now` and the store's view (the store's read lock
+/// is held meanwhile: `f` reads statuses through the view it is given, never through the
+/// store, whose lock must not be taken again — a probe result waiting to be written would
+/// block that second read, and the first would never be released). `fresh`, a result just
+/// received, counts even if the store has not recorded it (its target left the plan
+/// meanwhile, or a test backend does not record).
 pub fn with_verdicts<R>(
     plan: &ProbePlan,
     store: &Store,
     evidence: &Evidence,
     now: SystemTime,
     fresh: Option<&ProbeResult>,
-    f: impl FnOnce(&PlanVerdicts<'_>) -> R,
+    f: impl FnOnce(&PlanVerdicts<'_>, &StoreView<'_>) -> R,
 ) -> R {
     let view = store.read();
     let statuses: Vec<Option<&TargetStatus>> = (0..plan.targets.len())
@@ -142,7 +145,7 @@ pub fn with_verdicts<R>(
         }
         None => verdict::compute(plan, &target, None, &evidence_from.cadence, now),
     };
-    f(&v)
+    f(&v, &view)
 }
 
 /// What the verdict reads besides the status store: the schedule's cadence (staleness) and
@@ -171,7 +174,7 @@ fn age(at: SystemTime, now: SystemTime) -> String {
 /// request was sent for this answer.
 pub fn entry_json(
     plan: &ProbePlan,
-    store: &Store,
+    store: &StoreView<'_>,
     verdicts: &PlanVerdicts<'_>,
     (a, i): (usize, usize),
     result: Option<&ProbeResult>,
@@ -185,7 +188,7 @@ pub fn entry_json(
     let newest = shown
         .filter(|&id| id < plan.targets.len())
         .and_then(|id| store.get(plan.key(id)))
-        .and_then(|s| s.last);
+        .and_then(|s| s.last.clone());
     let result = result.or(newest.as_ref());
     let message = match (&v.verdict, result, &entry.finding) {
         (Some(vd), _, Some(f)) if vd.source == Source::Static => Some(f.message.clone()),
@@ -289,7 +292,7 @@ pub fn render(
         plan.targets.len(),
         rfc3339(now)
     );
-    with_verdicts(plan, store, evidence, now, None, |v| {
+    with_verdicts(plan, store, evidence, now, None, |v, view| {
         agent_lines(&mut h, plan, v);
         h.push_str("<table>\n<tr><th>agent</th><th>role</th><th>ref</th><th>class</th><th>reason</th><th>source</th><th>as of</th><th>credential</th><th>next probe</th></tr>\n");
         for (a, agent) in plan.agents.iter().enumerate() {
@@ -299,7 +302,7 @@ pub fn render(
                 let target = shown.and_then(|id| plan.targets.get(id));
                 let status = shown
                     .filter(|&id| id < plan.targets.len())
-                    .and_then(|id| store.get(plan.key(id)));
+                    .and_then(|id| view.get(plan.key(id)));
                 let class = ev.verdict.map(|v| v.class);
                 let css = match class {
                     Some(Class::Ok) => "ok",

@@ -1,7 +1,11 @@
 //! The listener: accepts connections under a connection cap, a header-read (and
 //! keep-alive idle) timeout and an optional TLS handshake deadline, authenticates requests
-//! when the web config asks for it, and hands each one to [`routes::route_with`].
+//! when the web config asks for it ([`super::basic_auth`]), keeps `/probe` in its own lane
+//! ([`super::ondemand`]), and hands each request to [`routes::route_with`]. With a web config it
+//! also runs the task that re-reads it ([`webconfig::WebConfig::poll`]).
 
+use super::basic_auth::Outcome;
+use super::ondemand::{self, OnDemand};
 use super::routes::{self, route_with, Resp};
 use super::webconfig;
 use super::Backend;
@@ -37,6 +41,9 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// How long shutdown waits for requests in flight.
     pub shutdown_grace: Duration,
+    /// On-demand probes (`/probe`) running at once, and waiting; more get `429` at once.
+    pub probe_concurrency: usize,
+    pub probe_queue: usize,
 }
 
 impl Default for Limits {
@@ -45,19 +52,45 @@ impl Default for Limits {
             max_connections: 128,
             header_read_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(5),
+            probe_concurrency: ondemand::CONCURRENCY,
+            probe_queue: ondemand::QUEUE,
         }
     }
 }
 
 /// Binds the listen address. `source_name` (the config file) goes into the error message.
 pub async fn bind(addr: &str, source_name: &str) -> Result<TcpListener, ServerError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|err| ServerError::Bind {
-            addr: addr.to_string(),
-            source_name: source_name.to_string(),
-            err,
-        })
+    let fail = |err| ServerError::Bind {
+        addr: addr.to_string(),
+        source_name: source_name.to_string(),
+        err,
+    };
+    let mut last = None;
+    for a in tokio::net::lookup_host(addr).await.map_err(fail)? {
+        match listen(a) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(fail(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to listen on")
+    })))
+}
+
+/// Connections the kernel queues for `accept` (capped by `net.core.somaxconn`). A flood of
+/// short requests (wrong passwords, `/probe` refused at once) must not fill the queue:
+/// a full queue drops the next SYN, and that scrape waits a second for its retransmission.
+const ACCEPT_BACKLOG: u32 = 4096;
+
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
 }
 
 /// Serves until `shutdown` becomes true, then lets requests in flight finish (bounded by
@@ -81,7 +114,11 @@ pub async fn serve_with(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let lane = Arc::new(OnDemand::new(limits.probe_concurrency, limits.probe_queue));
     let mut conns = JoinSet::new();
+    let poller = web
+        .clone()
+        .map(|w| tokio::spawn(poll_web_config(w, backend.clone(), shutdown.clone())));
     loop {
         if *shutdown.borrow() {
             break;
@@ -107,6 +144,7 @@ pub async fn serve_with(
         let limits = limits.clone();
         let stop = shutdown.clone();
         let web = web.clone();
+        let lane = lane.clone();
         conns.spawn(async move {
             let _permit = permit;
             // TLS settings are taken per connection, so a rotated certificate is used from
@@ -115,7 +153,10 @@ pub async fn serve_with(
             let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let backend = backend.clone();
                 let web = web.clone();
-                async move { Ok::<_, Infallible>(handle(&backend, web.as_deref(), req).await) }
+                let lane = lane.clone();
+                async move {
+                    Ok::<_, Infallible>(handle(&backend, web.as_deref(), &lane, peer, req).await)
+                }
             });
             let res = match tls {
                 None => serve_io(TokioIo::new(stream), svc, &limits, stop).await,
@@ -146,11 +187,48 @@ pub async fn serve_with(
         });
     }
     drop(listener);
+    if let Some(p) = poller {
+        p.abort();
+    }
     let _ = tokio::time::timeout(limits.shutdown_grace, async {
         while conns.join_next().await.is_some() {}
     })
     .await;
     conns.abort_all();
+}
+
+/// Re-reads the web config when its files change ([`webconfig::POLL_INTERVAL`]), off the
+/// async workers, and tells the backend when the outcome of the last change flips (for
+/// `clawprobe_web_config_last_reload_successful`). A read that blocks (a FIFO, a stalled
+/// filesystem) stalls only this task: requests keep the settings in force.
+async fn poll_web_config(
+    web: Arc<webconfig::WebConfig>,
+    backend: Arc<dyn Backend>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut ok = web.last_reload_ok();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(webconfig::POLL_INTERVAL) => {}
+            _ = shutdown.changed() => return,
+        }
+        let w = web.clone();
+        if tokio::task::spawn_blocking(move || w.poll()).await.is_err() {
+            continue;
+        }
+        if web.last_reload_ok() != ok {
+            ok = !ok;
+            backend.web_config_reloaded(ok);
+        }
+    }
+}
+
+fn too_many(retry_after: Duration, body: &str) -> Resp {
+    let mut r = routes::text(StatusCode::TOO_MANY_REQUESTS, body);
+    let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, http::HeaderValue::from(secs.max(1)));
+    r
 }
 
 /// One HTTP/1.1 connection over any transport, with the header-read (and keep-alive idle)
@@ -181,31 +259,56 @@ where
     }
 }
 
-/// Authentication (when the web config has users), then [`route_with`], then the configured
-/// extra response headers.
+/// Authentication (when the web config has users), the on-demand lane for `/probe`, then
+/// [`route_with`], then the configured extra response headers.
 async fn handle(
     backend: &Arc<dyn Backend>,
     web: Option<&webconfig::WebConfig>,
+    lane: &OnDemand,
+    peer: SocketAddr,
     req: hyper::Request<hyper::body::Incoming>,
 ) -> Resp {
-    let Some(web) = web else {
-        return route_with(backend, req.method(), req.uri(), req.headers()).await;
+    let loaded = web.map(|w| w.current());
+    let outcome = match (web, &loaded) {
+        (Some(w), Some(l)) => {
+            w.authorize(l, req.headers().get(header::AUTHORIZATION), peer.ip())
+                .await
+        }
+        _ => Outcome::Allowed,
     };
-    let loaded = web.current();
-    let mut resp = if web
-        .authorize(&loaded, req.headers().get(header::AUTHORIZATION))
-        .await
-    {
-        route_with(backend, req.method(), req.uri(), req.headers()).await
-    } else {
-        let mut r = routes::text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            http::HeaderValue::from_static("Basic realm=\"clawprobe\", charset=\"UTF-8\""),
-        );
-        r
+    let mut resp = match outcome {
+        Outcome::Allowed => {
+            if req.uri().path() == "/probe" {
+                match lane.try_admit() {
+                    Some(place) => {
+                        let _running = place.run_slot().await;
+                        route_with(backend, req.method(), req.uri(), req.headers()).await
+                    }
+                    None => too_many(
+                        ondemand::RETRY_AFTER,
+                        "too many on-demand probes at once; retry later (scheduled probes go on)\n",
+                    ),
+                }
+            } else {
+                route_with(backend, req.method(), req.uri(), req.headers()).await
+            }
+        }
+        Outcome::Denied => {
+            let mut r = routes::text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Basic realm=\"clawprobe\", charset=\"UTF-8\""),
+            );
+            r
+        }
+        Outcome::Throttled(wait) => too_many(
+            wait,
+            "too many failed or concurrent authentication attempts from this address; retry later\n",
+        ),
     };
-    loaded.apply_headers(resp.headers_mut());
+    if let Some(l) = loaded {
+        l.apply_headers(resp.headers_mut());
+    }
     resp
 }
 
@@ -285,6 +388,7 @@ mod tests {
             max_connections: 4,
             header_read_timeout: Duration::from_millis(300),
             shutdown_grace: Duration::from_secs(1),
+            ..Limits::default()
         };
         let task = tokio::spawn(serve(listener, Arc::new(Fake), limits, rx));
 
@@ -358,6 +462,7 @@ mod tests {
             max_connections: 2,
             header_read_timeout: Duration::from_millis(400),
             shutdown_grace: Duration::from_secs(1),
+            ..Limits::default()
         };
         let task = tokio::spawn(serve(listener, Arc::new(Fake), limits, rx));
 
@@ -426,6 +531,7 @@ mod tests {
             max_connections: 4,
             header_read_timeout: Duration::from_millis(400),
             shutdown_grace: Duration::from_secs(1),
+            ..Limits::default()
         };
         let task = tokio::spawn(serve_with(listener, Arc::new(Fake), limits, Some(web), rx));
         // Silent client, and a client that starts a ClientHello and stalls.

@@ -1,12 +1,15 @@
-//! The HTTP server: /metrics, /healthz, /readyz, /, POST /-/reload, GET /probe.
+//! The HTTP server: /metrics, /healthz, /readyz, /, POST /-/reload, GET and POST /probe.
 //!
 //! The server knows nothing about scheduling: it talks to a [`Backend`] (implemented by
 //! the `serve` command on top of the scheduler), so every route can be tested with a fake
 //! backend and no network. Two parts: the [`listener`] (connections, limits, TLS, basic
-//! auth) and the [`routes`] (a plain function of method, URI and backend).
+//! auth through [`basic_auth`], the on-demand probe lane [`ondemand`], the web config
+//! poller) and the [`routes`] (a plain function of method, URI and backend).
 
+pub mod basic_auth;
 pub mod landing;
 pub mod listener;
+pub mod ondemand;
 pub mod routes;
 pub mod tls;
 pub mod webconfig;
@@ -62,6 +65,9 @@ pub trait Backend: Send + Sync + 'static {
         target: TargetId,
         tier: Tier,
     ) -> BoxFuture<'_, Result<ProbeResult, SkipReason>>;
+    /// The web config's last change was applied (`true`) or refused; for
+    /// `clawprobe_web_config_last_reload_successful`. Called when that changes.
+    fn web_config_reloaded(&self, _ok: bool) {}
 }
 
 /// Why a reload failed (the last good plan keeps running). Displays without secrets:

@@ -1,9 +1,15 @@
 //! Routing: a plain function of method, URI and [`Backend`], so every endpoint is tested
 //! without a socket. The request body is never read: no endpoint takes one.
+//!
+//! `/probe` sends a probe on demand: `GET` only ever runs a zero-token check (the metadata
+//! tier; a model without a zero-token check is answered from the cache, not probed), and a
+//! generation probe, which spends tokens, takes `POST /probe?…&tier=generation`, so no
+//! link, image or prefetch in a browser can spend budget. How many run at once is the
+//! listener's business ([`super::ondemand`]).
 
 use super::landing;
 use super::Backend;
-use crate::probe::{ProbeResult, Tier};
+use crate::probe::{has_metadata_endpoint, ProbeResult, Tier};
 use bytes::Bytes;
 use http::{header, HeaderMap, Method, Response, StatusCode, Uri};
 use http_body_util::Full;
@@ -135,8 +141,12 @@ pub async fn route_with(
             }
         }
         "/-/reload" => method_not_allowed("POST"),
-        "/probe" if get => probe(backend.as_ref(), uri.query().unwrap_or("")).await,
-        "/metrics" | "/healthz" | "/readyz" | "/" | "/probe" => method_not_allowed("GET"),
+        "/probe" if get || method == Method::POST => {
+            let post = method == Method::POST;
+            probe(backend.as_ref(), post, uri.query().unwrap_or("")).await
+        }
+        "/probe" => method_not_allowed("GET, POST"),
+        "/metrics" | "/healthz" | "/readyz" | "/" => method_not_allowed("GET"),
         _ => text(
             StatusCode::NOT_FOUND,
             "not found; see / for the endpoints\n",
@@ -144,7 +154,8 @@ pub async fn route_with(
     }
 }
 
-async fn probe(backend: &dyn Backend, query: &str) -> Resp {
+/// `/probe`: `post` says whether the request may spend tokens (see the module docs).
+async fn probe(backend: &dyn Backend, post: bool, query: &str) -> Resp {
     let params = parse_query(query);
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let (Some(agent), Some(r)) = (get("agent"), get("ref")) else {
@@ -163,6 +174,15 @@ async fn probe(backend: &dyn Backend, query: &str) -> Resp {
             )
         }
     };
+    if tier == Tier::Generation && !post {
+        let mut r = text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "a generation probe spends tokens: send it with POST (GET /probe only runs zero-token checks)\n",
+        );
+        r.headers_mut()
+            .insert(header::ALLOW, http::HeaderValue::from_static("POST"));
+        return r;
+    }
     let plan = backend.plan();
     let Some(a) = plan.agents.iter().position(|c| c.agent == agent) else {
         return text(StatusCode::NOT_FOUND, "unknown agent\n");
@@ -176,14 +196,27 @@ async fn probe(backend: &dyn Backend, query: &str) -> Resp {
     let store = backend.store();
     let answer = |result: Option<&ProbeResult>, probed: bool| {
         let evidence = backend.evidence();
-        landing::with_verdicts(&plan, &store, &evidence, SystemTime::now(), result, |v| {
-            landing::entry_json(&plan, &store, v, (a, i), result, probed)
-        })
+        landing::with_verdicts(
+            &plan,
+            &store,
+            &evidence,
+            SystemTime::now(),
+            result,
+            |v, view| landing::entry_json(&plan, view, v, (a, i), result, probed),
+        )
     };
     let Some(id) = plan.agents[a].entries[i].target else {
         // Nothing to send: the static finding is the answer.
         return json(StatusCode::OK, &answer(None, false));
     };
+    if !post && !has_metadata_endpoint(plan.target(id)) {
+        // Its metadata probe would be a generation call: GET does not spend tokens.
+        let mut v = answer(None, false);
+        v["note"] = serde_json::Value::from(
+            "no zero-token check exists for this model; POST /probe with tier=generation sends a generation probe (spends tokens)",
+        );
+        return json(StatusCode::OK, &v);
+    }
     match backend.probe_now(id, tier).await {
         // The probe was recorded: the answer is the route's verdict with it.
         Ok(result) => json(StatusCode::OK, &answer(Some(&result), true)),
@@ -204,6 +237,120 @@ fn parse_query(q: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::class::{Class, SkipReason};
+    use crate::plan::{AgentChain, ApiStyle, ChainEntry, ProbePlan, Target, TargetId};
+    use crate::server::{BoxFuture, ReloadError};
+    use crate::state::Store;
+    use http_body_util::BodyExt;
+    use std::sync::Mutex;
+
+    /// A plan with agent `main`: `openai/gpt-a` (has a zero-token check) and
+    /// `together/llama` (none); records every probe asked for.
+    struct Probes(Mutex<Vec<(TargetId, Tier)>>, Arc<ProbePlan>);
+
+    impl Backend for Probes {
+        fn metrics_text(&self) -> Bytes {
+            Bytes::new()
+        }
+        fn ready(&self) -> crate::schedule::Readiness {
+            unreachable!()
+        }
+        fn plan(&self) -> Arc<ProbePlan> {
+            self.1.clone()
+        }
+        fn store(&self) -> Arc<Store> {
+            Arc::new(Store::new())
+        }
+        fn evidence(&self) -> crate::server::landing::Evidence {
+            Default::default()
+        }
+        fn reload(&self) -> BoxFuture<'_, Result<(), ReloadError>> {
+            unreachable!()
+        }
+        fn probe_now(
+            &self,
+            target: TargetId,
+            tier: Tier,
+        ) -> BoxFuture<'_, Result<ProbeResult, SkipReason>> {
+            self.0.lock().unwrap().push((target, tier));
+            Box::pin(async move { Ok(ProbeResult::new(target, tier, Class::Ok, "ok")) })
+        }
+    }
+
+    fn backend() -> (Arc<Probes>, Arc<dyn Backend>) {
+        let mut p = ProbePlan::default();
+        let mut entries = Vec::new();
+        for (i, (provider, model)) in [("openai", "gpt-a"), ("together", "llama")]
+            .into_iter()
+            .enumerate()
+        {
+            let t = Target::new(
+                provider,
+                model,
+                "http://127.0.0.1:9/v1",
+                ApiStyle::OpenAiCompletions,
+            );
+            let id = p.intern_target(t);
+            let mut e = ChainEntry::new(i, format!("{provider}/{model}"));
+            e.provider = Some(provider.into());
+            e.model = Some(model.into());
+            e.target = Some(id);
+            entries.push(e);
+        }
+        p.agents.push(AgentChain {
+            agent: "main".into(),
+            entries,
+        });
+        let b = Arc::new(Probes(Mutex::default(), Arc::new(p)));
+        (b.clone(), b)
+    }
+
+    async fn call(b: &Arc<dyn Backend>, m: Method, uri: &str) -> (StatusCode, String) {
+        let r = route(b, &m, &uri.parse().unwrap()).await;
+        let status = r.status();
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// GET never spends tokens: generation takes POST, and a model without a zero-token
+    /// check is answered from the cache.
+    #[tokio::test]
+    async fn generation_on_demand_only_by_post() {
+        let (probes, b) = backend();
+        let (s, body) = call(
+            &b,
+            Method::GET,
+            "/probe?agent=main&ref=openai/gpt-a&tier=generation",
+        )
+        .await;
+        assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED, "{body}");
+        assert!(body.contains("POST"), "{body}");
+        let (s, body) = call(&b, Method::GET, "/probe?agent=main&ref=together/llama").await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["probed"], false, "{body}");
+        assert!(v["note"].as_str().unwrap().contains("POST"), "{body}");
+        assert!(
+            probes.0.lock().unwrap().is_empty(),
+            "GET sent a probe that spends tokens"
+        );
+        // Zero-token GET, and generation by POST, are sent.
+        let (s, _) = call(&b, Method::GET, "/probe?agent=main&ref=openai/gpt-a").await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _) = call(
+            &b,
+            Method::POST,
+            "/probe?agent=main&ref=together/llama&tier=generation",
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(
+            *probes.0.lock().unwrap(),
+            vec![(0, Tier::Metadata), (1, Tier::Generation)]
+        );
+        let (s, _) = call(&b, Method::DELETE, "/probe?agent=main&ref=openai/gpt-a").await;
+        assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    }
 
     #[test]
     fn gzip_negotiation() {

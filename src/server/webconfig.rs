@@ -16,24 +16,43 @@
 //!   prometheus: $2y$10$...         # bcrypt hash (htpasswd -nBC 10 "" | tr -d ':\n')
 //! ```
 //!
-//! The file and the files it names are re-read when their content changes
-//! ([`crate::filestamp`]: checked on each new connection and request, a few `stat` calls
-//! unless the metadata changed), so a rotated
-//! certificate or a changed password takes effect without a restart. A re-read that fails
-//! (half-written key, typo) keeps the last good settings and logs an error naming the file
-//! and key: a monitoring endpoint that locks everyone out on a typo hides the outages it is
-//! there to show.
+//! **Fail closed.** The file and the files it names are re-read when their content changes
+//! ([`WebConfig::poll`], twice a second from a task of the listener, never on the request
+//! path), so a rotated certificate or a changed password takes effect without a restart.
+//! Editors and tools rewrite files in place (`cat new > web.yml` truncates first), so a read
+//! can see an empty file or a prefix of the new one, and a prefix can parse: before, an
+//! unauthenticated client got thousands of `200`s over plain HTTP during 300 rewrites of an
+//! unchanged file. Now a change takes effect only when
+//!
+//! - two reads in a row ([`POLL_INTERVAL`] apart) saw the same content of every file, and
+//!   nothing changed while a read ran;
+//! - it is not empty (an empty or comment-only file is an error; `{}` says "no TLS, no
+//!   users" on purpose);
+//! - it parses and every file it names is usable;
+//! - it does not drop what is in force: TLS, a required client certificate, or basic auth.
+//!   Turning one of them off takes a restart, when the file is read at start-up.
+//!
+//! Anything else keeps the last good settings, logs an error naming the file (and key), and
+//! sets `clawprobe_web_config_last_reload_successful` to 0 until a good change lands (or the
+//! files are back to what is in force). At start-up the same rules apply (two equal reads, no
+//! empty file) and a failure stops clawprobe before it listens.
 
+use super::basic_auth::{Outcome, Verifier};
 use super::tls::{self, ClientAuth, TlsError, TlsSettings, TlsVersion};
 use crate::filestamp::WatchedFiles;
 use http::{HeaderName, HeaderValue};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
-use tokio::sync::Semaphore;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio_rustls::rustls::ServerConfig;
+
+/// How often the files are checked for changes, and the pause between the two reads that
+/// must agree before a change takes effect (at start-up too).
+pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Why the web config file cannot be used. Messages name the file, the key and the fix.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +67,12 @@ pub enum WebConfigError {
         key: String,
         msg: String,
     },
+    #[error("web config file {path} is empty (or only comments): clawprobe will not serve without the TLS and basic auth a half-written file may be missing; to serve without TLS and authentication on purpose, write `{{}}` in it")]
+    Empty { path: String },
+    #[error("web config file {path}: {msg}, which was in force; keeping it (fail closed). Restart clawprobe to turn it off on purpose")]
+    Weakens { path: String, msg: &'static str },
+    #[error("web config file {path} kept changing while it was read at start-up; start clawprobe once it is written")]
+    Unsettled { path: String },
 }
 
 impl WebConfigError {
@@ -103,6 +128,8 @@ struct RawHttp {
 pub struct Loaded {
     /// `Some` when connections must be TLS.
     pub tls: Option<Arc<ServerConfig>>,
+    /// Whether a client certificate is required (mutual TLS).
+    client_cert_required: bool,
     /// username → bcrypt hash. Empty: no authentication.
     users: BTreeMap<String, String>,
     /// Extra response headers (`http_server_config.headers`).
@@ -114,6 +141,28 @@ pub struct Loaded {
 impl Loaded {
     pub fn auth_required(&self) -> bool {
         !self.users.is_empty()
+    }
+
+    /// What these settings enforce, in brief.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            tls: self.tls.is_some(),
+            client_cert_required: self.client_cert_required,
+            users: self.users.len(),
+        }
+    }
+
+    /// What `new` would turn off of what `self` enforces, if anything.
+    fn weakened_by(&self, new: &Loaded) -> Option<&'static str> {
+        if self.tls.is_some() && new.tls.is_none() {
+            Some("the new content drops tls_server_config (TLS)")
+        } else if self.client_cert_required && !new.client_cert_required {
+            Some("the new content no longer requires client certificates (RequireAndVerifyClientCert)")
+        } else if self.auth_required() && !new.auth_required() {
+            Some("the new content drops basic_auth_users (authentication)")
+        } else {
+            None
+        }
     }
 
     /// Adds the configured response headers.
@@ -134,41 +183,91 @@ impl std::fmt::Debug for Loaded {
     }
 }
 
-/// The web config in force, re-read when its files change.
+/// The web config in force, re-read when its files change ([`WebConfig::poll`]).
 pub struct WebConfig {
     path: PathBuf,
     state: Mutex<State>,
-    /// SHA-256 of (user, password, hash) for recently verified credentials, so a scrape
-    /// every few seconds does not pay a bcrypt verification each time. Bounded.
-    verified: Mutex<HashSet<[u8; 32]>>,
-    /// bcrypt is deliberately slow: at most this many verifications run at once, so
-    /// a flood of wrong passwords cannot take every core.
-    bcrypt_slots: Semaphore,
+    verifier: Verifier,
+    /// `clawprobe_web_config_last_reload_successful`.
+    last_reload_ok: AtomicBool,
 }
 
 struct State {
     current: Arc<Loaded>,
-    /// What the files looked like at the last attempt (good or bad), so a broken file is
-    /// reported once, not on every connection.
+    /// What the files looked like at the last read (good or bad), so unchanged files are
+    /// not read again.
     seen: WatchedFiles,
+    /// Content seen once and not yet in force: applied if the next read sees it again.
+    pending: Option<[u8; 32]>,
 }
 
-const VERIFIED_CACHE_MAX: usize = 256;
-const BCRYPT_CONCURRENCY: usize = 2;
+/// What a [`WebConfig::poll`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Polled {
+    /// No file changed, or they are back to the content in force.
+    Unchanged,
+    /// A change was seen once; the next poll applies it if it reads the same.
+    Settling,
+    /// A change took effect.
+    Reloaded,
+    /// A settled change cannot be used; the last good settings stay.
+    Failed,
+}
+
+/// One read of the web config file and the files it names: the files (stamped before the
+/// read) and what they gave. `settled` says the files did not change while being read.
+struct Attempt {
+    stamps: WatchedFiles,
+    result: Result<Loaded, WebConfigError>,
+    settled: bool,
+}
+
+fn attempt(path: &Path) -> Attempt {
+    let mut stamps = WatchedFiles::new([path.to_path_buf()]);
+    let result = read(path, &mut stamps);
+    let settled = stamps.restamped().fingerprint() == stamps.fingerprint();
+    Attempt {
+        stamps,
+        result,
+        settled,
+    }
+}
 
 impl WebConfig {
     /// Reads and validates the file and everything it names (certificates are parsed and
     /// the TLS config is built, so a bad key fails at start-up, not at the first scrape).
+    /// Two reads [`POLL_INTERVAL`] apart must agree, as for a reload; an empty file is an
+    /// error.
     pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
-        let loaded = read(path)?;
-        Ok(WebConfig {
-            path: path.to_path_buf(),
-            state: Mutex::new(State {
-                seen: loaded.stamps.clone(),
-                current: Arc::new(loaded),
-            }),
-            verified: Mutex::new(HashSet::new()),
-            bcrypt_slots: Semaphore::new(BCRYPT_CONCURRENCY),
+        let mut previous: Option<[u8; 32]> = None;
+        for _ in 0..10 {
+            let a = attempt(path);
+            let fp = a.stamps.fingerprint();
+            if a.settled && previous == Some(fp) {
+                let loaded = a.result?;
+                if loaded.tls.is_none() && !loaded.auth_required() {
+                    tracing::warn!(file = %path.display(), "web config sets neither TLS nor basic_auth_users: serving plain HTTP without authentication");
+                }
+                return Ok(WebConfig {
+                    path: path.to_path_buf(),
+                    state: Mutex::new(State {
+                        seen: loaded.stamps.clone(),
+                        current: Arc::new(loaded),
+                        pending: None,
+                    }),
+                    verifier: Verifier::default(),
+                    last_reload_ok: AtomicBool::new(true),
+                });
+            }
+            // A file that cannot even be opened will not settle into anything better.
+            if let Err(e @ WebConfigError::Read { .. }) = a.result {
+                return Err(e);
+            }
+            previous = a.settled.then_some(fp);
+            std::thread::sleep(POLL_INTERVAL / 5);
+        }
+        Err(WebConfigError::Unsettled {
+            path: path.display().to_string(),
         })
     }
 
@@ -176,115 +275,85 @@ impl WebConfig {
         &self.path
     }
 
-    /// The settings in force, re-reading the files first if any of them changed.
+    /// The settings in force. Never reads a file: see [`WebConfig::poll`].
     pub fn current(&self) -> Arc<Loaded> {
+        self.state.lock().expect("web config lock").current.clone()
+    }
+
+    /// Whether the last change of the files could be applied (or they are back to what is
+    /// in force): `clawprobe_web_config_last_reload_successful`.
+    pub fn last_reload_ok(&self) -> bool {
+        self.last_reload_ok.load(Ordering::Relaxed)
+    }
+
+    /// Re-reads the files if any of them changed, and applies the change once two polls in
+    /// a row read the same content (see the module docs). Blocking: call it off the async
+    /// workers.
+    pub fn poll(&self) -> Polled {
         let mut st = self.state.lock().expect("web config lock");
-        let changed = st.seen.changed().is_some();
-        if changed {
-            match read(&self.path) {
-                Ok(new) => {
-                    if new.tls.is_some() != st.current.tls.is_some() {
-                        tracing::warn!(
-                            file = %self.path.display(),
-                            tls = new.tls.is_some(),
-                            "web config: TLS switched on or off; new connections follow"
-                        );
-                    }
-                    tracing::info!(file = %self.path.display(), tls = new.tls.is_some(), users = new.users.len(), "web config reloaded");
-                    st.seen = new.stamps.clone();
-                    st.current = Arc::new(new);
-                }
-                Err(e) => {
-                    tracing::error!(
-                        "web config reload failed, keeping the last good settings: {e}"
+        if st.pending.is_none() && st.seen.changed().is_none() {
+            return Polled::Unchanged;
+        }
+        let a = attempt(&self.path);
+        let fp = a.stamps.fingerprint();
+        st.seen = a.stamps;
+        if !a.settled {
+            st.pending = None;
+            return Polled::Settling;
+        }
+        if fp == st.current.stamps.fingerprint() {
+            // Back to the content in force (e.g. rewritten in place with the same bytes).
+            if st.pending.take().is_some() {
+                tracing::debug!(file = %self.path.display(), "web config back to the settings in force");
+            }
+            self.last_reload_ok.store(true, Ordering::Relaxed);
+            return Polled::Unchanged;
+        }
+        if st.pending != Some(fp) {
+            st.pending = Some(fp);
+            tracing::debug!(file = %self.path.display(), "web config changed; applying it once a second read agrees");
+            return Polled::Settling;
+        }
+        st.pending = None;
+        let result = a.result.and_then(|new| match st.current.weakened_by(&new) {
+            Some(msg) => Err(WebConfigError::Weakens {
+                path: self.path.display().to_string(),
+                msg,
+            }),
+            None => Ok(new),
+        });
+        match result {
+            Ok(new) => {
+                if new.tls.is_some() != st.current.tls.is_some() {
+                    tracing::warn!(
+                        file = %self.path.display(),
+                        tls = new.tls.is_some(),
+                        "web config: TLS switched on; new connections follow"
                     );
-                    // Remember the broken state so we try again only after the next change.
-                    st.seen.restamp();
                 }
+                tracing::info!(file = %self.path.display(), tls = new.tls.is_some(), users = new.users.len(), "web config reloaded");
+                st.current = Arc::new(new);
+                self.last_reload_ok.store(true, Ordering::Relaxed);
+                Polled::Reloaded
+            }
+            Err(e) => {
+                tracing::error!("web config reload failed, keeping the last good settings: {e}");
+                self.last_reload_ok.store(false, Ordering::Relaxed);
+                Polled::Failed
             }
         }
-        st.current.clone()
     }
 
-    /// Checks an `Authorization` header against `loaded`'s users. Always `true` when no
-    /// users are configured.
-    pub async fn authorize(&self, loaded: &Loaded, header: Option<&HeaderValue>) -> bool {
-        if !loaded.auth_required() {
-            return true;
-        }
-        let Some((user, pass)) = header.and_then(parse_basic) else {
-            return false;
-        };
-        let hash = loaded.users.get(&user).cloned();
-        let key = {
-            let mut h = Sha256::new();
-            for part in [
-                user.as_bytes(),
-                pass.as_bytes(),
-                hash.as_deref().unwrap_or("").as_bytes(),
-            ] {
-                h.update((part.len() as u64).to_le_bytes());
-                h.update(part);
-            }
-            <[u8; 32]>::from(h.finalize())
-        };
-        if hash.is_some() && self.verified.lock().expect("lock").contains(&key) {
-            return true;
-        }
-        let Ok(_slot) = self.bcrypt_slots.acquire().await else {
-            return false;
-        };
-        // Unknown users are checked against a dummy hash too, so the response time does not
-        // tell which usernames exist.
-        let known = hash.is_some();
-        let hash = hash.unwrap_or_else(|| dummy_hash().to_string());
-        let ok = tokio::task::spawn_blocking(move || bcrypt::verify(pass, &hash).unwrap_or(false))
-            .await
-            .unwrap_or(false)
-            && known;
-        if ok {
-            let mut v = self.verified.lock().expect("lock");
-            if v.len() >= VERIFIED_CACHE_MAX {
-                v.clear();
-            }
-            v.insert(key);
-        }
-        ok
+    /// Checks an `Authorization` header from `peer` against `loaded`'s users (see
+    /// [`super::basic_auth`]). Always allowed when no users are configured.
+    pub async fn authorize(
+        &self,
+        loaded: &Loaded,
+        header: Option<&HeaderValue>,
+        peer: IpAddr,
+    ) -> Outcome {
+        self.verifier.check(&loaded.users, header, peer).await
     }
-}
-
-fn dummy_hash() -> &'static str {
-    static H: OnceLock<String> = OnceLock::new();
-    H.get_or_init(|| bcrypt::hash("clawprobe-dummy", 10).unwrap_or_default())
-}
-
-/// `Basic base64(user:pass)` → (user, pass).
-fn parse_basic(v: &HeaderValue) -> Option<(String, String)> {
-    let s = v.to_str().ok()?.trim();
-    let (scheme, rest) = s.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let raw = base64_decode(rest.trim())?;
-    let text = String::from_utf8(raw).ok()?;
-    let (u, p) = text.split_once(':')?;
-    Some((u.to_string(), p.to_string()))
-}
-
-/// Standard base64 with or without padding, at most 8 KiB of it; `None` on anything else.
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-    use base64::Engine;
-    const LENIENT: GeneralPurpose = GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        GeneralPurposeConfig::new()
-            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-            .with_decode_allow_trailing_bits(true),
-    );
-    if s.len() > 8192 {
-        return None;
-    }
-    LENIENT.decode(s).ok()
 }
 
 /// serde quotes the offending value in type errors (`invalid type: string "hunter2",
@@ -325,32 +394,69 @@ fn resolve(base: &Path, p: &str) -> PathBuf {
     }
 }
 
-/// One full read of the web config file and the files it names.
-fn read(path: &Path) -> Result<Loaded, WebConfigError> {
-    // Stamped before reading: a change after this point is always seen next time.
-    let mut stamps = WatchedFiles::new([path.to_path_buf()]);
+/// Opening a FIFO blocks until someone writes to it: only regular files are read (a
+/// missing file is left to the read, which names it).
+fn regular_file(path: &Path) -> Result<(), WebConfigError> {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => Err(WebConfigError::Read {
+            path: path.display().to_string(),
+            err: std::io::Error::other("not a regular file"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// One full read of the web config file and the files it names; every file read is added
+/// to `stamps` (stamped before it is read), also when the read fails.
+fn read(path: &Path, stamps: &mut WatchedFiles) -> Result<Loaded, WebConfigError> {
+    regular_file(path)?;
     let text = std::fs::read_to_string(path).map_err(|err| WebConfigError::Read {
         path: path.display().to_string(),
         err,
     })?;
-    let raw: RawFile = if text.trim().is_empty() {
-        RawFile::default()
-    } else {
-        serde_yaml::from_str::<Option<RawFile>>(&text)
-            .map_err(|e| WebConfigError::Parse {
-                path: path.display().to_string(),
-                msg: scrub_values(&e.to_string()),
-            })?
-            .unwrap_or_default()
-    };
+    parse(&text, path, stamps)
+}
 
+/// What a web config text says, in brief (for the fuzz and property tests).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Summary {
+    pub tls: bool,
+    pub client_cert_required: bool,
+    pub users: usize,
+}
+
+/// Parses and validates `text` as the content of the web config file `path` (files it names
+/// are read relative to it), as a reload would; for fuzzing and property tests.
+pub fn check_text(text: &str, path: &Path) -> Result<Summary, WebConfigError> {
+    let mut stamps = WatchedFiles::default();
+    parse(text, path, &mut stamps).map(|l| l.summary())
+}
+
+fn parse(text: &str, path: &Path, stamps: &mut WatchedFiles) -> Result<Loaded, WebConfigError> {
+    let empty = || WebConfigError::Empty {
+        path: path.display().to_string(),
+    };
+    if text.trim().is_empty() {
+        return Err(empty());
+    }
+    // `None`: a document of only comments (YAML null), as empty as an empty file.
+    let raw: RawFile = serde_yaml::from_str::<Option<RawFile>>(text)
+        .map_err(|e| WebConfigError::Parse {
+            path: path.display().to_string(),
+            msg: scrub_values(&e.to_string()),
+        })?
+        .ok_or_else(empty)?;
+
+    let mut client_cert_required = false;
     let tls = match raw.tls_server_config {
         None => None,
         Some(t) => {
             let settings = tls_settings(t, path)?;
             for f in settings.files() {
+                regular_file(&f)?;
                 stamps.push(f);
             }
+            client_cert_required = settings.client_auth == ClientAuth::RequireAndVerify;
             Some(tls::build(&settings).map_err(WebConfigError::tls(path))?)
         }
     };
@@ -389,9 +495,10 @@ fn read(path: &Path) -> Result<Loaded, WebConfigError> {
 
     Ok(Loaded {
         tls,
+        client_cert_required,
         users,
         headers,
-        stamps,
+        stamps: stamps.clone(),
     })
 }
 
@@ -518,34 +625,38 @@ mod tests {
     }
 
     #[test]
-    fn empty_file_means_no_tls_no_auth() {
+    fn an_empty_file_is_refused_and_braces_mean_nothing_on_purpose() {
+        for text in ["", "  \n", "# only a comment\n"] {
+            let e = err(text);
+            assert!(
+                e.contains("web.yml") && e.contains("empty") && e.contains("{}"),
+                "{e}"
+            );
+        }
         let dir = tempfile::tempdir().unwrap();
-        let p = write(dir.path(), "web.yml", "");
+        let p = write(dir.path(), "web.yml", "{}\n");
         let w = WebConfig::load(&p).unwrap();
         let l = w.current();
         assert!(l.tls.is_none() && !l.auth_required());
     }
 
-    #[test]
-    fn base64_and_basic_header() {
-        assert_eq!(
-            base64_decode("YWxhZGRpbjpvcGVuc2VzYW1l").unwrap(),
-            b"aladdin:opensesame"
-        );
-        assert_eq!(base64_decode("YQ==").unwrap(), b"a");
-        assert_eq!(base64_decode("YWI=").unwrap(), b"ab");
-        assert!(base64_decode("Y").is_none());
-        assert!(base64_decode("Y!==").is_none());
-        let h = HeaderValue::from_static("Basic YWxhZGRpbjpvcGVuOnNlc2FtZQ==");
-        assert_eq!(
-            parse_basic(&h),
-            Some(("aladdin".to_string(), "open:sesame".to_string()))
-        );
-        assert_eq!(parse_basic(&HeaderValue::from_static("Bearer abc")), None);
+    fn hv(u: &str, pw: &str) -> HeaderValue {
+        use base64::Engine;
+        let s = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{pw}"));
+        HeaderValue::from_str(&format!("Basic {s}")).unwrap()
+    }
+
+    /// Writes `text` over `p` in place and makes sure the metadata differs (same-second
+    /// writes of the same size look alike to a `stat`).
+    fn rewrite(p: &Path, text: &str) {
+        std::fs::write(p, text).unwrap();
+        let f = std::fs::File::options().write(true).open(p).unwrap();
+        let m = f.metadata().unwrap().modified().unwrap();
+        f.set_modified(m + Duration::from_millis(7)).unwrap();
     }
 
     #[tokio::test]
-    async fn authorize_checks_bcrypt_caches_and_follows_file_changes() {
+    async fn changes_apply_after_two_equal_reads_and_never_weaken_what_is_in_force() {
         let dir = tempfile::tempdir().unwrap();
         let h1 = bcrypt::hash("right", 4).unwrap();
         let p = write(
@@ -554,38 +665,86 @@ mod tests {
             &format!("basic_auth_users:\n  prom: '{h1}'\n"),
         );
         let w = WebConfig::load(&p).unwrap();
-        let hv = |u: &str, pw: &str| {
-            let raw = format!("{u}:{pw}");
-            use base64::Engine;
-            let s = base64::engine::general_purpose::STANDARD.encode(raw);
-            HeaderValue::from_str(&format!("Basic {s}")).unwrap()
-        };
-        let l = w.current();
-        assert!(!w.authorize(&l, None).await);
-        assert!(!w.authorize(&l, Some(&hv("prom", "wrong"))).await);
-        assert!(!w.authorize(&l, Some(&hv("nobody", "right"))).await);
-        assert!(w.authorize(&l, Some(&hv("prom", "right"))).await);
-        assert!(w.authorize(&l, Some(&hv("prom", "right"))).await, "cached");
-        // New password in the file: the old one stops working without a restart.
+        async fn ok(w: &WebConfig, pw: &str) -> bool {
+            let peer: IpAddr = "127.0.0.1".parse().unwrap();
+            let l = w.current();
+            w.authorize(&l, Some(&hv("prom", pw)), peer).await == Outcome::Allowed
+        }
+        assert!(ok(&w, "right").await);
+        assert_eq!(w.poll(), Polled::Unchanged);
+
+        // A new password: seen once (settling), applied by the second equal read.
         let h2 = bcrypt::hash("new", 4).unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        write(
-            dir.path(),
-            "web.yml",
-            &format!("basic_auth_users:\n  prom: '{h2}'\n  # changed\n"),
-        );
-        let l = w.current();
-        assert!(!w.authorize(&l, Some(&hv("prom", "right"))).await);
-        assert!(w.authorize(&l, Some(&hv("prom", "new"))).await);
-        // A broken edit keeps the last good users.
-        write(
-            dir.path(),
-            "web.yml",
-            "basic_auth_users:\n  prom: nothash\n",
-        );
-        let l = w.current();
-        assert!(w.authorize(&l, Some(&hv("prom", "new"))).await);
-        let dbg = format!("{l:?}");
+        rewrite(&p, &format!("basic_auth_users:\n  prom: '{h2}'\n"));
+        assert_eq!(w.poll(), Polled::Settling);
+        assert!(ok(&w, "right").await, "not yet");
+        assert_eq!(w.poll(), Polled::Reloaded);
+        assert!(ok(&w, "new").await);
+        assert!(!ok(&w, "right").await);
+
+        // Truncated (`cat new > web.yml` between its truncate and its write): never applied,
+        // even when it stays: it would drop authentication.
+        for text in ["", "http_server_config:\n  headers:\n    X-A: b\n"] {
+            rewrite(&p, text);
+            assert_eq!(w.poll(), Polled::Settling);
+            assert_eq!(w.poll(), Polled::Failed, "{text:?}");
+            assert!(!w.last_reload_ok());
+            assert!(w.current().auth_required());
+            assert!(ok(&w, "new").await);
+            assert_eq!(
+                w.poll(),
+                Polled::Unchanged,
+                "reported once, not on every poll"
+            );
+        }
+        // Back to the content in force: fine again.
+        rewrite(&p, &format!("basic_auth_users:\n  prom: '{h2}'\n"));
+        assert_eq!(w.poll(), Polled::Unchanged);
+        assert!(w.last_reload_ok());
+        // A glimpse of an empty file between two reads of the good content changes nothing.
+        rewrite(&p, "");
+        assert_eq!(w.poll(), Polled::Settling);
+        rewrite(&p, &format!("basic_auth_users:\n  prom: '{h2}'\n"));
+        assert_eq!(w.poll(), Polled::Unchanged);
+        assert!(w.last_reload_ok() && ok(&w, "new").await);
+        // A broken value keeps the last good users.
+        rewrite(&p, "basic_auth_users:\n  prom: nothash\n");
+        assert_eq!((w.poll(), w.poll()), (Polled::Settling, Polled::Failed));
+        assert!(ok(&w, "new").await);
+        let dbg = format!("{:?}", w.current());
         assert!(!dbg.contains("$2"), "{dbg}");
+    }
+
+    #[test]
+    fn tls_and_client_certificates_cannot_be_dropped_by_a_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        write(dir.path(), "c.pem", &cert.pem());
+        write(dir.path(), "k.pem", &key.serialize_pem());
+        let mtls = "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: c.pem\n";
+        let p = write(dir.path(), "web.yml", mtls);
+        let w = WebConfig::load(&p).unwrap();
+        for weaker in [
+            "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n",
+            "tls_server_config:\n  cert_file: c.pem\n",
+            "{}\n",
+        ] {
+            rewrite(&p, weaker);
+            assert_eq!(
+                (w.poll(), w.poll()),
+                (Polled::Settling, Polled::Failed),
+                "{weaker}"
+            );
+            assert!(w.current().tls.is_some() && w.current().client_cert_required);
+        }
+        // Adding users on top is fine.
+        let h = bcrypt::hash("pw", 4).unwrap();
+        rewrite(&p, &format!("{mtls}basic_auth_users:\n  prom: '{h}'\n"));
+        assert_eq!((w.poll(), w.poll()), (Polled::Settling, Polled::Reloaded));
+        assert!(w.current().auth_required() && w.current().tls.is_some());
     }
 }

@@ -54,13 +54,89 @@ pub struct Response {
     pub body: String,
 }
 
+/// The header lines of an answer, as sent.
+#[derive(Clone, Debug)]
+pub struct Headers(String);
+
+impl Headers {
+    /// The value of header `name` (case-insensitive), if sent.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
 /// One HTTP/1.0 request to 127.0.0.1:`port`.
 pub fn request(port: u16, method: &str, path: &str) -> std::io::Result<Response> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    let s = TcpStream::connect(("127.0.0.1", port))?;
+    exchange(s, method, path, &[]).map(|(r, _)| r)
+}
+
+/// [`request`] with extra header lines; also returns the answer's headers.
+pub fn request_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<(Response, Headers)> {
+    let s = TcpStream::connect(("127.0.0.1", port))?;
+    exchange(s, method, path, headers)
+}
+
+/// One HTTP/1.0 request to 127.0.0.1:`port` from the local address `from` (any 127.x.y.z:
+/// all of 127/8 is loopback), with extra header lines: for tests of per-client behaviour.
+pub fn request_from(
+    from: std::net::IpAddr,
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<Response> {
+    thread_local! {
+        static RT: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .expect("runtime for bound connects");
+    }
+    let s = RT.with(|rt| {
+        rt.block_on(async {
+            let sock = tokio::net::TcpSocket::new_v4()?;
+            sock.bind(std::net::SocketAddr::new(from, 0))?;
+            let stream = sock.connect(([127, 0, 0, 1], port).into()).await?;
+            let std = stream.into_std()?;
+            std.set_nonblocking(false)?;
+            Ok::<_, std::io::Error>(std)
+        })
+    })?;
+    exchange(s, method, path, headers).map(|(r, _)| r)
+}
+
+/// `Authorization: Basic …` for `user` and `password`.
+pub fn basic_auth(user: &str, password: &str) -> String {
+    use base64::Engine;
+    let raw = format!("{user}:{password}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+fn exchange(
+    mut s: TcpStream,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<(Response, Headers)> {
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     write!(
         s,
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n{extra}\r\n"
     )?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;
@@ -79,11 +155,14 @@ pub fn request(port: u16, method: &str, path: &str) -> std::io::Result<Response>
                 .then(|| v.trim().to_string())
         })
         .unwrap_or_default();
-    Ok(Response {
-        status,
-        content_type,
-        body: body.to_string(),
-    })
+    Ok((
+        Response {
+            status,
+            content_type,
+            body: body.to_string(),
+        },
+        Headers(head.to_string()),
+    ))
 }
 
 /// One HTTP answer with its headers and raw body (e.g. gzip).

@@ -96,8 +96,8 @@ impl AuthStores {
         }
         let snap = sqlite::snapshot(&db)?;
         self.note_file(&db);
-        if let Some(w) = &snap.wal {
-            self.note_file(w);
+        for w in sqlite::sidecars(&db) {
+            self.note_file(&w);
         }
         let rows = sqlite::read_kv(
             &db,
@@ -125,8 +125,8 @@ impl AuthStores {
         if db.is_file() {
             let snap = sqlite::snapshot(&db)?;
             self.note_file(&db);
-            if let Some(w) = &snap.wal {
-                self.note_file(w);
+            for w in sqlite::sidecars(&db) {
+                self.note_file(&w);
             }
             let label = label_for(state_dir, &db);
             let rows = sqlite::read_kv(
