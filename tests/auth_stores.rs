@@ -778,6 +778,52 @@ fn corrupt_and_truncated_sqlite_is_an_error_naming_the_path() {
     );
 }
 
+/// A store path that is there but is no readable file (a symlink loop, a directory, a FIFO,
+/// a link into a directory clawprobe cannot enter) is an error naming it: read as "no
+/// store", routes would switch credentials silently (or a FIFO would block the read).
+#[test]
+fn a_store_that_is_not_a_readable_file_is_an_error_not_an_absent_store() {
+    let t = tempfile::tempdir().unwrap();
+    let s = t.path();
+    let dir = agent_dir(s, "main");
+    std::fs::create_dir_all(&dir).unwrap();
+    let shared = s.join("state").join("openclaw.sqlite");
+    std::fs::create_dir_all(shared.parent().unwrap()).unwrap();
+    let db = dir.join("openclaw-agent.sqlite");
+    let json = dir.join("auth-profiles.json");
+    let expect = |path: &Path, what: &str| {
+        let e = AuthStores::load(s, &agents(s, &["main"])).unwrap_err();
+        let AuthError::Store { path: p, .. } = &e;
+        assert_eq!(p, path, "{what}: {e}");
+        assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+        e.to_string()
+    };
+    // Nothing anywhere: an empty install, not an error.
+    AuthStores::load(s, &agents(s, &["main"])).unwrap();
+    // A symlink loop in place of the shared database.
+    std::os::unix::fs::symlink(&shared, &shared).unwrap();
+    let e = expect(&shared, "loop");
+    assert!(e.contains("cannot look at it"), "{e}");
+    std::fs::remove_file(&shared).unwrap();
+    // A directory in place of the agent's database.
+    std::fs::create_dir(&db).unwrap();
+    let e = expect(&db, "directory");
+    assert!(e.contains("a directory"), "{e}");
+    std::fs::remove_dir(&db).unwrap();
+    // A FIFO in place of the legacy JSON store: an error at once, never a blocked read.
+    let status = std::process::Command::new("mkfifo")
+        .arg(&json)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let e = expect(&json, "fifo");
+    assert!(e.contains("not a regular file"), "{e}");
+    std::fs::remove_file(&json).unwrap();
+    // A dangling link is absent: OpenClaw finds nothing there either.
+    std::os::unix::fs::symlink(s.join("nowhere"), &json).unwrap();
+    AuthStores::load(s, &agents(s, &["main"])).unwrap();
+}
+
 // ---------------------------------------------------------------------------------------
 // The real CLI's output (tests/fixtures/openclaw/cli-2026.9.6, made by scripts/gen-fixtures.sh)
 

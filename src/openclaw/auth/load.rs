@@ -18,6 +18,10 @@ fn label_for(state_dir: &Path, path: &Path) -> String {
 }
 
 fn read_json_file(path: &Path) -> Result<Option<serde_json::Value>, AuthError> {
+    // Checked first: a FIFO in the file's place would block the read.
+    if !present(path)? {
+        return Ok(None);
+    }
     match std::fs::read_to_string(path) {
         Ok(text) => store::parse_json(&text)
             .map(Some)
@@ -29,6 +33,38 @@ fn read_json_file(path: &Path) -> Result<Option<serde_json::Value>, AuthError> {
         Err(e) => Err(AuthError::Store {
             path: path.to_path_buf(),
             message: format!("cannot read file: {e}"),
+        }),
+    }
+}
+
+/// Whether the store file at `path` is there. Absent (nothing at the path, or a parent that
+/// does not exist) is `false`: OpenClaw starts that store empty too. Anything else that is
+/// not a readable regular file is an error naming it, never a silent "absent": a directory,
+/// FIFO or socket in its place, a symlink loop, a state dir clawprobe may not look into. If
+/// those read as "no store", routes would switch to other credentials (or to none) with no
+/// finding, while the gateway, which can read the file, would not.
+fn present(path: &Path) -> Result<bool, AuthError> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => Ok(true),
+        Ok(m) => {
+            let what = if m.is_dir() {
+                "a directory"
+            } else {
+                "not a regular file (a FIFO, socket or device)"
+            };
+            Err(AuthError::Store {
+                path: path.to_path_buf(),
+                message: format!(
+                    "it is {what}, not a store file; put the store back or remove what is in its place"
+                ),
+            })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(AuthError::Store {
+            path: path.to_path_buf(),
+            message: format!(
+                "cannot look at it ({e}); give clawprobe read access to OpenClaw's state directory"
+            ),
         }),
     }
 }
@@ -91,7 +127,7 @@ impl AuthStores {
 
     fn load_shared(&mut self, state_dir: &Path) -> Result<Layer, AuthError> {
         let db = state_dir.join("state").join("openclaw.sqlite");
-        if !db.is_file() {
+        if !present(&db)? {
             return Ok(Layer::default());
         }
         let snap = sqlite::snapshot(&db)?;
@@ -122,7 +158,7 @@ impl AuthStores {
         let db = dir.join("openclaw-agent.sqlite");
         let mut sqlite_store: Option<StoreDoc> = None;
         let mut sqlite_state: Option<StoreDoc> = None;
-        if db.is_file() {
+        if present(&db)? {
             let snap = sqlite::snapshot(&db)?;
             self.note_file(&db);
             for w in sqlite::sidecars(&db) {
