@@ -35,6 +35,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     ./scripts/build-release.sh \
     && install -D -m 0755 target/release/clawprobe /out/clawprobe \
+    && install -d -m 1777 /out/state \
     && /out/clawprobe --version
 
 FROM gcr.io/distroless/cc-debian12:nonroot
@@ -45,6 +46,14 @@ COPY --from=build /out/clawprobe /clawprobe
 # Where clawprobe looks for the OpenClaw state dir: mount it here read-only. Override with
 # -e OPENCLAW_STATE_DIR=... to mount it elsewhere (e.g. at the gateway's own path).
 ENV OPENCLAW_STATE_DIR=/openclaw
+# clawprobe's own state (the day's budget books, so daily caps hold across restarts): mount a
+# volume here (-v clawprobe-state:/var/lib/clawprobe). Sticky and writable by any uid, since
+# the container runs as whichever uid owns the OpenClaw dir (--user); the books are written
+# 0600 and hold no key or URL. Without a writable volume under --read-only the books stay in
+# memory and the error is logged once.
+COPY --from=build /out/state /var/lib/clawprobe
+ENV CLAWPROBE_STATE_DIR=/var/lib/clawprobe
+VOLUME /var/lib/clawprobe
 # distroless "nonroot" (65532). OpenClaw keeps its auth stores mode 0600, so run the
 # container as the uid that owns the OpenClaw dir (docker --user, Kubernetes runAsUser).
 USER 65532:65532
