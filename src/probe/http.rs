@@ -291,12 +291,40 @@ fn evaluate(
 ) -> Interpretation {
     let is_2xx = ex.status.is_some_and(|s| (200..300).contains(&s));
     if is_2xx && ex.transport.is_none() {
-        return prober.interpret(target, kind, &ex.body);
+        let i = prober.interpret(target, kind, &ex.body);
+        // OpenRouter (and gateways like it) answer a failure that happens after the 200 with
+        // the error object in the body, its HTTP status in `error.code` (402 out of credits,
+        // 429, 502 upstream down …): judged as that status, not as a malformed answer.
+        return match (i.reason.as_str(), status_in_error_body(&ex.body)) {
+            ("error_in_body", Some(code)) => Interpretation {
+                message: i.message,
+                ..classified(target, api, Some(code), ex)
+            },
+            _ => i,
+        };
     }
+    classified(target, api, ex.status, ex)
+}
+
+/// The HTTP status a 2xx body's `error` object carries (`{"error":{"code":402,…}}`), when it
+/// is a 4xx/5xx number.
+fn status_in_error_body(body: &[u8]) -> Option<u16> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let e = v.get("error")?;
+    let code = e.get("code").or_else(|| e.get("status"))?;
+    let n = code
+        .as_u64()
+        .or_else(|| code.as_str().and_then(|s| s.parse().ok()))?;
+    (400..600).contains(&n).then_some(n as u16)
+}
+
+/// The classifier's verdict on an answer with `status` (a transport error, a non-2xx, or a
+/// 2xx whose body says it failed with that status).
+fn classified(target: &Target, api: &str, status: Option<u16>, ex: &Exchange) -> Interpretation {
     let v = classify::classify(&Observation {
         provider: &target.provider,
         api,
-        status: ex.status,
+        status,
         headers: &ex.headers,
         body: &ex.body,
         transport: ex.transport.as_ref().map(|(t, _)| *t),
@@ -419,5 +447,58 @@ impl Executor for HttpExecutor {
                 tracing::error!(error = %e, "cannot rebuild the HTTP client for the new probe timeout; keeping the old one")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::class::Class;
+    use crate::plan::ApiStyle;
+    use crate::probe::test_support::target;
+    use crate::probe::{prober_for, RequestKind};
+
+    fn answer(status: u16, body: &str) -> Interpretation {
+        let t = target(
+            "openrouter",
+            ApiStyle::OpenAiCompletions,
+            "https://openrouter.ai/api/v1",
+            "moonshotai/kimi-k2",
+        );
+        let ex = Exchange {
+            status: Some(status),
+            headers: http::HeaderMap::new(),
+            body: body.as_bytes().to_vec(),
+            transport: None,
+        };
+        let p = prober_for(&t.api).unwrap();
+        evaluate(&t, "openai-completions", p, RequestKind::Generation, &ex)
+    }
+
+    /// OpenRouter's "mid-generation failure": 200 with the error object (and its real status
+    /// in `error.code`) in the body (shared/providers/ERRORS.md §4, the errors doc). Judged
+    /// as that status; an error object without a status stays a bad response.
+    #[test]
+    fn a_200_carrying_an_error_status_is_judged_as_that_status() {
+        let credits = r#"{"error":{"code":402,"message":"Insufficient credits. Add more using https://openrouter.ai/settings/credits"},"user_id":"user_2x"}"#;
+        let i = answer(200, credits);
+        assert_eq!(i.class, Class::Billing, "{i:?}");
+        assert!(i
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("Insufficient credits"));
+        let upstream = r#"{"error":{"code":502,"message":"Provider returned error","metadata":{"provider_name":"Moonshot","raw":"upstream"}}}"#;
+        assert_eq!(answer(200, upstream).class, answer(502, upstream).class);
+        assert_ne!(answer(200, upstream).class, Class::BadResponse);
+        let limited =
+            r#"{"error":{"code":"429","message":"Rate limit exceeded: free-models-per-day"}}"#;
+        assert_eq!(answer(200, limited).class, Class::RateLimit);
+        // No status in it: still a bad response.
+        let bare = r#"{"error":{"message":"something broke"}}"#;
+        assert_eq!(answer(200, bare).class, Class::BadResponse);
+        // A success is unchanged.
+        let ok = r#"{"id":"gen-1","choices":[{"message":{"role":"assistant","content":"hi"},"finish_reason":"length"}],"usage":{"prompt_tokens":8,"completion_tokens":1,"total_tokens":9}}"#;
+        assert_eq!(answer(200, ok).class, Class::Ok);
     }
 }
