@@ -141,6 +141,22 @@ impl WatchedFiles {
         WatchedFiles::new(self.files.iter().map(|(p, _)| p.clone()))
     }
 
+    /// These files, but each one that `earlier` also watched and that changed since `earlier`
+    /// stamped it keeps `earlier`'s stamp. A reload stamps the files it is about to read
+    /// first and the plan's files after reading: a write that lands while it reads (after
+    /// the read, before the stamp) then still counts as a change at the next check, instead
+    /// of being taken for the content the plan was built from.
+    pub fn since(mut self, earlier: &WatchedFiles) -> WatchedFiles {
+        for (p, s) in &mut self.files {
+            if let Some((_, e)) = earlier.files.iter().find(|(q, _)| q == p) {
+                if e != s {
+                    *s = e.clone();
+                }
+            }
+        }
+        self
+    }
+
     /// Stamps every file again, e.g. after a reload that failed, so the same broken
     /// content is not retried until it changes again.
     pub fn restamp(&mut self) {
@@ -200,6 +216,28 @@ mod tests {
         assert_ne!(w.restamped().fingerprint(), fp);
         std::fs::write(&p, "{ a: 2 }").unwrap();
         assert_eq!(w.restamped().fingerprint(), fp);
+    }
+
+    /// A write that lands while a reload reads (after its read, before its stamp) is still a
+    /// change at the next check when the stamp keeps the one taken before reading.
+    #[test]
+    fn a_write_during_a_reload_is_seen_at_the_next_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("openclaw.json");
+        let new_store = dir.path().join("auth-profiles.json");
+        std::fs::write(&p, "{ a: 1 }").unwrap();
+        let before = WatchedFiles::new([p.clone()]);
+        // ... the reload reads { a: 1 } and builds its plan; meanwhile:
+        std::fs::write(&p, "{ a: 2 }").unwrap();
+        std::fs::write(&new_store, "{}").unwrap();
+        let after = || WatchedFiles::new([p.clone(), new_store.clone()]);
+        // Stamped after reading only: the write is taken for what the plan was built from.
+        assert_eq!(after().changed(), None);
+        let mut w = after().since(&before);
+        assert_eq!(w.changed(), Some(p.as_path()));
+        // Files unchanged since `before`, and files it did not watch, keep the new stamp.
+        let mut w = after().since(&WatchedFiles::new([p.clone()]));
+        assert_eq!(w.changed(), None);
     }
 
     /// The writer's atomic save: a temp file of the same size, its mtime set to the old

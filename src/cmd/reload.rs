@@ -139,6 +139,8 @@ fn union(base: &[PathBuf], extra: &[PathBuf]) -> Vec<PathBuf> {
 /// One attempt: read the config, look at the install, build the plan, decide, stamp the
 /// files to watch. Blocking; run it through [`Offload`].
 pub(crate) fn attempt(req: Request) -> Outcome {
+    // Stamped before anything is read: see `WatchedFiles::since`.
+    let before = WatchedFiles::new(union(&req.watching, &req.serving_files));
     let mut config = match &req.config_path {
         Some(p) => match Config::load(p) {
             Ok(c) => c,
@@ -147,7 +149,7 @@ pub(crate) fn attempt(req: Request) -> Outcome {
                     config: req.current,
                     install: None,
                     action: Action::Keep { error: e.into() },
-                    watched: WatchedFiles::new(req.watching),
+                    watched: WatchedFiles::new(req.watching).since(&before),
                 }
             }
         },
@@ -181,7 +183,7 @@ pub(crate) fn attempt(req: Request) -> Outcome {
         config,
         install: Some(found),
         action,
-        watched: WatchedFiles::new(files),
+        watched: WatchedFiles::new(files).since(&before),
     }
 }
 
