@@ -162,7 +162,9 @@ impl ReadinessTracker {
         let timed_out = self
             .timeout
             .is_some_and(|t| now.saturating_duration_since(self.started) >= t);
-        if !r.ready && timed_out {
+        // Latched too (`timeout_reported`): a reload that raises the timeout must not take a
+        // serving exporter out of rotation again.
+        if !r.ready && (timed_out || self.timeout_reported) {
             if !self.timeout_reported {
                 self.timeout_reported = true;
                 change = Some(Change::TimedOut);
@@ -183,6 +185,34 @@ mod tests {
         let mut t: Target = target("openai", ApiStyle::OpenAiCompletions, "http://h/v1", model);
         t.credential.as_mut().unwrap().secret = crate::secret::Secret::new(key);
         CredentialKey::of(&t)
+    }
+
+    #[test]
+    fn ready_by_timeout_is_latched_too() {
+        let t0 = Instant::now();
+        let mut r = ReadinessTracker::new(t0);
+        r.set_timeout(Some(Duration::from_secs(10)));
+        r.plan_loaded();
+        let waited: HashSet<_> = [cred("m", "ka")].into();
+        assert!(!r.evaluate(&waited, t0).0.ready);
+        let (now, change) = r.evaluate(&waited, t0 + Duration::from_secs(10));
+        assert!(now.ready);
+        assert_eq!(change, Some(Change::TimedOut));
+        // A reload raises the timeout: still ready, and the change is not reported again.
+        r.set_timeout(Some(Duration::from_secs(3600)));
+        assert_eq!(
+            r.evaluate(&waited, t0 + Duration::from_secs(11)),
+            (
+                Readiness {
+                    ready: true,
+                    plan_loaded: true,
+                    first_cycle_done: false,
+                    credentials: 1,
+                    credentials_probed: 0
+                },
+                None
+            )
+        );
     }
 
     #[test]
