@@ -6,7 +6,7 @@
 #
 # It needs, besides the Rust toolchain: promtool and prometheus (Debian package
 # `prometheus`), amtool and alertmanager (`prometheus-alertmanager`), python3 >= 3.11 with
-# venv and PyYAML (`python3-venv`, `python3-yaml`), curl. Whatever is missing it installs
+# venv and PyYAML (`python3-venv`, `python3-yaml`), curl, shellcheck. Whatever is missing it installs
 # with apt-get (as root, or through sudo); with CLAWPROBE_NO_INSTALL=1, or where it cannot,
 # it stops and prints the command that installs them.
 set -euo pipefail
@@ -22,6 +22,7 @@ need() { # COMMAND-OR-CHECK PACKAGE
 }
 need python3 python3
 need curl curl
+need shellcheck shellcheck
 need promtool prometheus
 need prometheus prometheus
 need amtool prometheus-alertmanager
