@@ -497,8 +497,10 @@ impl Budget {
             c.reserved_tokens = c.reserved_tokens.saturating_sub(r.scope_tokens);
             c.tokens = c.tokens.saturating_add(actual_tokens);
         }
-        // The books on disk counted the reservation; only more than that needs writing.
-        if actual_tokens > r.tokens || (had_scope && actual_tokens > r.scope_tokens) {
+        // The books on disk counted the reservation; written again when the settlement
+        // differs from it: more, so a restart counts it, and less (a refused request
+        // spends nothing), so a restart does not charge tokens that were never spent.
+        if actual_tokens != r.tokens || (had_scope && actual_tokens != r.scope_tokens) {
             self.persist();
         }
     }
@@ -729,6 +731,32 @@ mod tests {
         let mut tomorrow = Budget::with_wall_clock(s, t0, wall + WINDOW);
         assert_eq!(tomorrow.used_global(t0), Amount::default());
         assert_eq!(fill(&mut tomorrow, &p, 9, t0), 2);
+    }
+
+    /// A settlement below the reservation (a refused request spends nothing) reaches the
+    /// file too: a restart must not charge tokens that were never spent.
+    #[test]
+    fn a_refund_is_written_so_a_restart_does_not_charge_it() {
+        let d = tempfile::tempdir().unwrap();
+        let s = BudgetSettings {
+            state_path: Some(d.path().join("budget.json")),
+            ..scoped(20, 0)
+        };
+        let t0 = Instant::now();
+        let wall = midnight() + Duration::from_secs(3600);
+        let mut b = Budget::with_wall_clock(s.clone(), t0, wall);
+        let p = cost("m", &ApiStyle::OpenAiCompletions, Scope::Model("k"));
+        let r = b.try_reserve_probe(&p, Headroom::default(), t0).unwrap();
+        b.settle(r, 0, t0);
+        drop(b);
+        let mut again = Budget::with_wall_clock(s, t0, wall + Duration::from_secs(60));
+        assert_eq!(
+            again.used_scope(p.scope, t0),
+            Amount {
+                requests: 1,
+                tokens: 0
+            }
+        );
     }
 
     #[test]
