@@ -460,6 +460,55 @@ fn main_profiles_are_inherited_and_own_win_on_clash() {
     );
 }
 
+/// Usage stats merge like profiles (`mergeRecord(main.usageStats, own.usageStats)`): an
+/// agent sees main's state under its own, main never sees a sub-agent's (releases with
+/// per-agent stores, 2026.4–2026.7: `auth-state.json` beside each agent's profiles).
+#[test]
+fn each_agent_sees_its_own_usage_state_over_mains() {
+    let t = tempfile::tempdir().unwrap();
+    let s = t.path();
+    let profiles = json!({"version": 1, "profiles": {
+        "openai:manual": api_key("openai", "sk-canary-MAIN-openai"),
+        "anthropic:manual": api_key("anthropic", "sk-ant-canary-MAIN")}});
+    write_json(&agent_dir(s, "main").join("auth-profiles.json"), &profiles);
+    write_json(
+        &agent_dir(s, "main").join("auth-state.json"),
+        &json!({"version": 1, "usageStats": {
+            "anthropic:manual": {"cooldownUntil": NOW + 60_000, "cooldownReason": "rate_limit", "errorCount": 1}}}),
+    );
+    // ops hit a billing error on openai:manual, and has its own view of anthropic:manual.
+    write_json(
+        &agent_dir(s, "ops").join("auth-state.json"),
+        &json!({"version": 1, "usageStats": {
+            "openai:manual": {"disabledUntil": NOW + 3_600_000, "disabledReason": "billing", "errorCount": 1},
+            "anthropic:manual": {"lastUsed": NOW - 1000}}}),
+    );
+    // docs has no state of its own.
+    std::fs::create_dir_all(agent_dir(s, "docs")).unwrap();
+    let stores = AuthStores::load(s, &agents(s, &["main", "ops", "docs"])).unwrap();
+    let view = |agent: &str| -> Vec<(String, Option<i64>, Option<i64>)> {
+        stores
+            .profile_states_for(agent)
+            .into_iter()
+            .map(|p| (p.profile, p.cooldown_until_ms, p.disabled_until_ms))
+            .collect()
+    };
+    assert_eq!(
+        view("main"),
+        vec![("anthropic:manual".into(), Some(NOW + 60_000), None)],
+        "main does not see ops' billing disable"
+    );
+    assert_eq!(
+        view("ops"),
+        vec![
+            ("anthropic:manual".into(), None, None),
+            ("openai:manual".into(), None, Some(NOW + 3_600_000)),
+        ],
+        "ops' own record of anthropic:manual replaces main's"
+    );
+    assert_eq!(view("docs"), view("main"), "docs inherits main's");
+}
+
 // ---------------------------------------------------------------------------------------
 // Expiry, refs, fallbacks
 

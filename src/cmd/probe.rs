@@ -279,23 +279,44 @@ pub async fn run_with(
     }
 }
 
-/// Targets OpenClaw itself holds now (profile disabled or in cooldown for that model): the
-/// gateway skips them, so nothing is sent to them and their verdict is OpenClaw's.
+/// Targets OpenClaw itself holds now (profile disabled or in cooldown for that model) for
+/// every agent whose routes reach them: the gateway skips them, so nothing is sent to them
+/// and their verdict is OpenClaw's. (With per-agent stores an agent sees its own state: a
+/// target one agent holds and another does not is still probed.)
 fn held_targets(plan: &ProbePlan, now: SystemTime) -> BTreeSet<TargetId> {
     let now_ms = now
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
+    let held_by = |agent: Option<&str>, t: &crate::plan::Target| match t
+        .credential
+        .as_ref()
+        .map(|c| &c.source)
+    {
+        Some(CredentialSource::Profile { id, .. }) => plan
+            .profile_state(agent, id)
+            .and_then(|s| verdict::openclaw::hold(s, &t.model, now_ms))
+            .is_some(),
+        _ => false,
+    };
     plan.targets
         .iter()
-        .filter(|t| match t.credential.as_ref().map(|c| &c.source) {
-            Some(CredentialSource::Profile { id, .. }) => plan
-                .profile_states
-                .iter()
-                .find(|s| s.profile == *id)
-                .and_then(|s| verdict::openclaw::hold(s, &t.model, now_ms))
-                .is_some(),
-            _ => false,
+        .filter(|t| {
+            let mut agents = plan.agents.iter().filter(|a| {
+                a.entries
+                    .iter()
+                    .any(|e| e.rotation_targets().contains(&t.id))
+            });
+            let mut any = false;
+            let all = agents.all(|a| {
+                any = true;
+                held_by(Some(&a.agent), t)
+            });
+            if any {
+                all
+            } else {
+                held_by(None, t)
+            }
         })
         .map(|t| t.id)
         .collect()

@@ -185,6 +185,12 @@ fn discover(
     plan.openclaw_release = Some(detected.describe());
 
     plan.profile_states = ctx.stores.profile_states();
+    for a in &plan.agents {
+        let own = ctx.stores.profile_states_for(&a.agent);
+        if own != plan.profile_states {
+            plan.agent_profile_states.insert(a.agent.clone(), own);
+        }
+    }
     let mut files = loaded.files.clone();
     files.extend(loaded.dotenv_path.clone());
     files.extend(ctx.stores.files());

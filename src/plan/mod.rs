@@ -317,7 +317,13 @@ pub struct AgentFinding {
 pub struct ProbePlan {
     pub targets: Vec<Target>,
     pub agents: Vec<AgentChain>,
+    /// OpenClaw's per-profile state, one entry per profile (the shared store's, else main's,
+    /// else the first agent's that has one): what `clawprobe_openclaw_profile_*` shows.
     pub profile_states: Vec<ProfileState>,
+    /// An agent's own view of that state where it differs from `profile_states` (releases
+    /// with per-agent stores keep a failure in the store of the agent that hit it): what the
+    /// agent's routes are judged by. Agents not listed see `profile_states`.
+    pub agent_profile_states: std::collections::BTreeMap<String, Vec<ProfileState>>,
     pub credential_expiries: Vec<CredentialExpiry>,
     /// Files the plan was read from (OpenClaw config, includes, auth stores, .env): the
     /// reload watcher polls these.
@@ -334,6 +340,14 @@ pub struct ProbePlan {
 }
 
 impl ProbePlan {
+    /// The state of `profile` as `agent`'s routes see it (`None`: the global one).
+    pub fn profile_state(&self, agent: Option<&str>, profile: &str) -> Option<&ProfileState> {
+        let states = agent
+            .and_then(|a| self.agent_profile_states.get(a))
+            .unwrap_or(&self.profile_states);
+        states.iter().find(|s| s.profile == profile)
+    }
+
     pub fn target(&self, id: TargetId) -> &Target {
         &self.targets[id]
     }

@@ -8,7 +8,7 @@ use super::{
     agent, route, step, AgentSummary, CredentialHealth, Observation, RouteVerdict, Source,
     TargetEvidence, Verdict, STALE_FACTOR,
 };
-use crate::plan::{CredentialKey, CredentialSource, ProbePlan, ProfileState, Role, TargetId};
+use crate::plan::{CredentialKey, CredentialSource, ProbePlan, Role, TargetId};
 use crate::traffic::TrafficState;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -147,33 +147,13 @@ pub fn compute<'a>(
         .map(|c| CredentialHealth::fold(c.targets.iter().flat_map(|&t| evidence[t].observations())))
         .collect();
 
-    // OpenClaw's holds, by target.
-    let states: HashMap<&str, &ProfileState> = plan
-        .profile_states
-        .iter()
-        .map(|s| (s.profile.as_str(), s))
-        .collect();
+    // OpenClaw's holds, by target (as the global state has them; an agent with its own
+    // view of the state gets its own below).
     let now_ms = unix_ms(now);
     let holds: Vec<Option<Verdict<'a>>> = plan
         .targets
         .iter()
-        .map(|t| match t.credential.as_ref().map(|c| &c.source) {
-            Some(CredentialSource::Profile { id, .. }) => {
-                let state = states.get(id.as_str())?;
-                for until in [
-                    state.disabled_until_ms,
-                    state.cooldown_until_ms,
-                    state.blocked_until_ms,
-                ]
-                .into_iter()
-                .flatten()
-                {
-                    note(UNIX_EPOCH + Duration::from_millis(until.max(0) as u64));
-                }
-                hold(state, &t.model, now_ms)
-            }
-            _ => None,
-        })
+        .map(|t| hold_of(plan, t, None, now_ms, &mut note))
         .collect();
 
     let targets: Vec<Option<Verdict<'a>>> = (0..n)
@@ -205,8 +185,17 @@ pub fn compute<'a>(
                     ..EntryVerdict::default()
                 }
             } else {
-                let steps: Vec<Option<Verdict<'a>>> =
-                    rotation.iter().map(|&t| targets[t]).collect();
+                let own_view = plan.agent_profile_states.contains_key(&a.agent);
+                let steps: Vec<Option<Verdict<'a>>> = rotation
+                    .iter()
+                    .map(|&t| {
+                        if !own_view {
+                            return targets[t];
+                        }
+                        let h = hold_of(plan, &plan.targets[t], Some(&a.agent), now_ms, &mut note);
+                        step(&evidence[t], &health[credential_of[t]], h)
+                    })
+                    .collect();
                 let limits = (a.fallback_count() > 0).then(RotationLimits::default);
                 let routed = route(&steps, limits);
                 // Real traffic says how the route as a whole fared (OpenClaw does not log
@@ -256,6 +245,33 @@ pub fn compute<'a>(
         credential_of,
         next_change,
     }
+}
+
+/// The hold OpenClaw's state (as `agent` sees it; `None`: the global state) puts on target
+/// `t`, noting when the state runs out.
+fn hold_of<'a>(
+    plan: &'a ProbePlan,
+    t: &crate::plan::Target,
+    agent: Option<&str>,
+    now_ms: i64,
+    note: &mut impl FnMut(SystemTime),
+) -> Option<Verdict<'a>> {
+    let Some(CredentialSource::Profile { id, .. }) = t.credential.as_ref().map(|c| &c.source)
+    else {
+        return None;
+    };
+    let state = plan.profile_state(agent, id)?;
+    for until in [
+        state.disabled_until_ms,
+        state.cooldown_until_ms,
+        state.blocked_until_ms,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        note(UNIX_EPOCH + Duration::from_millis(until.max(0) as u64));
+    }
+    hold(state, &t.model, now_ms)
 }
 
 /// A route's verdict with what real traffic showed for the route as a whole: the traffic
@@ -312,7 +328,8 @@ mod tests {
     use super::*;
     use crate::class::Class;
     use crate::plan::{
-        AgentChain, ApiStyle, ChainEntry, Credential, CredentialKind, Finding, RotationStep, Target,
+        AgentChain, ApiStyle, ChainEntry, Credential, CredentialKind, Finding, ProfileState,
+        RotationStep, Target,
     };
     use crate::secret::Secret;
 
@@ -479,6 +496,55 @@ mod tests {
             t(1000),
         );
         assert_eq!(v.entries[0][0].verdict, None);
+    }
+
+    /// Releases with per-agent stores keep a cooldown in the store of the agent that hit it:
+    /// agent `b` sees its own cooldown of `openai:a`, agent `a` (whose view is the global
+    /// one) does not, though both routes share the target.
+    #[test]
+    fn an_agents_own_view_of_openclaw_state_holds_only_its_routes() {
+        let mut p = plan();
+        let a1 = p.agents[0].entries[0].target.unwrap();
+        p.agents.push(AgentChain {
+            agent: "b".into(),
+            entries: vec![entry(0, &[a1])],
+        });
+        p.agent_profile_states.insert(
+            "b".into(),
+            vec![ProfileState {
+                profile: "openai:a".into(),
+                provider: "openai".into(),
+                cooldown_until_ms: Some(unix_ms(t(600))),
+                cooldown_reason: Some("rate_limit".into()),
+                disabled_until_ms: None,
+                disabled_reason: None,
+                cooldown_model: None,
+                blocked_until_ms: None,
+                error_count: Some(1),
+                failure_counts: vec![],
+            }],
+        );
+        let up = TargetEvidence {
+            metadata: Some(meta(Class::Ok, 20)),
+            metadata_since: Some(t(20)),
+            generation: Some(gen(Class::Ok, 20)),
+            traffic: None,
+        };
+        let v = compute(&p, &|_| up, None, &Cadence::default(), t(30));
+        assert_eq!(
+            v.entries[0][0].verdict.map(|v| (v.class, v.source)),
+            Some((Class::Ok, Source::Generation)),
+            "agent a does not see b's cooldown"
+        );
+        assert_eq!(
+            v.entries[1][0].verdict.map(|v| (v.class, v.source)),
+            Some((Class::RateLimit, Source::OpenclawState)),
+            "agent b does"
+        );
+        assert_eq!(v.next_change, Some(t(600)));
+        // When it runs out, b's route is judged by the probes again.
+        let v = compute(&p, &|_| up, None, &Cadence::default(), t(600));
+        assert_eq!(v.entries[1][0].verdict.map(|v| v.class), Some(Class::Ok));
     }
 
     #[test]

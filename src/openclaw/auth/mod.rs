@@ -52,6 +52,22 @@ pub enum AuthError {
     Store { path: PathBuf, message: String },
 }
 
+/// One profile's usage stats as clawprobe's [`ProfileState`].
+fn state_of(id: &str, provider: String, s: &store::UsageStats) -> ProfileState {
+    ProfileState {
+        profile: id.to_string(),
+        provider,
+        cooldown_until_ms: s.cooldown_until,
+        cooldown_reason: s.cooldown_reason.clone(),
+        disabled_until_ms: s.disabled_until,
+        disabled_reason: s.disabled_reason.clone(),
+        cooldown_model: s.cooldown_model.clone(),
+        blocked_until_ms: s.blocked_until,
+        error_count: s.error_count,
+        failure_counts: s.failure_counts.clone(),
+    }
+}
+
 /// The stores of one place (shared state db, or one agent dir).
 #[derive(Debug, Default)]
 struct Layer {
@@ -126,20 +142,30 @@ impl AuthStores {
                 if out.iter().any(|p| p.profile == *id) {
                     continue;
                 }
-                out.push(ProfileState {
-                    profile: id.clone(),
-                    provider: provider_of(id),
-                    cooldown_until_ms: s.cooldown_until,
-                    cooldown_reason: s.cooldown_reason.clone(),
-                    disabled_until_ms: s.disabled_until,
-                    disabled_reason: s.disabled_reason.clone(),
-                    cooldown_model: s.cooldown_model.clone(),
-                    blocked_until_ms: s.blocked_until,
-                    error_count: s.error_count,
-                    failure_counts: s.failure_counts.clone(),
-                });
+                out.push(state_of(id, provider_of(id), s));
             }
         }
+        out.sort_by(|a, b| a.profile.cmp(&b.profile));
+        out
+    }
+
+    /// OpenClaw's per-profile state as `agent` sees it: its own usage stats over main's over
+    /// the shared store's, per profile (`mergeAuthProfileStores` → `mergeRecord`). Releases
+    /// with per-agent stores (2026.4–2026.7) keep a failure in the store of the agent that
+    /// hit it: main does not see a cooldown one of its sub-agents recorded, and the
+    /// sub-agent's own record wins over main's. Sorted by profile id.
+    pub fn profile_states_for(&self, agent: &str) -> Vec<ProfileState> {
+        let view = self.view(agent);
+        let mut out: Vec<ProfileState> = view
+            .all_stats()
+            .map(|(id, s)| {
+                let provider = view
+                    .profile(id)
+                    .map(|p| p.provider.clone())
+                    .unwrap_or_else(|| id.split(':').next().unwrap_or(id).to_string());
+                state_of(id, provider, s)
+            })
+            .collect();
         out.sort_by(|a, b| a.profile.cmp(&b.profile));
         out
     }

@@ -104,6 +104,12 @@ impl<'a> View<'a> {
         self.usage.get(id).copied()
     }
 
+    /// Every profile id with usage stats in this view, and its stats (main's overlaid by the
+    /// agent's own, per profile, as `mergeRecord` does).
+    pub(super) fn all_stats(&self) -> impl Iterator<Item = (&'a str, &'a UsageStats)> + '_ {
+        self.usage.iter().map(|(k, v)| (*k, *v))
+    }
+
     /// Candidate profile ids in OpenClaw's order, before secret resolution.
     pub(super) fn candidate_order(
         &self,
