@@ -422,3 +422,71 @@ fn unset_var_is_a_finding_like_openclaw_2026_9() {
         o.stderr
     );
 }
+
+/// A FIFO where `<stateDir>/.env` or an `$include` should be never blocks `check` or
+/// `probe` (they have no reload deadline): an error naming the file, at once.
+#[test]
+fn a_fifo_env_or_include_is_an_error_not_a_hang() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let home = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let s = state.path();
+    std::fs::write(
+        s.join("openclaw.json"),
+        r#"{ agents: { defaults: { model: { primary: "openai/gpt-5-mini" } } } }"#,
+    )
+    .unwrap();
+    let mkfifo = |p: &Path| {
+        assert!(std::process::Command::new("mkfifo")
+            .arg(p)
+            .status()
+            .unwrap()
+            .success())
+    };
+    let within = |args: &[&str]| -> (i32, String) {
+        let mut cmd = clawprobe(home.path());
+        cmd.args(args)
+            .env("OPENCLAW_STATE_DIR", s)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut err = String::new();
+                std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+                return (status.code().unwrap_or(-1), err);
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                child.kill().unwrap();
+                panic!("clawprobe {args:?} blocked on a FIFO for 15 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let env = s.join(".env");
+    mkfifo(&env);
+    for args in [&["check"][..], &["probe", "--tier", "metadata"][..]] {
+        let (code, err) = within(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains(&env.display().to_string()) && err.contains("FIFO"),
+            "{args:?}: {err}"
+        );
+    }
+    std::fs::remove_file(&env).unwrap();
+    let inc = s.join("models.json5");
+    mkfifo(&inc);
+    std::fs::write(
+        s.join("openclaw.json"),
+        r#"{ models: { "$include": "./models.json5" }, agents: { defaults: { model: { primary: "openai/gpt-5-mini" } } } }"#,
+    )
+    .unwrap();
+    let (code, err) = within(&["check"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("models.json5") && err.contains("FIFO"),
+        "{err}"
+    );
+}

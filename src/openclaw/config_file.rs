@@ -254,13 +254,9 @@ struct Walk<'a> {
 
 /// Reads at most `limit` + 1 bytes of `path` (the extra byte tells "too large" apart from
 /// "exactly at the limit", also for a file that grows while it is read).
+/// Never blocks on a FIFO in the file's place ([`super::regular`]).
 fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut buf = Vec::new();
-    std::fs::File::open(path)?
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut buf)?;
-    Ok(buf)
+    super::regular::read(path, limit)
 }
 
 impl Walk<'_> {
@@ -403,12 +399,26 @@ impl Walk<'_> {
         let mut merged: Option<Value> = None;
         for p in paths {
             let target = dir.join(p);
-            if !target.is_file() {
-                return Err(bad(format!(
-                    "included file {} does not exist (paths are relative to {}); fix the path or create the file",
-                    target.display(),
-                    file.display()
-                )));
+            match std::fs::metadata(&target) {
+                Ok(m) if m.is_file() => {}
+                Ok(m) => {
+                    return Err(bad(format!(
+                        "included file {} is {}, not a regular file; point the include at the JSON5 file",
+                        target.display(),
+                        if m.is_dir() {
+                            "a directory"
+                        } else {
+                            "a FIFO, socket or device"
+                        }
+                    )))
+                }
+                Err(_) => {
+                    return Err(bad(format!(
+                        "included file {} does not exist (paths are relative to {}); fix the path or create the file",
+                        target.display(),
+                        file.display()
+                    )))
+                }
             }
             let canonical = std::fs::canonicalize(&target).unwrap_or_else(|_| target.clone());
             if self.stack.contains(&canonical) {

@@ -55,9 +55,17 @@ impl<'a> MergedEnv<'a> {
     }
 }
 
-/// Reads a dotenv file; `Ok(None)` when it does not exist.
+/// The largest `.env` read (OpenClaw's are a few lines).
+const MAX_DOTENV_BYTES: u64 = 1 << 20;
+
+/// Reads a dotenv file; `Ok(None)` when it does not exist. A FIFO or directory in its place
+/// is an error at once, never a blocked read; so is a file over 1 MiB.
 pub fn read_dotenv(path: &Path) -> std::io::Result<Option<BTreeMap<String, String>>> {
-    match std::fs::read_to_string(path) {
+    match super::regular::read_to_string(path, MAX_DOTENV_BYTES) {
+        Ok(text) if text.len() as u64 > MAX_DOTENV_BYTES => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "larger than 1 MiB: it cannot be OpenClaw's .env",
+        )),
         Ok(text) => Ok(Some(parse_dotenv(&text))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),

@@ -8,6 +8,7 @@
 //! - `agents`: agents and their primary/fallback chains.
 //! - `modelref`: `provider/model@profile` refs, provider id normalisation, suggestions.
 //! - `providers`: the built-in provider catalog merged with `models.providers`.
+//! - `regular`: reading a small file without ever blocking on a FIFO in its place.
 
 pub mod agents;
 pub mod auth;
@@ -17,4 +18,5 @@ pub mod era;
 pub mod locate;
 pub mod modelref;
 pub mod providers;
+pub mod regular;
 pub mod secretref;

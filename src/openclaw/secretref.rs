@@ -232,8 +232,18 @@ fn resolve_file(
     }
 }
 
+/// The largest secret file read (a key, or a small JSON secrets file).
+const MAX_SECRET_FILE_BYTES: u64 = 1 << 20;
+
 fn read_whole(r: &SecretRef, path: &Path) -> SecretValue {
-    match std::fs::read_to_string(path) {
+    match super::regular::read_to_string(path, MAX_SECRET_FILE_BYTES) {
+        Ok(s) if s.len() as u64 > MAX_SECRET_FILE_BYTES => SecretValue::Missing {
+            message: format!(
+                "SecretRef {}: file {} is larger than 1 MiB: it cannot hold one secret",
+                r.label(),
+                path.display()
+            ),
+        },
         Ok(s) if !s.trim().is_empty() => SecretValue::Value(Secret::new(s.trim())),
         Ok(_) => SecretValue::Missing {
             message: format!("SecretRef {}: file {} is empty", r.label(), path.display()),
@@ -243,14 +253,23 @@ fn read_whole(r: &SecretRef, path: &Path) -> SecretValue {
                 "SecretRef {}: cannot read file {}: {}",
                 r.label(),
                 path.display(),
-                e.kind()
+                e
             ),
         },
     }
 }
 
 fn read_pointer(r: &SecretRef, path: &Path, pointer: &str) -> SecretValue {
-    let text = match std::fs::read_to_string(path) {
+    let text = match super::regular::read_to_string(path, MAX_SECRET_FILE_BYTES) {
+        Ok(t) if t.len() as u64 > MAX_SECRET_FILE_BYTES => {
+            return SecretValue::Missing {
+                message: format!(
+                    "SecretRef {}: secrets file {} is larger than 1 MiB",
+                    r.label(),
+                    path.display()
+                ),
+            }
+        }
         Ok(t) => t,
         Err(e) => {
             return SecretValue::Missing {
@@ -258,7 +277,7 @@ fn read_pointer(r: &SecretRef, path: &Path, pointer: &str) -> SecretValue {
                     "SecretRef {}: cannot read secrets file {}: {}",
                     r.label(),
                     path.display(),
-                    e.kind()
+                    e
                 ),
             }
         }

@@ -17,12 +17,19 @@ fn label_for(state_dir: &Path, path: &Path) -> String {
         .replace('\\', "/")
 }
 
+/// The largest legacy JSON store read.
+const MAX_JSON_STORE_BYTES: u64 = 16 << 20;
+
 fn read_json_file(path: &Path) -> Result<Option<serde_json::Value>, AuthError> {
     // Checked first: a FIFO in the file's place would block the read.
     if !present(path)? {
         return Ok(None);
     }
-    match std::fs::read_to_string(path) {
+    match crate::openclaw::regular::read_to_string(path, MAX_JSON_STORE_BYTES) {
+        Ok(text) if text.len() as u64 > MAX_JSON_STORE_BYTES => Err(AuthError::Store {
+            path: path.to_path_buf(),
+            message: "larger than 16 MiB: it cannot be an OpenClaw auth store".into(),
+        }),
         Ok(text) => store::parse_json(&text)
             .map(Some)
             .map_err(|message| AuthError::Store {

@@ -86,18 +86,14 @@ pub(crate) struct Snapshot {
     pub conn: Connection,
 }
 
-/// Reads `path` whole, or `None` if it does not exist.
+/// Reads `path` whole, or `None` if it does not exist. Never blocks on a FIFO in its place
+/// ([`crate::openclaw::regular`]).
 fn read_file(path: &Path, budget: u64) -> Result<Option<Vec<u8>>, AuthError> {
-    use std::io::Read;
-    let f = match std::fs::File::open(path) {
-        Ok(f) => f,
+    let buf = match crate::openclaw::regular::read(path, budget) {
+        Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(err(path, format!("cannot read file: {e}"))),
     };
-    let mut buf = Vec::new();
-    f.take(budget.saturating_add(1))
-        .read_to_end(&mut buf)
-        .map_err(|e| err(path, format!("cannot read file: {e}")))?;
     if buf.len() as u64 > budget {
         return Err(err(
             path,
@@ -115,16 +111,8 @@ fn read_file(path: &Path, budget: u64) -> Result<Option<Vec<u8>>, AuthError> {
 const JOURNAL_MAGIC: [u8; 8] = [0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7];
 
 fn journal_is_hot(journal: &Path) -> Result<bool, AuthError> {
-    use std::io::Read;
-    let mut head = [0u8; 8];
-    match std::fs::File::open(journal) {
-        Ok(f) => {
-            let n = f
-                .take(8)
-                .read(&mut head)
-                .map_err(|e| err(journal, format!("cannot read file: {e}")))?;
-            Ok(n == 8 && head == JOURNAL_MAGIC)
-        }
+    match crate::openclaw::regular::read(journal, 7) {
+        Ok(head) => Ok(head.len() == 8 && head[..] == JOURNAL_MAGIC),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(err(journal, format!("cannot read file: {e}"))),
     }
