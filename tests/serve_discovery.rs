@@ -413,6 +413,57 @@ fn a_reload_that_blocks_is_abandoned_and_sigterm_still_exits() {
     assert!(t.elapsed() < Duration::from_secs(2));
 }
 
+/// clawprobe's own config emptied (a rewrite in place caught half-way) and a reload: the
+/// reload fails, the config and plan in force stay (budget caps included); the finished
+/// file is taken at the next reload.
+#[test]
+fn an_emptied_clawprobe_config_on_reload_keeps_the_last_good() {
+    let fake = provider();
+    let s = Setup::new("");
+    std::fs::write(s.oc(), good_config(&fake)).unwrap();
+    let good = std::fs::read_to_string(&s.toml).unwrap();
+    let with_cap = format!("{good}[budget]\nglobal_requests_per_day = 7\n");
+    std::fs::write(&s.toml, &with_cap).unwrap();
+    let srv = s.serve();
+    let m = srv.wait_metrics("the first plan", Duration::from_secs(10), |m| {
+        model_up(m).is_some()
+    });
+    let cap = |m: &str| {
+        m.lines()
+            .find(|l| {
+                l.starts_with("clawprobe_budget_remaining{")
+                    && l.contains("provider=\"_global\"")
+                    && l.contains("unit=\"requests\"")
+            })
+            .map(str::to_string)
+    };
+    assert!(cap(&m).is_some(), "{m}");
+    std::fs::write(&s.toml, "").unwrap();
+    let r = srv.post("/-/reload");
+    assert_eq!(r.status, 500, "{}", r.body);
+    assert!(r.body.contains("is empty"), "{}", r.body);
+    let m = srv.get("/metrics").body;
+    assert_eq!(
+        sample(&m, "clawprobe_config_last_reload_successful"),
+        Some(0.0)
+    );
+    assert!(model_up(&m).is_some(), "the plan stays:\n{m}");
+    let v: f64 = cap(&m)
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        v <= 7.0,
+        "the cap of 7 requests a day is still in force: {v}"
+    );
+    std::fs::write(&s.toml, &with_cap).unwrap();
+    let r = srv.post("/-/reload");
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
 /// gzip on `/metrics` when asked for, the same exposition; `Vary` either way.
 #[test]
 fn metrics_gzip() {

@@ -136,13 +136,16 @@ fn union(base: &[PathBuf], extra: &[PathBuf]) -> Vec<PathBuf> {
     all
 }
 
+/// How far apart a reload reads clawprobe's config twice ([`Config::load_settled`]).
+const SETTLE_GAP: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// One attempt: read the config, look at the install, build the plan, decide, stamp the
 /// files to watch. Blocking; run it through [`Offload`].
 pub(crate) fn attempt(req: Request) -> Outcome {
     // Stamped before anything is read: see `WatchedFiles::since`.
     let before = WatchedFiles::new(union(&req.watching, &req.serving_files));
     let mut config = match &req.config_path {
-        Some(p) => match Config::load(p) {
+        Some(p) => match Config::load_settled(p, SETTLE_GAP) {
             Ok(c) => c,
             Err(e) => {
                 return Outcome {

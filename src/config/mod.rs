@@ -33,6 +33,9 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
+    /// A reload found the file being written: kept the config in force.
+    #[error("config file {path} {what}; keeping the config in force (it is read again at the next reload: SIGHUP or POST /-/reload)")]
+    Unsettled { path: PathBuf, what: &'static str },
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -238,6 +241,38 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
+        let mut c = Config::parse_str(&text, path)?;
+        c.source = path.display().to_string();
+        Ok(c)
+    }
+
+    /// [`Config::load`] for a reload, which must fail closed: the file is read twice `gap`
+    /// apart and must read the same both times, and it must not be empty. A file rewritten
+    /// in place (`cat new > clawprobe.toml` truncates first) is often a valid TOML prefix
+    /// while it is written, and an empty or cut file would put every cap back to its
+    /// default (budget caps included). A file of only comments is the defaults on purpose.
+    pub fn load_settled(path: &Path, gap: std::time::Duration) -> Result<Config, ConfigError> {
+        let read = || {
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })
+        };
+        let first = read()?;
+        std::thread::sleep(gap);
+        let text = read()?;
+        if text != first {
+            return Err(ConfigError::Unsettled {
+                path: path.to_path_buf(),
+                what: "changed while it was read (being written?)",
+            });
+        }
+        if text.trim().is_empty() {
+            return Err(ConfigError::Unsettled {
+                path: path.to_path_buf(),
+                what: "is empty (half-written?; to run on the defaults on purpose, leave a comment line in it)",
+            });
+        }
         let mut c = Config::parse_str(&text, path)?;
         c.source = path.display().to_string();
         Ok(c)
@@ -458,6 +493,45 @@ fn line_col(text: &str, offset: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reload reads clawprobe's config twice and refuses an empty or changing file.
+    #[test]
+    fn load_settled_refuses_empty_and_changing_files() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("clawprobe.toml");
+        let gap = std::time::Duration::from_millis(300);
+        std::fs::write(&p, "[budget]\nglobal_tokens_per_day = 100\n").unwrap();
+        let c = Config::load_settled(&p, gap).unwrap();
+        assert_eq!(c.budget.global_tokens_per_day, 100);
+        std::fs::write(&p, "  \n").unwrap();
+        let e = Config::load_settled(&p, gap).unwrap_err().to_string();
+        assert!(e.contains("is empty") && e.contains("keeping"), "{e}");
+        // Comments only: the defaults, on purpose.
+        std::fs::write(&p, "# defaults\n").unwrap();
+        assert_eq!(
+            Config::load_settled(&p, gap).unwrap().budget,
+            BudgetSettings::default()
+        );
+        // Written while it is read: a prefix that parses is not taken.
+        std::fs::write(&p, "[server]\n").unwrap();
+        let writer = {
+            let p = p.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                std::fs::write(&p, "[server]\n[budget]\nglobal_tokens_per_day = 100\n").unwrap();
+            })
+        };
+        let e = Config::load_settled(&p, gap).unwrap_err().to_string();
+        writer.join().unwrap();
+        assert!(e.contains("changed while it was read"), "{e}");
+        assert_eq!(
+            Config::load_settled(&p, gap)
+                .unwrap()
+                .budget
+                .global_tokens_per_day,
+            100
+        );
+    }
 
     #[test]
     fn embedded_default_parses_and_equals_struct_defaults() {
