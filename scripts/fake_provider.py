@@ -223,16 +223,15 @@ class Handler(BaseHTTPRequestHandler):
         self._send(404, {"error": {"message": f"unknown path {path}", "type": "not_found"}})
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--port-file", required=True, help="file to write the chosen port to")
-    args = ap.parse_args()
-    srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+def serve(handler, port, port_file):
+    """Serves `handler` on 127.0.0.1:`port` (0: any free port), writes the port chosen to
+    `port_file` atomically, and runs until SIGTERM/SIGINT. Shared with the other fake
+    providers under scripts/."""
+    srv = ThreadingHTTPServer(("127.0.0.1", port), handler)
     srv.daemon_threads = True
-    with open(args.port_file + ".tmp", "w") as f:
+    with open(port_file + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))
-    os.replace(args.port_file + ".tmp", args.port_file)
+    os.replace(port_file + ".tmp", port_file)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         srv.serve_forever()
@@ -240,6 +239,14 @@ def main():
         pass
     finally:
         srv.server_close()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file", required=True, help="file to write the chosen port to")
+    args = ap.parse_args()
+    serve(Handler, args.port, args.port_file)
 
 
 if __name__ == "__main__":

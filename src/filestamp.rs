@@ -141,20 +141,24 @@ impl WatchedFiles {
         WatchedFiles::new(self.files.iter().map(|(p, _)| p.clone()))
     }
 
-    /// These files, but each one that `earlier` also watched and that changed since `earlier`
-    /// stamped it keeps `earlier`'s stamp. A reload stamps the files it is about to read
-    /// first and the plan's files after reading: a write that lands while it reads (after
-    /// the read, before the stamp) then still counts as a change at the next check, instead
-    /// of being taken for the content the plan was built from.
-    pub fn since(mut self, earlier: &WatchedFiles) -> WatchedFiles {
-        for (p, s) in &mut self.files {
-            if let Some((_, e)) = earlier.files.iter().find(|(q, _)| q == p) {
-                if e != s {
-                    *s = e.clone();
-                }
-            }
+    /// Watches `paths`, taking each one's stamp from `earlier` where `earlier` has it and
+    /// stamping only the others now. A reload stamps the files it is about to read first:
+    /// a write that lands while it reads (after the read, before a later stamp) then still
+    /// counts as a change at the next check, instead of being taken for the content the
+    /// plan was built from; and no file is read twice for it.
+    pub fn reusing(paths: Vec<PathBuf>, earlier: &WatchedFiles) -> WatchedFiles {
+        WatchedFiles {
+            files: paths
+                .into_iter()
+                .map(|p| {
+                    let s = match earlier.files.iter().find(|(q, _)| *q == p) {
+                        Some((_, s)) => s.clone(),
+                        None => FileStamp::read(&p),
+                    };
+                    (p, s)
+                })
+                .collect(),
         }
-        self
     }
 
     /// Stamps every file again, e.g. after a reload that failed, so the same broken
@@ -230,13 +234,13 @@ mod tests {
         // ... the reload reads { a: 1 } and builds its plan; meanwhile:
         std::fs::write(&p, "{ a: 2 }").unwrap();
         std::fs::write(&new_store, "{}").unwrap();
-        let after = || WatchedFiles::new([p.clone(), new_store.clone()]);
+        let paths = || vec![p.clone(), new_store.clone()];
         // Stamped after reading only: the write is taken for what the plan was built from.
-        assert_eq!(after().changed(), None);
-        let mut w = after().since(&before);
+        assert_eq!(WatchedFiles::new(paths()).changed(), None);
+        let mut w = WatchedFiles::reusing(paths(), &before);
         assert_eq!(w.changed(), Some(p.as_path()));
-        // Files unchanged since `before`, and files it did not watch, keep the new stamp.
-        let mut w = after().since(&WatchedFiles::new([p.clone()]));
+        // Files unchanged since `before`, and files it did not watch, are stamped as they are.
+        let mut w = WatchedFiles::reusing(paths(), &WatchedFiles::new([p.clone()]));
         assert_eq!(w.changed(), None);
     }
 

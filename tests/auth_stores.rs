@@ -108,9 +108,10 @@ impl Req {
         }
     }
 
-    fn resolve(&self, stores: &AuthStores) -> CredentialOutcome {
+    /// Runs `f` on this request as discovery builds it.
+    fn with<R>(&self, f: impl FnOnce(&CredentialRequest<'_>) -> R) -> R {
         let env = |k: &str| self.env.get(k).cloned();
-        let req = CredentialRequest {
+        f(&CredentialRequest {
             agent: &self.agent,
             provider: &self.provider,
             profile_override: self.profile_override.as_deref(),
@@ -123,28 +124,16 @@ impl Req {
             config_dir: &self.config_dir,
             config_key_joins_rotation: false,
             now_ms: NOW,
-        };
-        stores.resolve(&req)
+        })
+    }
+
+    fn resolve(&self, stores: &AuthStores) -> CredentialOutcome {
+        self.with(|req| stores.resolve(req))
     }
 
     /// The profile ids of the rotation's usable candidates, in order.
     fn usable(&self, stores: &AuthStores) -> Vec<String> {
-        let env = |k: &str| self.env.get(k).cloned();
-        let req = CredentialRequest {
-            agent: &self.agent,
-            provider: &self.provider,
-            profile_override: self.profile_override.as_deref(),
-            config_order: self.config_order.as_deref(),
-            config_profiles: &self.config_profiles,
-            config_profile_modes: &self.config_profile_modes,
-            env: &env,
-            env_vars: &self.env_vars,
-            provider_api_key: self.api_key.as_ref(),
-            config_dir: &self.config_dir,
-            config_key_joins_rotation: false,
-            now_ms: NOW,
-        };
-        stores.rotation(&req).usable().map(|c| c.label()).collect()
+        self.with(|req| stores.rotation(req).usable().map(|c| c.label()).collect())
     }
 }
 

@@ -20,10 +20,12 @@ never the key. Listens on loopback only; stops on SIGTERM/SIGINT.
 import argparse
 import json
 import os
-import signal
 import sys
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from fake_provider import serve  # noqa: E402  (scripts/fake_provider.py: the serve loop)
 
 ERRORS = {
     "ratelimited": (429, {"error": {"message": "Rate limit reached for requests. Please try again in 1s.",
@@ -124,18 +126,7 @@ def main():
     ap.add_argument("--request-log")
     args = ap.parse_args()
     REQUEST_LOG = args.request_log
-    srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    srv.daemon_threads = True
-    with open(args.port_file + ".tmp", "w") as f:
-        f.write(str(srv.server_address[1]))
-    os.replace(args.port_file + ".tmp", args.port_file)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        srv.serve_forever()
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        srv.server_close()
+    serve(Handler, args.port, args.port_file)
 
 
 if __name__ == "__main__":

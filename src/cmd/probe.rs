@@ -41,7 +41,7 @@
 
 use crate::class::Class;
 use crate::config::Config;
-use crate::plan::{ChainEntry, CredentialSource, ProbePlan, Target, TargetId};
+use crate::plan::{ChainEntry, ProbePlan, Target, TargetId};
 use crate::probe::http::HttpExecutor;
 use crate::probe::{has_metadata_endpoint, Executor, ProbeResult, Tier};
 use crate::verdict::{
@@ -50,7 +50,7 @@ use crate::verdict::{
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 /// Which tier `clawprobe probe` uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -284,38 +284,26 @@ pub async fn run_with(
 /// and their verdict is OpenClaw's. (With per-agent stores an agent sees its own state: a
 /// target one agent holds and another does not is still probed.)
 fn held_targets(plan: &ProbePlan, now: SystemTime) -> BTreeSet<TargetId> {
-    let now_ms = now
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    let held_by = |agent: Option<&str>, t: &crate::plan::Target| match t
-        .credential
-        .as_ref()
-        .map(|c| &c.source)
-    {
-        Some(CredentialSource::Profile { id, .. }) => plan
-            .profile_state(agent, id)
-            .and_then(|s| verdict::openclaw::hold(s, &t.model, now_ms))
-            .is_some(),
-        _ => false,
-    };
+    let now_ms = verdict::unix_ms(now);
+    let held_by =
+        |agent: Option<&str>, t| verdict::hold_of(plan, t, agent, now_ms, &mut |_| {}).is_some();
     plan.targets
         .iter()
         .filter(|t| {
-            let mut agents = plan.agents.iter().filter(|a| {
-                a.entries
-                    .iter()
-                    .any(|e| e.rotation_targets().contains(&t.id))
-            });
-            let mut any = false;
-            let all = agents.all(|a| {
-                any = true;
-                held_by(Some(&a.agent), t)
-            });
-            if any {
-                all
-            } else {
+            let reaching: Vec<&str> = plan
+                .agents
+                .iter()
+                .filter(|a| {
+                    a.entries
+                        .iter()
+                        .any(|e| e.rotation_targets().contains(&t.id))
+                })
+                .map(|a| a.agent.as_str())
+                .collect();
+            if reaching.is_empty() {
                 held_by(None, t)
+            } else {
+                reaching.iter().all(|a| held_by(Some(a), t))
             }
         })
         .map(|t| t.id)

@@ -142,7 +142,7 @@ const SETTLE_GAP: std::time::Duration = std::time::Duration::from_millis(50);
 /// One attempt: read the config, look at the install, build the plan, decide, stamp the
 /// files to watch. Blocking; run it through [`Offload`].
 pub(crate) fn attempt(req: Request) -> Outcome {
-    // Stamped before anything is read: see `WatchedFiles::since`.
+    // Stamped before anything is read: see `WatchedFiles::reusing`.
     let before = WatchedFiles::new(union(&req.watching, &req.serving_files));
     let mut config = match &req.config_path {
         Some(p) => match Config::load_settled(p, SETTLE_GAP) {
@@ -152,7 +152,7 @@ pub(crate) fn attempt(req: Request) -> Outcome {
                     config: req.current,
                     install: None,
                     action: Action::Keep { error: e.into() },
-                    watched: WatchedFiles::new(req.watching).since(&before),
+                    watched: WatchedFiles::reusing(req.watching, &before),
                 }
             }
         },
@@ -186,7 +186,7 @@ pub(crate) fn attempt(req: Request) -> Outcome {
         config,
         install: Some(found),
         action,
-        watched: WatchedFiles::new(files).since(&before),
+        watched: WatchedFiles::reusing(files, &before),
     }
 }
 

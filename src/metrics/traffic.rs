@@ -13,21 +13,15 @@
 //! - `clawprobe_traffic_last_event_timestamp_seconds` (gauge; absent until an event)
 //! - `clawprobe_traffic_log_following` (gauge 0/1)
 
-use super::label_value;
 use super::text::Exposition;
+use super::{label_value, unix_secs};
 use crate::traffic::TrafficState;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 const FROM_LOG: &str = "Values come from OpenClaw's own log (model-fallback decisions of real requests), not from probes.";
 
 fn help(text: &str) -> String {
     format!("{text} {FROM_LOG}")
-}
-
-fn secs(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 /// Agent label values: `label_value` would turn `""` into `unknown`; the unattributed
@@ -107,7 +101,7 @@ pub(super) fn write(s: &TrafficState, now: SystemTime, e: &mut Exposition) {
         &help("Unix time of the newest model-fallback event read."),
     );
     if let Some(t) = s.last_event() {
-        e.sample(&[], secs(t));
+        e.sample(&[], unix_secs(t));
     }
 
     e.family(
@@ -144,7 +138,7 @@ mod tests {
     use crate::plan::{AgentChain, ChainEntry, ProbePlan};
     use crate::traffic::event::parse_line;
     use crate::traffic::test_support::fixture_log;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     fn plan(agents: &[(&str, &[&str])]) -> ProbePlan {
         let mut p = ProbePlan::default();

@@ -88,7 +88,8 @@ pub struct PlanVerdicts<'a> {
     pub next_change: Option<SystemTime>,
 }
 
-fn unix_ms(t: SystemTime) -> i64 {
+/// Milliseconds since the Unix epoch (OpenClaw's timestamps), 0 before it.
+pub fn unix_ms(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
@@ -248,8 +249,8 @@ pub fn compute<'a>(
 }
 
 /// The hold OpenClaw's state (as `agent` sees it; `None`: the global state) puts on target
-/// `t`, noting when the state runs out.
-fn hold_of<'a>(
+/// `t` at `now_ms`, noting when the state runs out.
+pub fn hold_of<'a>(
     plan: &'a ProbePlan,
     t: &crate::plan::Target,
     agent: Option<&str>,

@@ -39,7 +39,9 @@ pub mod route;
 pub mod step;
 pub mod traffic;
 
-pub use assemble::{compute, AgentVerdict, Cadence, CredentialVerdict, EntryVerdict, PlanVerdicts};
+pub use assemble::{
+    compute, hold_of, unix_ms, AgentVerdict, Cadence, CredentialVerdict, EntryVerdict, PlanVerdicts,
+};
 pub use credential::CredentialHealth;
 pub use openclaw::Hold;
 pub use route::{agent, route, AgentSummary, RouteVerdict};
