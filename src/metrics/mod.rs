@@ -47,7 +47,7 @@ pub mod text;
 mod traffic;
 
 use crate::class::{Class, SkipReason};
-use crate::plan::{ChainEntry, InstallStatus, ProbePlan, Target};
+use crate::plan::{InstallStatus, ProbePlan, Target};
 use crate::probe::{ProbeResult, Tier};
 use crate::state::Store;
 use crate::verdict::Cadence;
@@ -746,18 +746,6 @@ fn label_value(raw: &str) -> String {
     match text::escape(&v) {
         std::borrow::Cow::Borrowed(_) => v,
         std::borrow::Cow::Owned(e) => e,
-    }
-}
-
-/// The class of a chain entry now: the last real probe of its target, else its static
-/// finding, else `None` (not probed yet). A `skipped` probe defers to a static finding
-/// because the finding says why (e.g. `unsupported_api`).
-pub fn current_class(entry: &ChainEntry, last: Option<&ProbeResult>) -> Option<Class> {
-    match (last, &entry.finding) {
-        (Some(r), _) if r.class != Class::Skipped => Some(r.class),
-        (_, Some(f)) => Some(f.class),
-        (Some(r), None) => Some(r.class),
-        (None, None) => None,
     }
 }
 

@@ -265,11 +265,6 @@ pub fn resolve(inputs: &Inputs) -> LogTarget {
     default_in(dir, inputs.profile.as_deref())
 }
 
-/// The first existing file of `candidates`.
-pub fn first_existing(candidates: &[PathBuf]) -> Option<&PathBuf> {
-    candidates.iter().find(|p| p.is_file())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
