@@ -71,8 +71,11 @@ impl CredentialGate {
         self.last_sent.map_or(now, |t| (t + spacing).max(now))
     }
 
-    /// Learns from a finished probe: retry-after, exhausted limits with a reset time,
-    /// and backoff on rate_limit / overloaded (reset by an ok).
+    /// Learns from a finished probe both ways: retry-after and exhausted limits with a
+    /// reset time ([`Self::observe_wait`]), and backoff on rate_limit / overloaded, reset by
+    /// an ok ([`Self::observe_backoff`]). The books split them: the wait is the key's, the
+    /// backoff belongs where the failure does.
+    #[cfg(test)]
     pub fn observe(
         &mut self,
         result: &ProbeResult,
@@ -81,6 +84,12 @@ impl CredentialGate {
         base: Duration,
         max: Duration,
     ) {
+        self.observe_wait(result, now, wall_now);
+        self.observe_backoff(result.class, now, base, max);
+    }
+
+    /// What the answer says about waiting: `retry-after`, or an exhausted limit's reset.
+    pub fn observe_wait(&mut self, result: &ProbeResult, now: Instant, wall_now: SystemTime) {
         let mut wait: Option<Duration> = result.rate_limits.retry_after;
         for e in &result.rate_limits.entries {
             if e.remaining.is_some_and(|r| r <= 0.0) {
@@ -94,7 +103,12 @@ impl CredentialGate {
             let until = now + w.min(MAX_RETRY_AFTER);
             self.retry_until = Some(self.retry_until.map_or(until, |t| t.max(until)));
         }
-        match result.class {
+    }
+
+    /// The exponential backoff: one step up after a rate limit or overload, reset by a
+    /// success.
+    pub fn observe_backoff(&mut self, class: Class, now: Instant, base: Duration, max: Duration) {
+        match class {
             Class::RateLimit | Class::Overloaded => {
                 self.backoff_level = self.backoff_level.saturating_add(1);
                 self.backoff_until = Some(now + backoff_delay(base, max, self.backoff_level));

@@ -1,6 +1,7 @@
 //! The books: everything the dispatcher must decide before and learn after a probe, as one
 //! state owned by one lock. The budget (global, per provider, per model, per credential),
-//! each credential's gate (retry-after, backoff, spacing) and each target's failure streak.
+//! each credential's gate (retry-after, backoff, spacing), each target's own backoff and
+//! failure streak.
 //!
 //! Pure: no tokio tasks, no I/O, no clock of its own (every call takes `now`), so the rules
 //! are unit-tested directly. The dispatcher asks [`Books::gate`] and [`Books::admit`] before a
@@ -171,6 +172,10 @@ fn total_tokens(r: &ProbeResult) -> Option<u64> {
 pub struct Books {
     budget: Budget,
     gates: HashMap<CredentialKey, CredentialGate>,
+    /// Backoff of one route after its own rate limit or overload (only its backoff fields
+    /// are used): the other routes on the key keep being probed, so a failure only they
+    /// have is still seen. A limit the provider says is the key's backs off the credential.
+    target_gates: HashMap<TargetKey, CredentialGate>,
     /// Consecutive failures per target and re-check tier, for the re-check delay. A
     /// metadata success does not end a run of failures only generation can see.
     failures: HashMap<(TargetKey, Tier), u32>,
@@ -185,6 +190,7 @@ impl Books {
         Books {
             budget: Budget::new(budget, now),
             gates: HashMap::new(),
+            target_gates: HashMap::new(),
             failures: HashMap::new(),
             metadata_spends: HashSet::new(),
         }
@@ -203,6 +209,8 @@ impl Books {
     /// Forgets what is kept per target for targets no longer in `plan`. Credential gates
     /// stay: a credential that comes back keeps its retry-after and backoff.
     pub fn retain(&mut self, plan: &ProbePlan) {
+        self.target_gates
+            .retain(|k, _| plan.contains_key(k.as_str()));
         self.failures
             .retain(|(k, _), _| plan.contains_key(k.as_str()));
         self.metadata_spends
@@ -219,6 +227,7 @@ impl Books {
         slot_spacing: Option<Duration>,
         now: Instant,
     ) -> Result<Option<Instant>, SkipReason> {
+        self.target_check(probe, now)?;
         let gate = self.gates.entry(probe.credential.clone()).or_default();
         gate.check(now)?;
         Ok(slot_spacing.map(|s| gate.reserve_slot(now, s)))
@@ -233,6 +242,9 @@ impl Books {
         spacing: Duration,
         now: Instant,
     ) -> Admit {
+        if let Err(reason) = self.target_check(probe, now) {
+            return Admit::Skip(reason);
+        }
         let gate = self.gates.entry(probe.credential.clone()).or_default();
         if let Err(reason) = gate.check(now) {
             return Admit::Skip(reason);
@@ -287,9 +299,26 @@ impl Books {
             }
             None => {}
         }
+        // The wait a provider asks for is the key's; the backoff belongs where the failure
+        // does: the key's when the provider said the limit is the key's, else the route's.
+        let key_wide = result.rate_limits.key_wide;
         let gate = self.gates.entry(probe.credential.clone()).or_default();
-        gate.observe(result, now, wall_now, policy.base, policy.max);
-        let open_at = gate.open_at(now);
+        gate.observe_wait(result, now, wall_now);
+        if key_wide || result.class.is_ok() {
+            gate.observe_backoff(result.class, now, policy.base, policy.max);
+        }
+        let mut open_at = gate.open_at(now);
+        if !key_wide && matches!(result.class, Class::RateLimit | Class::Overloaded) {
+            self.target_gates
+                .entry(probe.target.clone())
+                .or_default()
+                .observe_backoff(result.class, now, policy.base, policy.max);
+        } else if result.class.is_ok() {
+            self.target_gates.remove(probe.target);
+        }
+        if let Some(t) = self.target_gates.get(probe.target) {
+            open_at = open_at.max(t.open_at(now));
+        }
         let streak = match result.class {
             Class::Ok => {
                 // A success ends the runs it can clear: a generation success every run, a
@@ -315,10 +344,11 @@ impl Books {
     }
 
     /// When a re-check that was not sent (`reason`) should be tried again: when the
-    /// credential's gate opens for backoff and retry-after, when the budget window turns
-    /// for a spent budget; never for anything else.
+    /// target's and its credential's gates open for backoff and retry-after, when the
+    /// budget window turns for a spent budget; never for anything else.
     pub fn retry_skipped_at(
         &mut self,
+        target: &TargetKey,
         credential: &CredentialKey,
         reason: SkipReason,
         now: Instant,
@@ -326,9 +356,11 @@ impl Books {
         match reason {
             SkipReason::Budget => Some(self.budget.window_bounds(now).1),
             SkipReason::Backoff | SkipReason::RetryAfter => Some(
-                self.gates
-                    .get(credential)
-                    .map_or(now, |g| g.open_at(now))
+                [self.gates.get(credential), self.target_gates.get(target)]
+                    .into_iter()
+                    .flatten()
+                    .map(|g| g.open_at(now))
+                    .fold(now, Instant::max)
                     .max(now + Duration::from_secs(1)),
             ),
             SkipReason::TrafficFresh => None,
@@ -369,10 +401,23 @@ impl Books {
         self.budget.used_scope(scope, now)
     }
 
-    /// Consecutive rate_limit/overloaded results of a credential (0: not backing off).
+    /// Consecutive key-wide rate limits of a credential (0: not backing off).
     #[cfg(test)]
     pub fn backoff_level(&self, credential: &CredentialKey) -> u32 {
         self.gates.get(credential).map_or(0, |g| g.backoff_level)
+    }
+
+    /// Consecutive rate limits / overloads of one route (0: not backing off).
+    #[cfg(test)]
+    pub fn target_backoff_level(&self, target: &TargetKey) -> u32 {
+        self.target_gates.get(target).map_or(0, |g| g.backoff_level)
+    }
+
+    /// The route's own backoff, checked with its credential's gate.
+    fn target_check(&self, probe: &Probe<'_>, now: Instant) -> Result<(), SkipReason> {
+        self.target_gates
+            .get(probe.target)
+            .map_or(Ok(()), |g| g.check(now))
     }
 }
 
@@ -518,7 +563,9 @@ mod tests {
             t0,
             SystemTime::now(),
         );
-        assert_eq!(b.backoff_level(&ck), 1);
+        // The route's own rate limit: the route backs off, not the key.
+        assert_eq!(b.target_backoff_level(&tk), 1);
+        assert_eq!(b.backoff_level(&ck), 0);
         // Backing off for 60 s: closed at the first gate, and the re-check waits for it.
         assert_eq!(
             b.gate(&p, None, t0 + Duration::from_secs(30)),
@@ -538,9 +585,59 @@ mod tests {
         );
         // Second failure in a row: 120 s.
         assert_eq!(l.recheck.unwrap().at, t1 + Duration::from_secs(120));
+        // A rate limit the provider says is the key's backs off the credential.
+        let t2 = t1 + Duration::from_secs(3600);
+        let ticket = send(&mut b, &p, t2);
+        let mut key_wide = result(Class::RateLimit, Tier::Metadata);
+        key_wide.rate_limits.key_wide = true;
+        b.learn(&p, ticket, &key_wide, &policy(), t2, SystemTime::now());
+        assert_eq!(b.backoff_level(&ck), 1);
         b.retain(&ProbePlan::default());
         assert!(b.failures.is_empty());
+        assert_eq!(
+            b.target_backoff_level(&tk),
+            0,
+            "a gone route's backoff goes"
+        );
         assert_eq!(b.backoff_level(&ck), 1, "credential gates survive a reload");
+    }
+
+    /// An overload (or rate limit) of one model backs off that route alone: another model
+    /// on the same key is still probed, so a failure only it has is still seen.
+    #[test]
+    fn one_models_overload_does_not_close_the_key_to_the_others() {
+        let t0 = Instant::now();
+        let (tk, ck) = keys();
+        let other = TargetKey::of(&target(
+            "openai",
+            ApiStyle::OpenAiCompletions,
+            "http://h/v1",
+            "other",
+        ));
+        let mut b = Books::new(BudgetSettings::default(), t0);
+        let busy = probe(&tk, &ck, true);
+        let ticket = send(&mut b, &busy, t0);
+        b.learn(
+            &busy,
+            ticket,
+            &result(Class::Overloaded, Tier::Generation),
+            &policy(),
+            t0,
+            SystemTime::now(),
+        );
+        let t1 = t0 + Duration::from_secs(5);
+        assert_eq!(b.gate(&busy, None, t1), Err(SkipReason::Backoff));
+        let p = probe(&other, &ck, true);
+        assert_eq!(b.gate(&p, None, t1), Ok(None));
+        assert!(matches!(
+            b.admit(&p, Headroom::default(), policy().spacing, t1),
+            Admit::Send(_)
+        ));
+        // A skipped re-check of the busy route is tried again when its own backoff ends.
+        assert_eq!(
+            b.retry_skipped_at(&tk, &ck, SkipReason::Backoff, t1),
+            Some(t0 + Duration::from_secs(60))
+        );
     }
 
     #[test]

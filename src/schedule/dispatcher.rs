@@ -754,6 +754,7 @@ impl Scheduler {
             // alone could leave a recovered route down for hours.
             if let Err(reason) = me.dispatch(&idx, job).await {
                 let again = me.books().retry_skipped_at(
+                    idx.plan.key(id),
                     idx.plan.credential_key(id),
                     reason,
                     Instant::now(),

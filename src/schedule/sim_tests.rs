@@ -76,6 +76,10 @@ impl Scheduler {
         self.books().backoff_level(credential)
     }
 
+    pub fn target_backoff_level(&self, target: &TargetKey) -> u32 {
+        self.books().target_backoff_level(target)
+    }
+
     pub fn recheck_pending(&self, target: &TargetKey) -> bool {
         self.tasks.recheck_pending(target)
     }
@@ -812,7 +816,7 @@ async fn over_budget_probes_are_skipped_and_counted() {
 #[tokio::test(start_paused = true)]
 async fn backoff_doubles_on_rate_limit_and_resets_on_ok() {
     let plan = plan_of(vec![target("openai", "gpt-mini", "k")], 1);
-    let key = plan.credential_key(0).clone();
+    let key = plan.key(0).clone();
     let fake = Fake::new(Duration::ZERO);
     fake.script(
         "gpt-mini",
@@ -832,7 +836,7 @@ async fn backoff_doubles_on_rate_limit_and_resets_on_ok() {
     let t0 = Instant::now();
     let r = sched.probe_now(0, Tier::Metadata).await.unwrap();
     assert_eq!(r.class, Class::RateLimit);
-    assert_eq!(sched.backoff_level(&key), 1);
+    assert_eq!(sched.target_backoff_level(&key), 1);
     // Inside the backoff: not sent.
     sleep(Duration::from_secs(30)).await;
     assert_eq!(
@@ -844,7 +848,7 @@ async fn backoff_doubles_on_rate_limit_and_resets_on_ok() {
     sleep(Duration::from_secs(3600)).await;
     let times: Vec<u64> = fake.calls().iter().map(|c| (c.at - t0).as_secs()).collect();
     assert_eq!(times, [0, 60, 180, 420]);
-    assert_eq!(sched.backoff_level(&key), 0, "reset by the ok");
+    assert_eq!(sched.target_backoff_level(&key), 0, "reset by the ok");
     assert!(!sched.recheck_pending(plan.key(0)));
     assert!(sched.probe_now(0, Tier::Metadata).await.is_ok());
     assert_eq!(sched.skipped_total(SkipReason::Backoff), 1);
@@ -984,7 +988,9 @@ async fn set_plan_drops_gone_targets_and_keeps_backoff() {
         SkipReason::RetryAfter
     );
     assert_eq!(SkipReason::RetryAfter.as_str(), "retry_after");
-    assert_eq!(sched.backoff_level(plan2.credential_key(0)), 1);
+    // The backoff was gpt-a's own and left with it; the retry-after is the key's.
+    assert_eq!(sched.backoff_level(plan2.credential_key(0)), 0);
+    assert_eq!(sched.target_backoff_level(plan1.key(0)), 0);
 }
 
 /// The real cron trigger (tokio-cron-scheduler on the wall clock): starts with a metadata
