@@ -335,15 +335,21 @@ fn standalone_targets_are_probed_and_exported() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    // On-demand probe of a chain entry.
-    let Response {
-        status,
-        content_type: ctype,
-        body: json,
-    } = srv.get("/probe?agent=standalone&ref=openai/gpt-test");
-    assert!(status == 200 || status == 429, "{status} {json}");
-    assert!(ctype.starts_with("application/json"), "{ctype}");
-    assert!(!json.contains(CANARY), "{json}");
+    // On-demand probes of a chain entry, while the metadata cycle keeps the key busy
+    // (two targets at 1 s spacing every 2 s): each goes out at the key's next start, so
+    // none waits for the harness's 10 s read timeout (before the cycle won every start and
+    // a `/probe` waited up to 17 s).
+    for _ in 0..5 {
+        let Response {
+            status,
+            content_type: ctype,
+            body: json,
+        } = srv.get("/probe?agent=standalone&ref=openai/gpt-test");
+        assert!(status == 200 || status == 429, "{status} {json}");
+        assert!(ctype.starts_with("application/json"), "{ctype}");
+        assert!(!json.contains(CANARY), "{json}");
+        std::thread::sleep(Duration::from_millis(370));
+    }
     assert_eq!(
         srv.get("/probe?agent=standalone&ref=openai/nope").status,
         404

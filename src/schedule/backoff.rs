@@ -37,6 +37,8 @@ pub struct CredentialGate {
     pub last_sent: Option<Instant>,
     /// The next free start slot for spreading same-credential probes (reserved ahead).
     pub next_slot: Option<Instant>,
+    /// The start an on-demand probe (`/probe`) is waiting for: cycle probes go after it.
+    pub claim: Option<Instant>,
 }
 
 impl CredentialGate {
@@ -69,6 +71,43 @@ impl CredentialGate {
     /// When the next request may start given the spacing to the last one sent.
     pub fn spacing_ready_at(&self, now: Instant, spacing: Duration) -> Instant {
         self.last_sent.map_or(now, |t| (t + spacing).max(now))
+    }
+
+    /// When a probe may start: `spacing` after the last request sent and, for a cycle probe,
+    /// after an on-demand probe waiting for this credential. An on-demand probe that has to
+    /// wait claims the next start: cycle probes reserve their slots ahead and wake exactly at
+    /// them, so without the claim a cycle that keeps a credential busy won every start and a
+    /// `/probe` waited until its client gave up. A claim its holder did not take within one
+    /// spacing (the client went away) is dropped.
+    pub fn start_at(&mut self, now: Instant, spacing: Duration, on_demand: bool) -> Instant {
+        let ready = self.spacing_ready_at(now, spacing);
+        if self.claim.is_some_and(|c| now >= c + spacing) {
+            self.claim = None;
+        }
+        if on_demand {
+            if ready > now {
+                self.claim = Some(self.claim.map_or(ready, |c| c.min(ready)));
+            }
+            return ready;
+        }
+        self.claim.map_or(ready, |c| ready.max(c + spacing))
+    }
+
+    /// A probe starts now (after [`Self::start_at`] said it may): its spacing counts from
+    /// here, and an on-demand probe gives up a claim that has come due.
+    pub fn started(&mut self, now: Instant, on_demand: bool) {
+        self.last_sent = Some(now);
+        if on_demand {
+            self.release_claim(now);
+        }
+    }
+
+    /// An on-demand probe that may start now will not wait any longer (it starts, or the
+    /// budget refused it): its claim, if due, is given up.
+    pub fn release_claim(&mut self, now: Instant) {
+        if self.claim.is_some_and(|c| c <= now) {
+            self.claim = None;
+        }
     }
 
     /// Learns from a finished probe both ways: retry-after and exhausted limits with a
@@ -229,5 +268,43 @@ mod tests {
         );
         g.last_sent = Some(t);
         assert_eq!(g.spacing_ready_at(t + Duration::from_secs(1), s), t + s);
+    }
+
+    /// A cycle that keeps a credential busy reserves every start ahead; an on-demand probe
+    /// that has to wait claims the next start, and the cycle goes after it.
+    #[test]
+    fn an_on_demand_probe_is_not_starved_by_a_busy_cycle() {
+        let t = Instant::now();
+        let s = Duration::from_secs(1);
+        let at = |n: u64| t + Duration::from_millis(n);
+        let mut g = CredentialGate::default();
+        // The cycle sends at t and holds the slots t+1 s, t+2 s, ...
+        g.reserve_slot(t, s);
+        g.started(t, false);
+        let cycle_slot = g.reserve_slot(t, s);
+        assert_eq!(cycle_slot, at(1000));
+        // The on-demand probe arrives at 300 ms: it waits for the spacing, claiming t+1 s.
+        assert_eq!(g.start_at(at(300), s, true), at(1000));
+        // Both wake at t+1 s; whichever asks first, the cycle probe waits.
+        assert_eq!(g.start_at(at(1000), s, false), at(2000));
+        assert_eq!(g.start_at(at(1000), s, true), at(1000));
+        g.started(at(1000), true);
+        assert_eq!(g.claim, None);
+        assert_eq!(g.start_at(at(1500), s, false), at(2000));
+        // A claim whose holder went away stops holding cycle probes one spacing later.
+        g.started(at(2300), false);
+        assert_eq!(g.start_at(at(2500), s, true), at(3300));
+        assert_eq!(g.start_at(at(3300), s, false), at(4300), "claim still held");
+        assert_eq!(
+            g.start_at(at(4300), s, false),
+            at(4300),
+            "stale claim dropped"
+        );
+        assert_eq!(g.claim, None);
+        // No spacing: nobody waits, nothing is claimed.
+        let mut g = CredentialGate::default();
+        g.started(t, false);
+        assert_eq!(g.start_at(t, Duration::ZERO, true), t);
+        assert_eq!(g.claim, None);
     }
 }

@@ -36,6 +36,9 @@ pub struct Probe<'a> {
     /// Known up front to spend tokens: a generation probe, or a metadata probe of a target
     /// without a metadata endpoint (the prober sends a generation call).
     pub spends: bool,
+    /// Asked for on demand (`/probe`): waits for the credential's spacing ahead of the
+    /// cycle probes ([`CredentialGate::start_at`]).
+    pub on_demand: bool,
 }
 
 impl<'a> Probe<'a> {
@@ -249,20 +252,25 @@ impl Books {
         if let Err(reason) = gate.check(now) {
             return Admit::Skip(reason);
         }
-        let ready = gate.spacing_ready_at(now, spacing);
+        let ready = gate.start_at(now, spacing, probe.on_demand);
         if ready > now {
             return Admit::WaitUntil(ready);
         }
         let reservation = if probe.spends || self.metadata_spends.contains(probe.target) {
             match self.budget.try_reserve_probe(&probe.cost(), headroom, now) {
                 Some(r) => Some(r),
-                None => return Admit::Skip(SkipReason::Budget),
+                None => {
+                    if probe.on_demand {
+                        gate.release_claim(now);
+                    }
+                    return Admit::Skip(SkipReason::Budget);
+                }
             }
         } else {
             None
         };
         if let Some(g) = self.gates.get_mut(probe.credential) {
-            g.last_sent = Some(now);
+            g.started(now, probe.on_demand);
         }
         Admit::Send(Ticket { reservation })
     }
@@ -407,6 +415,12 @@ impl Books {
         self.gates.get(credential).map_or(0, |g| g.backoff_level)
     }
 
+    /// The start an on-demand probe is waiting for on a credential, if any.
+    #[cfg(test)]
+    pub fn claim(&self, credential: &CredentialKey) -> Option<Instant> {
+        self.gates.get(credential).and_then(|g| g.claim)
+    }
+
     /// Consecutive rate limits / overloads of one route (0: not backing off).
     #[cfg(test)]
     pub fn target_backoff_level(&self, target: &TargetKey) -> u32 {
@@ -448,6 +462,7 @@ mod tests {
             style_tokens: 9,
             scope: Scope::Model(t),
             spends,
+            on_demand: false,
         }
     }
 

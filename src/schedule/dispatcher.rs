@@ -5,7 +5,7 @@
 //! [`ReadinessTracker`] and the cycle planning functions in [`cycle`]. See the module docs
 //! of [`crate::schedule`] for the design.
 
-use super::books::{Admit, Books, Policy, Recheck, RecheckScope};
+use super::books::{Admit, Books, Policy, Probe, Recheck, RecheckScope};
 use super::budget::Headroom;
 use super::clock::WallClock;
 use super::cycle::{self, secs};
@@ -524,7 +524,8 @@ impl Scheduler {
     /// Sends one probe through every gate: retry-after and backoff of the credential,
     /// spacing between requests on the credential, the concurrency limit and, when the probe
     /// can spend tokens, the budget. A cycle probe reserves a start slot on its credential
-    /// ahead of time; on-demand probes only wait for the spacing. A credential-generation
+    /// ahead of time; on-demand probes wait only for the spacing, ahead of the cycle
+    /// ([`crate::schedule::backoff::CredentialGate::start_at`]). A credential-generation
     /// probe counts against its credential's tokens per day, any other probe that spends
     /// tokens against its model's (metadata probes of targets without a metadata endpoint
     /// included, since they are generation calls on that model).
@@ -549,7 +550,10 @@ impl Scheduler {
             return Err(SkipReason::TrafficFresh);
         }
         let policy = Policy::from(&settings);
-        let probe = idx.probe(id, tier, job.budget_as);
+        let probe = Probe {
+            on_demand: job.on_demand,
+            ..idx.probe(id, tier, job.budget_as)
+        };
         // Closed gate: skip now rather than wait for a slot.
         let slot = self
             .books()

@@ -115,6 +115,7 @@ impl PlanIndex {
                 _ => Scope::Model(self.plan.key(id)),
             },
             spends: tier == Tier::Generation || self.no_metadata[id],
+            on_demand: false,
         }
     }
 

@@ -76,6 +76,10 @@ impl Scheduler {
         self.books().backoff_level(credential)
     }
 
+    pub fn claim(&self, credential: &crate::plan::CredentialKey) -> Option<Instant> {
+        self.books().claim(credential)
+    }
+
     pub fn target_backoff_level(&self, target: &TargetKey) -> u32 {
         self.books().target_backoff_level(target)
     }
@@ -1874,4 +1878,57 @@ async fn a_reload_probes_what_it_added_at_once() {
             ("claude-haiku".to_string(), Tier::Generation)
         ]
     );
+}
+
+/// A cycle keeps one credential busy (20 targets at 1 s spacing, each slot reserved ahead);
+/// a `/probe` on that credential goes out at the next start, not after the cycle. Before,
+/// the cycle's reserved slots won every start and the on-demand probe waited ~18 s, longer
+/// than a client waits (CI saw a `/probe` time out this way).
+#[tokio::test(start_paused = true)]
+async fn an_on_demand_probe_goes_ahead_of_a_busy_cycle() {
+    let targets = (0..20)
+        .map(|i| target("openai", &format!("m{i}"), "one-key"))
+        .collect();
+    let plan = plan_of(targets, 1);
+    let key = plan.credential_key(0).clone();
+    let fake = Fake::new(Duration::ZERO);
+    let settings = ScheduleSettings {
+        min_key_spacing_seconds: 1.0,
+        ..quick_settings()
+    };
+    let (sched, _) = scheduler(settings, BudgetSettings::default(), &fake);
+    sched.set_plan(plan);
+    let t0 = Instant::now();
+    let cycle = {
+        let sched = sched.clone();
+        tokio::spawn(async move {
+            sched
+                .run_cycle(CycleKind::Metadata, Duration::from_secs(60))
+                .await
+        })
+    };
+    sleep(Duration::from_millis(2300)).await;
+    let asked = Instant::now();
+    let on_demand = {
+        let sched = sched.clone();
+        tokio::spawn(async move { sched.probe_now(5, Tier::Metadata).await })
+    };
+    // Waiting for the spacing, it has claimed the next start (cycle probes go after it).
+    sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        sched.claim(&key),
+        Some(t0 + Duration::from_secs(3)),
+        "the on-demand probe claims the next start"
+    );
+    let r = on_demand.await.unwrap().unwrap();
+    assert_eq!(r.class, Class::Ok);
+    assert_eq!(Instant::now() - asked, Duration::from_millis(700));
+    assert_eq!(sched.claim(&key), None, "given up once it started");
+    cycle.await.unwrap();
+    // The cycle went after it, still spaced: 21 requests, none closer than 1 s.
+    let mut at: Vec<Instant> = fake.calls().iter().map(|c| c.at).collect();
+    at.sort();
+    assert_eq!(at.len(), 21);
+    assert!(at.windows(2).all(|w| w[1] - w[0] >= Duration::from_secs(1)));
+    assert!(Instant::now() - t0 >= Duration::from_secs(20));
 }
