@@ -114,6 +114,10 @@ pub struct ScheduleSettings {
     /// tokens a model a day, far over the per-model target, and the generation tiers
     /// already watch those models within their caps.
     pub metadata_generation_fallback: bool,
+    /// At start-up, one generation probe to each agent's primary that the credential
+    /// cycle's start-up probe does not cover, at most this many per credential
+    /// (`schedule::cycle::startup_primaries`); 0: none.
+    pub startup_primaries_per_credential: usize,
 }
 
 impl Default for ScheduleSettings {
@@ -129,6 +133,7 @@ impl Default for ScheduleSettings {
             max_backoff_seconds: 3600.0,
             spread_fraction: 0.8,
             metadata_generation_fallback: false,
+            startup_primaries_per_credential: 5,
         }
     }
 }

@@ -8,7 +8,7 @@ use super::{spread, CycleKind};
 use crate::class::SkipReason;
 use crate::config::ScheduleSettings;
 use crate::cron;
-use crate::plan::{ProbePlan, TargetId};
+use crate::plan::{ProbePlan, Role, TargetId};
 use crate::probe::ProbeResult;
 use crate::verdict::Cadence;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -165,6 +165,60 @@ pub fn targets(idx: &PlanIndex, kind: CycleKind, settings: &ScheduleSettings) ->
             .collect(),
         CycleKind::ModelGeneration => all.collect(),
     }
+}
+
+/// What the start-up model cycle probes: the agents' primaries (the model a request tries
+/// first), less the targets the start-up credential cycle already sends a generation probe
+/// to (`covered_by_credential_cycle`: its cheapest model per credential), at most
+/// `per_credential` per credential, the ones most agents have as primary first (ties: the
+/// lower id). Billing is the credential's and shows through the cheapest model, but a
+/// limit, an overload or a refusal of one model shows only to a generation request on that
+/// model: without this, a primary that is not its key's cheapest stayed "up" on metadata
+/// until the first model tick (every 6 h by default). The cap bounds what a start costs
+/// (a standalone fleet where each of 1,000 targets is its own primary sends 5 per key, not
+/// 1,000).
+pub fn startup_primaries(
+    idx: &PlanIndex,
+    covered_by_credential_cycle: bool,
+    per_credential: usize,
+) -> Vec<TargetId> {
+    let covered: HashSet<TargetId> = if covered_by_credential_cycle {
+        spread::cheapest_per_credential(&idx.plan)
+            .into_iter()
+            .collect()
+    } else {
+        HashSet::new()
+    };
+    let mut agents: BTreeMap<TargetId, usize> = BTreeMap::new();
+    for entry in idx
+        .plan
+        .agents
+        .iter()
+        .filter_map(|a| a.entries.iter().find(|e| e.role == Role::Primary))
+    {
+        if let Some(id) = entry.target {
+            *agents.entry(id).or_default() += 1;
+        }
+    }
+    let mut per_cred: BTreeMap<&str, Vec<(usize, TargetId)>> = BTreeMap::new();
+    for (id, n) in agents {
+        if covered.contains(&id) || !idx.plan.target(id).api.is_probeable() {
+            continue;
+        }
+        per_cred
+            .entry(idx.plan.credential_key(id).as_str())
+            .or_default()
+            .push((n, id));
+    }
+    let mut out: Vec<TargetId> = per_cred
+        .into_values()
+        .flat_map(|mut v| {
+            v.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            v.into_iter().take(per_credential).map(|(_, id)| id)
+        })
+        .collect();
+    out.sort_unstable();
+    out
 }
 
 /// Targets the metadata cycle leaves out by default (no zero-token metadata endpoint).

@@ -363,16 +363,20 @@ impl Scheduler {
     /// first generation probe (the credential cycle, one on its cheapest model) also goes
     /// out at once, within its budget: billing and account-wide limits show only to a
     /// generation request, and a fresh exporter must report them on every route of the
-    /// credential within a minute, not at the next hourly tick. `run` calls it first.
+    /// credential within a minute, not at the next hourly tick. The start-up model cycle
+    /// sends one generation probe to each agent's primary that probe did not cover, a few
+    /// per credential ([`cycle::startup_primaries`]), spread over [`STARTUP_SPREAD`]: a
+    /// limit or overload of one model shows only to a request on it. `run` calls it first.
     pub fn spawn_startup_cycle(self: &Arc<Self>) -> bool {
+        let settings = self.settings();
+        let enabled = |kind: CycleKind| !kind.cron(&settings).trim().is_empty();
         let first = self.interval_for(CycleKind::Metadata).min(STARTUP_SPREAD);
         let started = self.spawn(CycleKind::Metadata, first, true);
-        if !CycleKind::CredentialGeneration
-            .cron(&self.settings())
-            .trim()
-            .is_empty()
-        {
+        if enabled(CycleKind::CredentialGeneration) {
             self.spawn(CycleKind::CredentialGeneration, STARTUP_SPREAD, true);
+        }
+        if enabled(CycleKind::ModelGeneration) && settings.startup_primaries_per_credential > 0 {
+            self.spawn(CycleKind::ModelGeneration, STARTUP_SPREAD, true);
         }
         started
     }
@@ -390,8 +394,9 @@ impl Scheduler {
         true
     }
 
-    /// One cycle. `startup`: the first metadata cycle after start, whose `interval` is the
-    /// shortened startup spread and which sends each credential's first probe at once.
+    /// One cycle. `startup`: a cycle of the start-up ([`Self::spawn_startup_cycle`]), whose
+    /// `interval` is the shortened startup spread; the metadata and credential ones send each
+    /// credential's first probe at once, the model one probes the agents' primaries only.
     async fn cycle(self: &Arc<Self>, kind: CycleKind, interval: Duration, startup: bool) {
         let idx = self.index();
         let settings = self.settings();
@@ -399,7 +404,15 @@ impl Scheduler {
         if kind == CycleKind::Metadata && !settings.metadata_generation_fallback {
             self.leave_out_of_metadata(&idx, &settings);
         }
-        let ids = cycle::targets(&idx, kind, &settings);
+        let ids = if startup && kind == CycleKind::ModelGeneration {
+            let covered = !CycleKind::CredentialGeneration
+                .cron(&settings)
+                .trim()
+                .is_empty();
+            cycle::startup_primaries(&idx, covered, settings.startup_primaries_per_credential)
+        } else {
+            cycle::targets(&idx, kind, &settings)
+        };
         let headroom = match kind {
             CycleKind::ModelGeneration => self.credential_headroom(&idx.plan, &settings),
             _ => HashMap::new(),
@@ -409,7 +422,7 @@ impl Scheduler {
         if !startup {
             cycle::warn_if_spacing_outlasts(&idx.plan, &ids, kind, interval, &settings);
         }
-        let first_of_cred = if startup {
+        let first_of_cred = if startup && kind != CycleKind::ModelGeneration {
             cycle::first_per_credential(&idx, &ids, kind)
         } else {
             HashSet::new()

@@ -472,8 +472,12 @@ async fn simulated_day_with_1000_targets_stays_within_budget() {
     );
     assert_eq!(fired[&CycleKind::CredentialGeneration] as u64, cred_ticks);
     assert_eq!(fired[&CycleKind::ModelGeneration] as u64, model_ticks);
-    // +1 credential cycle: each credential's first generation probe at start-up.
-    let due = (cred_ticks + 1) * 20 + model_ticks * 1000;
+    // +1 credential cycle: each credential's first generation probe at start-up; and the
+    // start-up model cycle: 5 primaries per credential (every target is an agent's primary
+    // here), not the 980 it would be without the cap.
+    let startup = crate::schedule::cycle::startup_primaries(&sched.index(), true, 5).len() as u64;
+    assert_eq!(startup, 20 * 5);
+    let due = (cred_ticks + 1) * 20 + startup + model_ticks * 1000;
     let skipped_budget = sched.skipped_total(SkipReason::Budget);
     println!("generation probes due {due}, sent {total_req}, skipped for budget {skipped_budget}");
     assert!(skipped_budget > 0);
@@ -1365,6 +1369,8 @@ async fn simulated_day_leaves_targets_without_metadata_endpoint_out_of_the_metad
     let meta_tokens: u64 = per.values().map(|(_, t, _)| t).sum();
     assert_eq!(meta_tokens, 0, "metadata tier spent tokens");
     let chosen = spread::cheapest_per_credential(&plan);
+    let startup_primaries = crate::schedule::cycle::startup_primaries(&sched.index(), true, 5);
+    assert!(!startup_primaries.is_empty());
     let mut left_out_tokens = BTreeMap::new();
     for t in &plan.targets {
         let (meta, _, tokens) = per.get(&t.id).copied().unwrap_or_default();
@@ -1378,8 +1384,10 @@ async fn simulated_day_leaves_targets_without_metadata_endpoint_out_of_the_metad
         assert!(cred_used <= 250, "{}: {cred_used}", t.model);
         if left_out(t.id) {
             assert_eq!(meta, 0, "{}: in the metadata cycle", t.model);
-            // Still watched: all 4 model-tier probes went out.
-            assert_eq!(model_used, 40, "{}", t.model);
+            // Still watched: all 4 model-tier probes went out, and the start-up one to a
+            // primary its key's cheapest did not cover.
+            let startup = u64::from(startup_primaries.contains(&t.id));
+            assert_eq!(model_used, 40 + 10 * startup, "{}", t.model);
             if !chosen.contains(&t.id) {
                 assert!(tokens <= 50, "{}: {tokens} tokens", t.model);
             }
@@ -1931,4 +1939,98 @@ async fn an_on_demand_probe_goes_ahead_of_a_busy_cycle() {
     assert_eq!(at.len(), 21);
     assert!(at.windows(2).all(|w| w[1] - w[0] >= Duration::from_secs(1)));
     assert!(Instant::now() - t0 >= Duration::from_secs(20));
+}
+
+/// At start-up a primary that is not its key's cheapest gets a generation probe of its own
+/// within the start-up spread (a limit or overload of that one model shows only there), a
+/// fallback does not, and the cap per credential takes the primaries most agents use.
+#[tokio::test(start_paused = true)]
+async fn startup_probes_the_primaries_the_credential_probe_does_not_cover() {
+    let targets = vec![
+        target("openai", "gpt-mini", "k"),   // 1 agent: the key's cheapest
+        target("openai", "gpt-big", "k"),    // 2 agents
+        target("openai", "gpt-solo", "k"),   // 1 agent
+        target("openai", "gpt-backup", "k"), // fallback only (added below)
+    ];
+    let agents = [1, 2, 1, 0];
+    let mut plan = ProbePlan::default();
+    let mut ids = Vec::new();
+    for t in targets {
+        ids.push(plan.intern_target(t));
+    }
+    for (i, &n) in agents.iter().enumerate() {
+        for a in 0..n {
+            let t = plan.target(ids[i]).clone();
+            let entry = |position, role, t: &Target, id| ChainEntry {
+                position,
+                role,
+                raw_ref: t.model_ref(),
+                provider: Some(t.provider.clone()),
+                model: Some(t.model.clone()),
+                api: Some(t.api.clone()),
+                target: Some(id),
+                finding: None,
+                credential_label: None,
+                rotation: Vec::new(),
+            };
+            let backup = plan.target(ids[3]).clone();
+            plan.agents.push(AgentChain {
+                agent: format!("agent-{i}-{a}"),
+                entries: vec![
+                    entry(0, Role::Primary, &t, ids[i]),
+                    entry(1, Role::Fallback, &backup, ids[3]),
+                ],
+            });
+        }
+    }
+    let plan = Arc::new(plan);
+    let fake = Fake::new(Duration::ZERO);
+    // Its metadata probe passes; a generation request sees the overload.
+    fake.script("gpt-big", &[(Class::Ok, None), (Class::Overloaded, None)]);
+    let settings = ScheduleSettings {
+        startup_primaries_per_credential: 1,
+        ..quick_settings()
+    };
+    let (sched, store) = scheduler(settings, BudgetSettings::default(), &fake);
+    sched.set_plan(plan.clone());
+    let t0 = Instant::now();
+    assert!(sched.spawn_startup_cycle());
+    sleep(Duration::from_secs(40)).await;
+    let generation: Vec<&str> = fake
+        .calls()
+        .iter()
+        .filter(|c| c.tier == Tier::Generation && c.at - t0 <= Duration::from_secs(31))
+        .map(|c| plan.target(c.target).model.as_str())
+        .collect();
+    let mut sorted = generation.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        ["gpt-big", "gpt-mini"],
+        "the cheapest via the credential probe, the most-used other primary on its own"
+    );
+    // Its overload shows on the route within the start-up spread, not at the 6-hourly tick.
+    let big = store.get(plan.key(ids[1])).unwrap();
+    assert_eq!(
+        big.last_by_tier.get(&Tier::Generation).map(|r| r.class),
+        Some(Class::Overloaded)
+    );
+    // With 0 per credential, no start-up model probes.
+    let fake = Fake::new(Duration::ZERO);
+    let settings = ScheduleSettings {
+        startup_primaries_per_credential: 0,
+        ..quick_settings()
+    };
+    let (sched, _) = scheduler(settings, BudgetSettings::default(), &fake);
+    sched.set_plan(plan.clone());
+    let t0 = Instant::now();
+    sched.spawn_startup_cycle();
+    sleep(Duration::from_secs(40)).await;
+    let generation: Vec<String> = fake
+        .calls()
+        .iter()
+        .filter(|c| c.tier == Tier::Generation && c.at - t0 <= Duration::from_secs(31))
+        .map(|c| plan.target(c.target).model.clone())
+        .collect();
+    assert_eq!(generation, ["gpt-mini"]);
 }
