@@ -17,6 +17,11 @@ server can stand in for a broken chain:
     "overloaded"   529     Anthropic overloaded_error (class overloaded)
     anything else  200     a normal answer with usage and rate-limit headers
 
+Only a revoked (or missing) key fails the zero-token metadata reads (GET): as the real
+providers do (shared/providers/ERRORS.md), a key with no credits, a rate-limited key and an
+overloaded model still list and show models; only generation requests (POST) fail. So the
+end-to-end scenario shows what clawprobe's verdict does with that split.
+
 Every answer carries OpenAI-style (x-ratelimit-*) and Anthropic-style
 (anthropic-ratelimit-*) rate-limit headers. A model id containing "missing" gets 404.
 Logs one line per request (method, path, status) to stderr, never the key. Listens on
@@ -136,7 +141,7 @@ class Handler(BaseHTTPRequestHandler):
     # --- routes --------------------------------------------------------------------------
     def do_GET(self):
         status = behaviour(self._key())
-        if status != 200:
+        if status == 401:
             return self._error(status)
         path = self._path()
         if path.rstrip("/") in ("/models", "/api/tags"):

@@ -98,7 +98,9 @@ e2e_start_fake_provider() {
 #                    fallback openrouter/moonshotai/kimi-k2 with a good key (200, ok)
 #                    -> ClawprobeCredentialFailing for the key (an exporter that serves
 #                       credential health), else ClawprobeModelDown for the route
-#   agent "support": only anthropic/claude-sonnet-4-5, rate limited (429, class rate_limit)
+#   agent "support": only anthropic/claude-sonnet-4-5, rate limited (429 on generation,
+#                    class rate_limit; its model list still answers 200, as Anthropic's does,
+#                    so only the verdict's generation evidence can show it)
 #                    -> ClawprobeAgentNoWorkingModel, ClawprobeRateLimited (or
 #                       ClawprobeCredentialRateLimited for a key-wide limit),
 #                       ClawprobeAgentNoFallbacks
