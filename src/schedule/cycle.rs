@@ -189,6 +189,16 @@ pub fn startup_primaries(
     } else {
         HashSet::new()
     };
+    primaries(idx, |id| !covered.contains(&id), per_credential)
+}
+
+/// The agents' primaries among the targets `eligible` says yes to, at most `per_credential`
+/// per credential, the ones most agents have as primary first (ties: the lower id); sorted.
+pub fn primaries(
+    idx: &PlanIndex,
+    eligible: impl Fn(TargetId) -> bool,
+    per_credential: usize,
+) -> Vec<TargetId> {
     let mut agents: BTreeMap<TargetId, usize> = BTreeMap::new();
     for entry in idx
         .plan
@@ -202,7 +212,7 @@ pub fn startup_primaries(
     }
     let mut per_cred: BTreeMap<&str, Vec<(usize, TargetId)>> = BTreeMap::new();
     for (id, n) in agents {
-        if covered.contains(&id) || !idx.plan.target(id).api.is_probeable() {
+        if !eligible(id) || !idx.plan.target(id).api.is_probeable() {
             continue;
         }
         per_cred

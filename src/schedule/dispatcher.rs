@@ -194,7 +194,8 @@ impl Scheduler {
     /// Targets a reload added while the schedule runs get their first probes now, the way
     /// start-up gives them (a sidecar whose install appeared late, a key added to a store):
     /// a new credential's first metadata probe and its first generation probe at once, the
-    /// other new targets' metadata probes spread over [`STARTUP_SPREAD`]. Without this they
+    /// other new targets' metadata probes spread over [`STARTUP_SPREAD`], and a generation
+    /// probe to new primaries as at start-up ([`cycle::primaries`]). Without this they
     /// would wait for the next cycle, an hour for the credential tier.
     fn spawn_arrivals(self: &Arc<Self>, idx: Arc<PlanIndex>, arrivals: cycle::Arrivals) {
         let settings = self.settings();
@@ -229,6 +230,30 @@ impl Scheduler {
                     ..Job::unscheduled(id, Tier::Generation, next)
                 };
                 jobs.push((Duration::ZERO, job));
+            }
+        }
+        // New agents' primaries, as at start-up: an install that appears after the
+        // sidecar started arrives whole through a reload.
+        let model_cycle = !CycleKind::ModelGeneration.cron(&settings).trim().is_empty();
+        if model_cycle && settings.startup_primaries_per_credential > 0 {
+            let arrived: HashSet<TargetId> = arrivals.targets.iter().copied().collect();
+            let covered: HashSet<TargetId> = if credential_cycle {
+                arrivals.new_credentials.iter().copied().collect()
+            } else {
+                HashSet::new()
+            };
+            let eligible = |id| arrived.contains(&id) && !covered.contains(&id);
+            for id in cycle::primaries(&idx, eligible, settings.startup_primaries_per_credential) {
+                let off = spread::offset_at(
+                    idx.jitter(CycleKind::ModelGeneration, id),
+                    STARTUP_SPREAD,
+                    settings.spread_fraction,
+                );
+                let job = Job {
+                    budget_as: Some(CycleKind::ModelGeneration),
+                    ..Job::unscheduled(id, Tier::Generation, next)
+                };
+                jobs.push((off, job));
             }
         }
         for (off, job) in jobs {

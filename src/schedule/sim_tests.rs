@@ -2034,3 +2034,54 @@ async fn startup_probes_the_primaries_the_credential_probe_does_not_cover() {
         .collect();
     assert_eq!(generation, ["gpt-mini"]);
 }
+
+/// An install that appears after the sidecar started arrives whole through a reload: its
+/// agents' primaries get their generation probe then, as they would have at start-up — a
+/// new primary on a known key on its own, a new key's cheapest through the credential's
+/// first generation probe.
+#[tokio::test]
+async fn a_reload_confirms_new_primaries_by_generation() {
+    let fake = Fake::new(Duration::from_millis(10));
+    let settings = ScheduleSettings {
+        metadata: "0 0 0 1 1 *".into(),
+        credential_generation: "0 7 * * * *".into(),
+        model_generation: "0 17 */6 * * *".into(),
+        min_key_spacing_seconds: 0.0,
+        ..quick_settings()
+    };
+    let (sched, _) = scheduler(settings, BudgetSettings::default(), &fake);
+    let first = vec![target("openai", "gpt-mini", "k")];
+    sched.set_plan(plan_of(first.clone(), 1));
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(sched.clone().run(rx));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let at_start = fake.calls().len();
+    assert_eq!(
+        at_start, 2,
+        "metadata and the credential's generation probe"
+    );
+
+    let mut more = first;
+    more.push(target("openai", "gpt-big", "k"));
+    more.push(target("anthropic", "claude-haiku", "k2"));
+    let plan = plan_of(more, 1);
+    sched.set_plan(plan.clone());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut new: Vec<(String, Tier)> = fake.calls()[at_start..]
+        .iter()
+        .map(|c| (plan.target(c.target).model.clone(), c.tier))
+        .collect();
+    tx.send(true).unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    new.sort();
+    let want: Vec<(String, Tier)> = [
+        ("claude-haiku", Tier::Metadata),
+        ("claude-haiku", Tier::Generation),
+        ("gpt-big", Tier::Metadata),
+        ("gpt-big", Tier::Generation),
+    ]
+    .into_iter()
+    .map(|(m, t)| (m.to_string(), t))
+    .collect();
+    assert_eq!(new, want);
+}
