@@ -354,12 +354,25 @@ fn tls_serves_https_refuses_plain_http_and_rotates_certificates() {
         assert!(Instant::now() < deadline, "{}", s.log_text());
         std::thread::sleep(Duration::from_millis(100));
     }
-    let r = trusts2.get(s.https("/metrics")).sendb().unwrap();
-    assert_eq!(r.status(), 200);
-    assert!(r
-        .text()
-        .unwrap()
-        .contains("clawprobe_web_config_last_reload_successful 0"));
+    // The gauge follows the log line once the poll task hands the outcome over: wait for
+    // it (still served with the last good certificate meanwhile).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = trusts2.get(s.https("/metrics")).sendb().unwrap();
+        assert_eq!(r.status(), 200);
+        if r.text()
+            .unwrap()
+            .contains("clawprobe_web_config_last_reload_successful 0")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gauge never 0:\n{}",
+            s.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let log = s.log_text();
     assert!(log.contains("tls_server_config.key_file"), "{log}");
     // Fixed: applied, and the gauge is back to 1.
