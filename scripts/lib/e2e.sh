@@ -172,7 +172,11 @@ EOF
 
 e2e_start_clawprobe() {
     local bin=$1 config=$2 port=$3
-    "$bin" --config "$config" --log.level info serve >"$E2E_TMP/clawprobe.log" 2>&1 &
+    # Budget books of its own: the default ($XDG_STATE_HOME or ~/.local/state) would carry
+    # one run's spending into the next run of the day (and into the user's own books), and
+    # the anthropic key's one request a day would be gone before this run could see its 429.
+    CLAWPROBE_STATE_DIR="$E2E_TMP/state" \
+        "$bin" --config "$config" --log.level info serve >"$E2E_TMP/clawprobe.log" 2>&1 &
     local pid=$!
     E2E_PIDS+=("$pid")
     e2e_log "clawprobe serve on 127.0.0.1:$port (pid $pid)"
