@@ -133,40 +133,58 @@ urllib.request.urlopen(req, timeout=10).read()
 def key(labels):
     return tuple(sorted(labels.items()))
 
+def inhibition_problems(state):
+    """What is wrong with the inhibition marks in `state` (label set -> status)."""
+    def inhibited(labels):
+        st = state.get(key(labels))
+        return st is not None and bool(st.get("inhibitedBy"))
+    problems = []
+    # The 8-agent example: exactly the alerts of the agent with no working model (coder)
+    # that are not the page itself are muted.
+    want_muted = {("ClawprobeModelDown", "coder"), ("ClawprobeTrafficChainExhausted", "coder")}
+    muted = set()
+    for a in example:
+        l = a["labels"]
+        if inhibited(l):
+            muted.add((l["alertname"], l.get("agent")))
+    if muted != want_muted:
+        problems.append(f"8-agent example: muted {sorted(muted)}, want {sorted(want_muted)}")
+    for src, tgt, want in synthetic:
+        if inhibited(src["labels"]):
+            problems.append(f"source {src['labels']['alertname']} is itself inhibited")
+        if inhibited(tgt["labels"]) != want:
+            problems.append(f"{src['labels']['alertname']} -> {tgt['labels']['alertname']} "
+                            f"({tgt['labels']['instance']}): inhibited={not want}, want {want}")
+    return problems, muted
+
+# Alertmanager marks an alert inhibited once its inhibitor has seen the source alert, which
+# it learns asynchronously after the POST: poll until every mark that should be set is set
+# (or 20 s pass), then read once more a second later and judge that reading, so a rule
+# that wrongly mutes has had the same time to show as the ones that rightly do.
+def read_state():
+    got = json.load(urllib.request.urlopen(f"{AM}/api/v2/alerts", timeout=10))
+    return got, {key(a["labels"]): a["status"] for a in got}
+
+def positives_set(state):
+    marked = lambda labels: bool((state.get(key(labels)) or {}).get("inhibitedBy"))
+    return (all(marked(t["labels"]) for _, t, want in synthetic if want)
+            and sum(1 for a in example if marked(a["labels"])) >= 2)
+
 deadline = time.time() + 20
 while True:
-    got = json.load(urllib.request.urlopen(f"{AM}/api/v2/alerts", timeout=10))
-    if len(got) >= len(posted) or time.time() > deadline:
+    got, state = read_state()
+    if (len(got) >= len(posted) and positives_set(state)) or time.time() > deadline:
         break
     time.sleep(0.5)
-state = {key(a["labels"]): a["status"] for a in got}
+time.sleep(1)
+got, state = read_state()
+marks, muted = inhibition_problems(state)
 problems = []
 if len(state) != len(posted):
     problems.append(f"Alertmanager holds {len(state)} alerts, {len(posted)} were posted")
-
-def inhibited(labels):
-    st = state.get(key(labels))
-    return st is not None and bool(st.get("inhibitedBy"))
-
-# The 8-agent example: exactly the alerts of the agent with no working model (coder) that
-# are not the page itself are muted.
-want_muted = {("ClawprobeModelDown", "coder"), ("ClawprobeTrafficChainExhausted", "coder")}
-muted = set()
-for a in example:
-    l = a["labels"]
-    if inhibited(l):
-        muted.add((l["alertname"], l.get("agent")))
-if muted != want_muted:
-    problems.append(f"8-agent example: muted {sorted(muted)}, want {sorted(want_muted)}")
+problems += marks
 print(f"  8-agent example: {len(example)} alerts posted, {len(muted)} inhibited: "
       + ", ".join(f"{n}{{agent={a}}}" for n, a in sorted(muted)))
-
-for src, tgt, want in synthetic:
-    if inhibited(src["labels"]):
-        problems.append(f"source {src['labels']['alertname']} is itself inhibited")
-    if inhibited(tgt["labels"]) != want:
-        problems.append(f"{src['labels']['alertname']} -> {tgt['labels']['alertname']} "
-                        f"({tgt['labels']['instance']}): inhibited={not want}, want {want}")
 print(f"  {len(synthetic)} synthetic source/target pairs checked")
 
 # Grouping of what is left of the example: one group per alertname and provider.
