@@ -200,10 +200,7 @@ impl Scheduler {
     fn spawn_arrivals(self: &Arc<Self>, idx: Arc<PlanIndex>, arrivals: cycle::Arrivals) {
         let settings = self.settings();
         let next = self.next_regular(&settings);
-        let credential_cycle = !CycleKind::CredentialGeneration
-            .cron(&settings)
-            .trim()
-            .is_empty();
+        let credential_cycle = CycleKind::CredentialGeneration.enabled(&settings);
         let start = Instant::now();
         tracing::info!(
             targets = arrivals.targets.len(),
@@ -234,8 +231,9 @@ impl Scheduler {
         }
         // New agents' primaries, as at start-up: an install that appears after the
         // sidecar started arrives whole through a reload.
-        let model_cycle = !CycleKind::ModelGeneration.cron(&settings).trim().is_empty();
-        if model_cycle && settings.startup_primaries_per_credential > 0 {
+        if CycleKind::ModelGeneration.enabled(&settings)
+            && settings.startup_primaries_per_credential > 0
+        {
             let arrived: HashSet<TargetId> = arrivals.targets.iter().copied().collect();
             let covered: HashSet<TargetId> = if credential_cycle {
                 arrivals.new_credentials.iter().copied().collect()
@@ -394,13 +392,14 @@ impl Scheduler {
     /// limit or overload of one model shows only to a request on it. `run` calls it first.
     pub fn spawn_startup_cycle(self: &Arc<Self>) -> bool {
         let settings = self.settings();
-        let enabled = |kind: CycleKind| !kind.cron(&settings).trim().is_empty();
         let first = self.interval_for(CycleKind::Metadata).min(STARTUP_SPREAD);
         let started = self.spawn(CycleKind::Metadata, first, true);
-        if enabled(CycleKind::CredentialGeneration) {
+        if CycleKind::CredentialGeneration.enabled(&settings) {
             self.spawn(CycleKind::CredentialGeneration, STARTUP_SPREAD, true);
         }
-        if enabled(CycleKind::ModelGeneration) && settings.startup_primaries_per_credential > 0 {
+        if CycleKind::ModelGeneration.enabled(&settings)
+            && settings.startup_primaries_per_credential > 0
+        {
             self.spawn(CycleKind::ModelGeneration, STARTUP_SPREAD, true);
         }
         started
@@ -430,10 +429,7 @@ impl Scheduler {
             self.leave_out_of_metadata(&idx, &settings);
         }
         let ids = if startup && kind == CycleKind::ModelGeneration {
-            let covered = !CycleKind::CredentialGeneration
-                .cron(&settings)
-                .trim()
-                .is_empty();
+            let covered = CycleKind::CredentialGeneration.enabled(&settings);
             cycle::startup_primaries(&idx, covered, settings.startup_primaries_per_credential)
         } else {
             cycle::targets(&idx, kind, &settings)

@@ -76,6 +76,11 @@ impl CycleKind {
         }
     }
 
+    /// Whether this kind runs at all in `settings` (an empty cron expression disables it).
+    pub fn enabled(self, settings: &crate::config::ScheduleSettings) -> bool {
+        !self.cron(settings).trim().is_empty()
+    }
+
     /// The tier this kind's probes use.
     pub fn tier(self) -> crate::probe::Tier {
         match self {

@@ -1846,7 +1846,6 @@ async fn a_day_of_verdicts_billing_rate_limit_overload_then_healed() {
 /// already had are not probed again.
 #[tokio::test]
 async fn a_reload_probes_what_it_added_at_once() {
-    let fake = Fake::new(Duration::from_millis(10));
     let settings = ScheduleSettings {
         metadata: "0 0 0 1 1 *".into(),
         credential_generation: "0 7 * * * *".into(),
@@ -1854,31 +1853,14 @@ async fn a_reload_probes_what_it_added_at_once() {
         min_key_spacing_seconds: 0.0,
         ..quick_settings()
     };
-    let (sched, _) = scheduler(settings, BudgetSettings::default(), &fake);
     let first = vec![target("openai", "gpt-mini", "k")];
-    sched.set_plan(plan_of(first.clone(), 1));
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(sched.clone().run(rx));
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let at_start = fake.calls().len();
+    let mut more = first.clone();
+    more.push(target("anthropic", "claude-haiku", "k2"));
+    let (at_start, new) = probes_around_a_reload(settings, first, more).await;
     assert_eq!(
         at_start, 2,
         "start-up: metadata and the credential's generation probe"
     );
-
-    let mut more = first;
-    more.push(target("anthropic", "claude-haiku", "k2"));
-    let plan = plan_of(more, 1);
-    sched.set_plan(plan.clone());
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let new: Vec<(String, Tier)> = fake.calls()[at_start..]
-        .iter()
-        .map(|c| (plan.target(c.target).model.clone(), c.tier))
-        .collect();
-    tx.send(true).unwrap();
-    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
-    let mut new = new;
-    new.sort();
     assert_eq!(
         new,
         vec![
@@ -1886,6 +1868,33 @@ async fn a_reload_probes_what_it_added_at_once() {
             ("claude-haiku".to_string(), Tier::Generation)
         ]
     );
+}
+
+/// Runs the schedule (real clock) on `first`, then reloads to `more`: the number of probes
+/// sent at start-up, and the (model, tier) of those sent after the reload, sorted.
+async fn probes_around_a_reload(
+    settings: ScheduleSettings,
+    first: Vec<Target>,
+    more: Vec<Target>,
+) -> (usize, Vec<(String, Tier)>) {
+    let fake = Fake::new(Duration::from_millis(10));
+    let (sched, _) = scheduler(settings, BudgetSettings::default(), &fake);
+    sched.set_plan(plan_of(first, 1));
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(sched.clone().run(rx));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let at_start = fake.calls().len();
+    let plan = plan_of(more, 1);
+    sched.set_plan(plan.clone());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut new: Vec<(String, Tier)> = fake.calls()[at_start..]
+        .iter()
+        .map(|c| (plan.target(c.target).model.clone(), c.tier))
+        .collect();
+    tx.send(true).unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    new.sort();
+    (at_start, new)
 }
 
 /// A cycle keeps one credential busy (20 targets at 1 s spacing, each slot reserved ahead);
@@ -2041,7 +2050,6 @@ async fn startup_probes_the_primaries_the_credential_probe_does_not_cover() {
 /// first generation probe.
 #[tokio::test]
 async fn a_reload_confirms_new_primaries_by_generation() {
-    let fake = Fake::new(Duration::from_millis(10));
     let settings = ScheduleSettings {
         metadata: "0 0 0 1 1 *".into(),
         credential_generation: "0 7 * * * *".into(),
@@ -2049,31 +2057,15 @@ async fn a_reload_confirms_new_primaries_by_generation() {
         min_key_spacing_seconds: 0.0,
         ..quick_settings()
     };
-    let (sched, _) = scheduler(settings, BudgetSettings::default(), &fake);
     let first = vec![target("openai", "gpt-mini", "k")];
-    sched.set_plan(plan_of(first.clone(), 1));
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(sched.clone().run(rx));
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let at_start = fake.calls().len();
+    let mut more = first.clone();
+    more.push(target("openai", "gpt-big", "k"));
+    more.push(target("anthropic", "claude-haiku", "k2"));
+    let (at_start, new) = probes_around_a_reload(settings, first, more).await;
     assert_eq!(
         at_start, 2,
         "metadata and the credential's generation probe"
     );
-
-    let mut more = first;
-    more.push(target("openai", "gpt-big", "k"));
-    more.push(target("anthropic", "claude-haiku", "k2"));
-    let plan = plan_of(more, 1);
-    sched.set_plan(plan.clone());
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut new: Vec<(String, Tier)> = fake.calls()[at_start..]
-        .iter()
-        .map(|c| (plan.target(c.target).model.clone(), c.tier))
-        .collect();
-    tx.send(true).unwrap();
-    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
-    new.sort();
     let want: Vec<(String, Tier)> = [
         ("claude-haiku", Tier::Metadata),
         ("claude-haiku", Tier::Generation),
